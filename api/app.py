@@ -1,0 +1,49 @@
+"""The api as an app factory: `create_app(settings)`.
+
+It does not migrate the catalogue (`station db upgrade` does, before serving); it refuses
+to start when the schema is missing or older than this code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from api.routes import health, ingest, media
+from api.settings import ApiSettings
+from storage.catalogue.db import check_schema, make_engine, make_session_factory
+from storage.object_store import ObjectStore, open_store
+
+
+def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> FastAPI:
+    """The api over the catalogue at `settings.database_url` and the object store `store`
+    (opened from `settings.storage_url` when not given).
+
+    Start-up raises storage.catalogue.errors.SchemaNotCurrent when the catalogue has not
+    been migrated, CatalogueError when it cannot be reached.
+    """
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await to_thread.run_sync(check_schema, engine)
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Evidence media station",
+        version="1",
+        summary="Register, find and play body-camera evidence",
+        lifespan=lifespan,
+    )
+    app.state.session_factory = make_session_factory(engine)
+    app.state.store = store if store is not None else open_store(settings.storage_url)
+    app.include_router(health.router)
+    app.include_router(ingest.router)
+    app.include_router(media.router)
+    return app

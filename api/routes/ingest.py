@@ -1,0 +1,92 @@
+"""POST /api/v1/ingest: a station registers one original it has uploaded.
+
+The api registers only what is stored: the original must be in the object store with the
+size (and, when the store knows it, the SHA-256) the record claims.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from api.deps import SessionDep, StationToken, StoreDep
+from api.schemas import MediaOut
+from ingest.record import IngestRecord
+from storage.catalogue import media_repo
+from storage.catalogue.errors import DuplicateConflict
+from storage.errors import ObjectNotFound, StorageError
+from storage.object_store import ObjectStore
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+
+@router.post(
+    "/ingest",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "already registered (same sha256): the existing media"},
+        409: {"description": "the stored object or an earlier registration disagrees"},
+        422: {"description": "invalid record, or an object it names is not stored"},
+    },
+)
+def ingest(
+    record: IngestRecord,
+    session: SessionDep,
+    store: StoreDep,
+    token: StationToken,
+    response: Response,
+) -> MediaOut:
+    """Register one uploaded original; idempotent on `sha256` (201 new, 200 known)."""
+    _check_stored(store, record)
+    try:
+        media, created = media_repo.register(
+            session, record, actor=token.name or f"token:{token.id}", unit_id=token.unit_id
+        )
+    except DuplicateConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return MediaOut.of(media)
+
+
+def _check_stored(store: ObjectStore, record: IngestRecord) -> None:
+    try:
+        info = store.stat(record.original_key)
+    except ObjectNotFound as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"original_key {record.original_key!r} is not in the object store: "
+            "upload the original before registering it",
+        ) from exc
+    except StorageError as exc:
+        raise _store_unavailable(exc) from exc
+    if info.size != record.size_bytes:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"the stored original {record.original_key!r} has {info.size} bytes, "
+            f"the record says {record.size_bytes}: upload it again",
+        )
+    if info.sha256 is not None and info.sha256 != record.sha256:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"the stored original {record.original_key!r} has sha256 {info.sha256}, "
+            f"the record says {record.sha256}: upload it again",
+        )
+    for field, key in (("proxy_key", record.proxy_key), ("thumbnail_key", record.thumbnail_key)):
+        if key is None:
+            continue
+        try:
+            stored = store.exists(key)
+        except StorageError as exc:
+            raise _store_unavailable(exc) from exc
+        if not stored:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"{field} {key!r} is not in the object store: upload it first",
+            )
+
+
+def _store_unavailable(exc: StorageError) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=f"the object store is unavailable, try again later: {exc}",
+    )

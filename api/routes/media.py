@@ -1,0 +1,174 @@
+"""Finding and playing media: search, one item, original, proxy, thumbnail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from api.deps import MediaReader, SessionDep, StoreDep
+from api.object_responses import (
+    content_disposition,
+    object_response,
+    original_content_type,
+    repr_digest,
+    stat_object,
+)
+from api.schemas import MediaOut, MediaPage
+from ingest.media_kinds import MediaKind
+from storage.catalogue import media_repo
+from storage.catalogue.errors import InvalidCursor
+from storage.catalogue.models import Media
+
+router = APIRouter(prefix="/api/v1/media", tags=["media"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such media, or it has no such rendition"}
+}
+_RANGED: dict[int | str, dict[str, Any]] = {
+    206: {"description": "the requested byte range"},
+    416: {"description": "the range is outside the object"},
+}
+
+
+@router.get("")
+def search_media(
+    session: SessionDep,
+    _token: MediaReader,
+    case_no: str | None = None,
+    officer_id: str | None = None,
+    device_id: str | None = None,
+    unit_id: str | None = None,
+    kind: MediaKind | None = None,
+    start: Annotated[
+        AwareDatetime | None, Query(description="recorded at or after (ISO 8601 with offset)")
+    ] = None,
+    end: Annotated[
+        AwareDatetime | None, Query(description="recorded at or before (ISO 8601 with offset)")
+    ] = None,
+    important: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=media_repo.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> MediaPage:
+    """Media whose recorded time overlaps [start, end] and that match every filter given,
+    newest ingested first."""
+    if start is not None and end is not None and start > end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="start is after end")
+    filters = media_repo.MediaFilter(
+        case_no=case_no,
+        officer_id=officer_id,
+        device_id=device_id,
+        unit_id=unit_id,
+        kind=kind,
+        start=start,
+        end=end,
+        important=important,
+    )
+    try:
+        page = media_repo.search(session, filters, limit=limit, cursor=cursor)
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    return MediaPage(items=[MediaOut.of(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+def _media_or_404(session: SessionDep, media_id: str) -> Media:
+    media = media_repo.get_media(session, media_id)
+    if media is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media with id {media_id!r}")
+    return media
+
+
+@router.get("/{media_id}", responses=_NOT_FOUND)
+def get_media(media_id: str, session: SessionDep, _token: MediaReader) -> MediaOut:
+    return MediaOut.of(_media_or_404(session, media_id))
+
+
+@router.get("/{media_id}/original", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
+@router.head("/{media_id}/original", response_class=Response, include_in_schema=False)
+def get_original(
+    media_id: str, request: Request, session: SessionDep, store: StoreDep, _token: MediaReader
+) -> Response:
+    """The original bytes exactly as read from the device, with their `Repr-Digest`."""
+    media = _media_or_404(session, media_id)
+    info = stat_object(store, media.original_key, "original")
+    if info.size != media.size_bytes:
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            detail=f"the stored original of media {media.id} has {info.size} bytes, the "
+            f"catalogue says {media.size_bytes}: run `station fixity check`",
+        )
+    return object_response(
+        request,
+        store,
+        media.original_key,
+        size=media.size_bytes,
+        content_type=original_content_type(media.original_name),
+        etag=f'"{media.sha256}"',
+        what="original",
+        headers={
+            "Content-Disposition": content_disposition(media.original_name),
+            "Repr-Digest": repr_digest(media.sha256),
+        },
+    )
+
+
+@router.get("/{media_id}/proxy", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
+@router.head("/{media_id}/proxy", response_class=Response, include_in_schema=False)
+def get_proxy(
+    media_id: str, request: Request, session: SessionDep, store: StoreDep, _token: MediaReader
+) -> Response:
+    """The browser-playable rendition (`video/mp4` or `audio/mp4`)."""
+    media = _media_or_404(session, media_id)
+    if media.proxy_key is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"media {media.id} has no proxy: {_why_no_proxy(media)}; "
+            "download the original instead",
+        )
+    info = stat_object(store, media.proxy_key, "proxy")
+    content_type = media.proxy_content_type or (
+        "audio/mp4" if media.proxy_key.endswith(".m4a") else "video/mp4"
+    )
+    return object_response(
+        request,
+        store,
+        media.proxy_key,
+        size=info.size,
+        content_type=content_type,
+        etag=f'"{media.sha256}-proxy-{info.size}"',
+        what="proxy",
+        headers={},
+    )
+
+
+def _why_no_proxy(media: Media) -> str:
+    if media.kind == MediaKind.PHOTO:
+        return "photos have no proxy"
+    if not media.playable:
+        return f"it is not playable ({media.unplayable_reason or 'no reason recorded'})"
+    return "none was made"
+
+
+@router.get(
+    "/{media_id}/thumbnail",
+    response_class=Response,
+    responses={**_NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
+)
+def get_thumbnail(
+    media_id: str, request: Request, session: SessionDep, store: StoreDep, _token: MediaReader
+) -> Response:
+    media = _media_or_404(session, media_id)
+    if media.thumbnail_key is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"media {media.id} has no thumbnail")
+    info = stat_object(store, media.thumbnail_key, "thumbnail")
+    return object_response(
+        request,
+        store,
+        media.thumbnail_key,
+        size=info.size,
+        content_type="image/jpeg",
+        etag=f'"{media.sha256}-thumbnail-{info.size}"',
+        what="thumbnail",
+        headers={},
+    )

@@ -1,0 +1,81 @@
+"""Response bodies of the api (requests are `ingest.record.IngestRecord`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from ingest.media_kinds import MediaKind
+from storage.catalogue.models import Media
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_in_utc)]
+"""A time written in UTC with `Z` (pydantic writes UTC that way)."""
+
+
+class MediaOut(BaseModel):
+    """One medium as CONTRACT.md's `Media`, plus what a player or reviewer needs to know."""
+
+    id: str
+    sha256: str = Field(description="SHA-256 of the original, hex")
+    size_bytes: int
+    kind: MediaKind
+    original_name: str = Field(description="file name on the device")
+    device_id: str
+    officer_id: str | None
+    station_id: str
+    recorded_start: UtcTime | None = Field(description="corrected to station time, UTC")
+    recorded_end: UtcTime | None
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    video_codec: str | None
+    audio_codec: str | None
+    case_nos: list[str]
+    important: bool
+    playable: bool = Field(
+        description="whether a browser-playable proxy exists or the original plays"
+    )
+    ingested_at: UtcTime
+    retention_until: UtcTime = Field(description="not to be deleted before this time")
+    legal_hold: bool
+    recording_id: str | None = Field(description="the merged recording it belongs to, if any")
+    # Extras beyond CONTRACT.md.
+    unit_id: str | None = Field(description="unit of the station that registered it")
+    time_source: str | None = Field(description="where recorded_start came from")
+    unplayable_reason: str | None
+    has_proxy: bool = Field(description="GET .../proxy will answer")
+    has_thumbnail: bool = Field(description="GET .../thumbnail will answer")
+
+    @classmethod
+    def of(cls, media: Media) -> MediaOut:
+        return cls.model_validate(
+            {
+                **{name: getattr(media, name) for name in _COLUMN_FIELDS},
+                "case_nos": media.case_nos,
+                "has_proxy": media.proxy_key is not None,
+                "has_thumbnail": media.thumbnail_key is not None,
+            }
+        )
+
+
+_COLUMN_FIELDS = [
+    name for name in MediaOut.model_fields if name not in {"case_nos", "has_proxy", "has_thumbnail"}
+]
+
+
+class MediaPage(BaseModel):
+    items: list[MediaOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+
+
+class Health(BaseModel):
+    status: str

@@ -1,0 +1,18 @@
+"""Configuration of the api, from STATION_* environment variables (CONTRACT.md)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STATION_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/station.db", description="SQLAlchemy URL of the catalogue"
+    )
+    storage_url: str = Field(
+        default_factory=lambda: "file://" + str(Path("./var/objects").resolve()),
+        description="file:///abs/path or s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=false",
+    )

@@ -1,0 +1,252 @@
+"""Benchmark `station import` against plain `cp -r` of the same footage, in the same run.
+
+Generates >= 500 MB of 1080p H.264/AAC footage once (cached outside the repo, in
+~/.cache/evidence-station-bench), then times on the same machine, one after the other:
+  (a) cp -r + sync                     the floor: what copying alone costs
+  (b) cp -r + sync + sha256sum         what a careful manual copy costs
+  (c) station import (local store, SQLite, api in a subprocess), until safe to undock
+      (every file staged and hashed) and until all registered
+and prints the ratios c/a and c/b and the importer's peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from ingest.ffmpeg_run import run_tool  # noqa: E402
+
+CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "evidence-station-bench"))
+STATION = str(Path(sys.executable).with_name("station"))
+CLIP_SECONDS = 60
+SEGMENTS = 7  # 7 one-minute segments plus one three-minute recording: ~600 MB
+
+
+def _footage() -> Path:
+    """The camera volume: DCIM/ with 1080p H.264/AAC files, each with distinct bytes."""
+    volume = CACHE / "volume"
+    done = CACHE / "volume.done"
+    if done.exists():
+        return volume
+    shutil.rmtree(volume, ignore_errors=True)
+    (volume / "DCIM").mkdir(parents=True)
+    master = CACHE / "master.mp4"
+    if not master.exists():
+        print(f"generating {CLIP_SECONDS} s of 1080p H.264/AAC footage (once)...", flush=True)
+        run_tool(
+            [
+                "ffmpeg",
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=1920x1080:rate=30",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-t",
+                str(CLIP_SECONDS),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-b:v",
+                "8M",
+                "-maxrate",
+                "8M",
+                "-bufsize",
+                "16M",
+                "-g",
+                "30",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                str(master),
+            ],
+            timeout_s=600,
+        )
+    start = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    for n in range(SEGMENTS):
+        # A remux with its own creation time: distinct bytes (and sha256) at no encoding cost.
+        at = start + timedelta(minutes=n)
+        run_tool(
+            [
+                "ffmpeg",
+                "-y",
+                "-loglevel",
+                "error",
+                "-i",
+                str(master),
+                "-c",
+                "copy",
+                "-metadata",
+                f"creation_time={at.isoformat()}",
+                str(volume / "DCIM" / f"ZFY_010001_{at:%Y%m%d_%H%M%S}_{n + 1:04d}.MP4"),
+            ],
+            timeout_s=120,
+        )
+    long = volume / "DCIM" / "ZFY_010001_20261127_090000_0100.MP4"
+    concat = CACHE / "concat.txt"
+    concat.write_text(f"file '{master}'\n" * 3)
+    run_tool(
+        [
+            "ffmpeg",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(concat),
+            "-c",
+            "copy",
+            "-metadata",
+            "creation_time=2026-11-27T09:00:00Z",
+            str(long),
+        ],
+        timeout_s=120,
+    )
+    done.touch()
+    return volume
+
+
+def _drop_caches() -> bool:
+    """Start each run with a cold page cache when the machine lets us (root, not a container)."""
+    subprocess.run(["sync"], check=True)
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def _timed(argv: list[str] | str) -> float:
+    began = time.perf_counter()
+    subprocess.run(argv, check=True, shell=isinstance(argv, str))
+    return time.perf_counter() - began
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the api did not start; see its output above")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("the api did not become healthy within 30 s")
+
+
+def main() -> None:
+    volume = _footage()
+    files = sorted((volume / "DCIM").iterdir())
+    total = sum(f.stat().st_size for f in files)
+    print(f"footage: {len(files)} files, {total / 1e6:.0f} MB of 1080p H.264/AAC in {volume}")
+
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        work = Path(tmp)
+        cold = _drop_caches()
+        t_cp = _timed(f"cp -r '{volume}' '{work}/cp' && sync")
+        _drop_caches()
+        t_cp_hash = _timed(
+            f"cp -r '{volume}' '{work}/cph' && sync && sha256sum '{work}'/cph/DCIM/* >/dev/null"
+        )
+        shutil.rmtree(work / "cp")
+        shutil.rmtree(work / "cph")
+
+        port = _free_port()
+        env = {
+            **os.environ,
+            "STATION_DATABASE_URL": f"sqlite:///{work}/station.db",
+            "STATION_STORAGE_URL": f"file://{work}/objects",
+            "STATION_STATE_DIR": str(work / "state"),
+            "STATION_API_URL": f"http://127.0.0.1:{port}",
+            "STATION_ID": "bench",
+        }
+        token = (
+            subprocess.run(
+                [STATION, "token", "create", "--role", "station", "--name", "bench"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        env["STATION_API_TOKEN"] = token
+        api = subprocess.Popen(
+            [STATION, "api", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+        )
+        try:
+            _wait_healthy(env["STATION_API_URL"], api)
+            _drop_caches()
+            summary_path = work / "summary.json"
+            subprocess.run(
+                [
+                    STATION,
+                    "import",
+                    str(volume),
+                    "--device-id",
+                    "bench-cam",
+                    "--summary-json",
+                    str(summary_path),
+                ],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            api.kill()
+            api.wait()
+        summary = json.loads(summary_path.read_text())
+
+    undock, registered = summary["safe_to_undock_s"], summary["registered_s"]
+    mb = total / 1e6
+    print(
+        f"page cache dropped before each run: {'yes' if cold else 'no (not permitted here: runs are warm)'}"
+    )
+    print(f"(a) cp -r + sync:              {t_cp:6.2f} s  {mb / t_cp:6.0f} MB/s")
+    print(f"(b) cp -r + sync + sha256sum:  {t_cp_hash:6.2f} s  {mb / t_cp_hash:6.0f} MB/s")
+    print(f"(c) station import, safe to undock: {undock:6.2f} s  {mb / undock:6.0f} MB/s")
+    print(f"(c) station import, all registered: {registered:6.2f} s  {mb / registered:6.0f} MB/s")
+    print(f"ratio safe-to-undock / (a): {undock / t_cp:.2f}   (target <= 1.3)")
+    print(f"ratio all-registered / (a): {registered / t_cp:.2f}   (target <= 2.0)")
+    print(f"ratio safe-to-undock / (b): {undock / t_cp_hash:.2f}")
+    print(f"ratio all-registered / (b): {registered / t_cp_hash:.2f}")
+    print(
+        f"importer peak RSS: {summary['peak_rss_mb']:.0f} MB (largest file {max(f.stat().st_size for f in files) / 1e6:.0f} MB)"
+    )
+    if not summary["ok"]:
+        raise SystemExit("the import did not register every file: " + json.dumps(summary["files"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Generate camera-like footage with ffmpeg (lavfi test sources) for tests, the demo and the bench.
+
+Every clip is synthetic (testsrc2 picture, sine tone) so nothing real is ever needed. Clips are
+written straight to `dst` (they are not evidence). Generation raises TranscodeError when ffmpeg
+fails and FfmpegTimeout when it overruns, like everything else that runs ffmpeg here.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.ffmpeg_run import run_tool
+
+_FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y"]
+
+
+@dataclass(frozen=True)
+class Mp4Box:
+    """One top-level box (atom) of an MP4/MOV file: its type, where it starts, its size."""
+
+    type: str
+    offset: int
+    size: int
+
+
+def h264_aac_mp4(
+    dst: Path,
+    seconds: float = 2,
+    size: str = "320x240",
+    rate: int = 25,
+    creation_time: datetime | None = None,
+) -> Path:
+    """H.264 + AAC in MP4 with the index (moov) at the end, as cameras write it."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(48000),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
+        ["-c:a", "aac", "-b:a", "96k"],
+        ["-f", "mp4", *_creation_time_args(creation_time)],
+    )
+    return dst
+
+
+def mjpeg_pcm_avi(dst: Path, seconds: float = 2, size: str = "320x240", rate: int = 25) -> Path:
+    """MJPEG + 16-bit PCM (16 kHz mono) in AVI, as cheap cameras write it."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(16000),
+        ["-c:v", "mjpeg", "-q:v", "6", "-pix_fmt", "yuvj420p"],
+        ["-c:a", "pcm_s16le", "-ac", "1"],
+        ["-f", "avi"],
+    )
+    return dst
+
+
+def hevc_mp4(
+    dst: Path,
+    seconds: float = 2,
+    size: str = "320x240",
+    rate: int = 25,
+    creation_time: datetime | None = None,
+) -> Path:
+    """H.265 (hvc1) + AAC in MP4: browsers cannot play it, so the proxy must transcode."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(48000),
+        [
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error",
+            "-tag:v",
+            "hvc1",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        ["-c:a", "aac", "-b:a", "96k"],
+        ["-f", "mp4", *_creation_time_args(creation_time)],
+    )
+    return dst
+
+
+def wav(dst: Path, seconds: float = 2, sample_rate: int = 16000) -> Path:
+    """A mono 16-bit PCM WAV tone, like a voice recorder's file."""
+    argv = [
+        *_FFMPEG,
+        *_tone(sample_rate),
+        "-t",
+        f"{seconds:g}",
+        "-c:a",
+        "pcm_s16le",
+        "-ac",
+        "1",
+        "-f",
+        "wav",
+        "file:" + str(dst.absolute()),
+    ]
+    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
+    return dst
+
+
+def jpeg(dst: Path, size: str = "640x480") -> Path:
+    """A single JPEG photo."""
+    argv = [
+        *_FFMPEG,
+        *_picture(size, 1),
+        "-frames:v",
+        "1",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "3",
+        "-f",
+        "image2",
+        "-update",
+        "1",
+        "file:" + str(dst.absolute()),
+    ]
+    run_tool(argv, timeout_s=60, what=dst.name)
+    return dst
+
+
+def truncated_mp4(dst: Path, seconds: float = 2) -> Path:
+    """An MP4 cut just before its trailing moov: mdat but no index, as when a camera loses power.
+
+    Raises ValueError if the encoder did not put moov after mdat (nothing to cut then).
+    """
+    h264_aac_mp4(dst, seconds=seconds)
+    boxes = {box.type: box for box in mp4_top_level_boxes(dst)}
+    if "moov" not in boxes or "mdat" not in boxes or boxes["moov"].offset < boxes["mdat"].offset:
+        raise ValueError(f"{dst.name}: expected moov after mdat, got {list(boxes)}")
+    os.truncate(dst, boxes["moov"].offset)
+    return dst
+
+
+def hls_disguised_as_mp4(dst: Path, secret_path: Path) -> Path:
+    """An HLS playlist saved as .mp4 naming a local file (a hostile file for the security tests).
+
+    Name `secret_path` with a media-like suffix (.ts, .mp4): the hls demuxer only opens those.
+    """
+    dst.write_text(
+        "#EXTM3U\n"
+        "#EXT-X-VERSION:3\n"
+        "#EXT-X-TARGETDURATION:10\n"
+        "#EXTINF:10.0,\n"
+        f"{secret_path.absolute()}\n"
+        "#EXT-X-ENDLIST\n"
+    )
+    return dst
+
+
+def mp4_top_level_boxes(path: Path) -> list[Mp4Box]:
+    """The top-level boxes of an MP4/MOV file in file order (reads only box headers).
+
+    Stops at the first header that does not fit in the file (a truncated last box is listed
+    with the size its header claims).
+    """
+    boxes: list[Mp4Box] = []
+    end = path.stat().st_size
+    with path.open("rb") as f:
+        offset = 0
+        while offset + 8 <= end:
+            f.seek(offset)
+            size, raw_type = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                (size,) = struct.unpack(">Q", f.read(8))
+            elif size == 0:
+                size = end - offset
+            boxes.append(Mp4Box(raw_type.decode("latin-1"), offset, size))
+            if size < 8:
+                break
+            offset += size
+    return boxes
+
+
+def _picture(size: str, rate: int) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"]
+
+
+def _tone(sample_rate: int) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={sample_rate}"]
+
+
+def _creation_time_args(creation_time: datetime | None) -> list[str]:
+    """`-metadata creation_time=...` in UTC; a naive datetime is taken to be UTC already."""
+    if creation_time is None:
+        return []
+    if creation_time.tzinfo is not None:
+        creation_time = creation_time.astimezone(UTC).replace(tzinfo=None)
+    return ["-metadata", f"creation_time={creation_time.isoformat(timespec='microseconds')}Z"]
+
+
+def _timeout(seconds: float) -> float:
+    # Generous: the benchmark encodes minutes of 1080p on two cores.
+    return max(60.0, 10.0 * seconds)
+
+
+def _encode(
+    dst: Path,
+    seconds: float,
+    picture: list[str],
+    tone: list[str],
+    video: list[str],
+    audio: list[str],
+    container: list[str],
+) -> None:
+    argv = [
+        *_FFMPEG,
+        *picture,
+        *tone,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-t",
+        f"{seconds:g}",
+        *video,
+        *audio,
+        *container,
+        "file:" + str(dst.absolute()),
+    ]
+    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)

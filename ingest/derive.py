@@ -1,0 +1,60 @@
+"""Everything derived from a staged original: probe, browser proxy, thumbnail.
+
+A file that cannot be probed or converted is never dropped: it is registered with
+`playable: false` and the reason, its original bytes kept as evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import FfmpegTimeout, ProbeError, TranscodeError
+from ingest.media_kinds import MediaKind
+from ingest.probe import ProbeResult, probe
+from ingest.proxy import make_proxy
+from ingest.thumbnail import make_thumbnail
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Derived:
+    probe: ProbeResult | None
+    proxy_path: Path | None
+    proxy_content_type: str | None
+    thumbnail_path: Path | None
+    playable: bool
+    unplayable_reason: str | None
+
+
+def derive(original: Path, kind: MediaKind, workdir: Path) -> Derived:
+    """Probe `original` and make its proxy and thumbnail in `workdir`."""
+    try:
+        probed = probe(original, kind=kind)
+    except (ProbeError, FfmpegTimeout) as exc:
+        return Derived(None, None, None, None, playable=False, unplayable_reason=str(exc))
+
+    proxy = None
+    reason = None
+    try:
+        proxy = make_proxy(original, workdir / "proxy", probed, kind)
+    except (TranscodeError, FfmpegTimeout) as exc:
+        reason = f"browser proxy could not be made: {exc}"
+
+    thumbnail = None
+    try:
+        thumbnail = make_thumbnail(original, workdir / "thumbnail.jpg", probed, kind)
+    except (TranscodeError, FfmpegTimeout) as exc:
+        # A missing thumbnail costs a picture in a list, not playability.
+        log.warning("thumbnail of %s failed: %s", original, exc)
+
+    return Derived(
+        probe=probed,
+        proxy_path=proxy.path if proxy else None,
+        proxy_content_type=proxy.content_type if proxy else None,
+        thumbnail_path=thumbnail,
+        playable=reason is None,
+        unplayable_reason=reason,
+    )

@@ -1,0 +1,25 @@
+"""Errors of the ingest stages. Each message names the file and what the operator can do."""
+
+
+class IngestError(Exception):
+    """Base of everything that can go wrong turning a file on a volume into verified media."""
+
+
+class CopyError(IngestError):
+    """The file could not be read from the device or written to the station's staging area."""
+
+
+class HashMismatch(IngestError):
+    """Bytes that should be identical hash differently."""
+
+
+class ProbeError(IngestError):
+    """ffprobe could not read the file; the file is still evidence and is kept."""
+
+
+class TranscodeError(IngestError):
+    """ffmpeg could not make a proxy or thumbnail."""
+
+
+class FfmpegTimeout(IngestError):
+    """ffmpeg or ffprobe ran over its time limit and was killed."""

@@ -1,0 +1,119 @@
+"""The one way this project runs ffmpeg and ffprobe: argv lists, a timeout, kill on overrun.
+
+Media files are hostile, so every input goes through `safe_input_args`: ffmpeg may read
+the named file and nothing else (no playlists, concat scripts or image sequences that name
+other paths, no network).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from ingest.errors import FfmpegTimeout, IngestError, TranscodeError
+from ingest.media_kinds import MediaKind
+
+STDERR_TAIL_LINES = 15
+
+# Demuxers we accept for audio and video, by the names `ffprobe -formats` lists. Anything else
+# (hls, concat, image2 sequences, ...) is refused by ffmpeg before it reads past the probe: an
+# HLS playlist named .mp4 would otherwise make ffmpeg open every local path it names, and
+# `-protocol_whitelist file` alone does not stop that.
+AV_DEMUXERS = (
+    "mov,mp4,m4a,3gp,3g2,mj2",
+    "avi",
+    "mpegts",
+    "matroska,webm",
+    "wav",
+    "amr",
+    "mp3",
+    "aac",
+    "flac",
+    "ogg",
+    "asf",
+)
+
+
+def safe_input_args(path: Path, kind: MediaKind | None) -> list[str]:
+    """ffmpeg/ffprobe arguments that open `path` as input and nothing else.
+
+    Photos are read with the image2 demuxer forced and patterns off: left to probe, a name
+    like `IMG%d.jpg` makes image2 read sibling files as a sequence. Everything else must be
+    detected as one of `AV_DEMUXERS`. The path is absolute with the `file:` protocol, so a
+    name such as `http:x.mp4` or `-i` is never read as a URL or an option.
+    """
+    if kind is MediaKind.PHOTO:
+        fmt = ["-f", "image2", "-pattern_type", "none"]
+    else:
+        fmt = ["-format_whitelist", ",".join(AV_DEMUXERS)]
+    return ["-protocol_whitelist", "file", *fmt, "-i", "file:" + str(path.absolute())]
+
+
+def stderr_tail(stderr: bytes, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last `lines` non-empty lines of a tool's stderr, decoded leniently."""
+    text = stderr.decode("utf-8", errors="replace")
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def run_tool(
+    argv: list[str],
+    *,
+    timeout_s: float,
+    error: type[IngestError] = TranscodeError,
+    what: str = "",
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ffmpeg/ffprobe (or any tool) from an argv list; stdin is /dev/null; output captured.
+
+    The tool runs in its own process group. If it is still running after `timeout_s` the
+    whole group is killed and `FfmpegTimeout` is raised. A missing executable, or a non-zero
+    exit when `check` is true, raises `error` (an `IngestError` subclass chosen by the caller)
+    with the last lines of stderr. `what` names the file concerned in messages.
+    """
+    tool = Path(argv[0]).name
+    subject = f" on {what}" if what else ""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise error(f"{tool} could not be started{subject}: {exc}") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        raise FfmpegTimeout(
+            f"{tool} ran over its {timeout_s:g} s limit{subject} and was killed"
+        ) from exc
+    except BaseException:
+        _kill_group(proc)
+        raise
+    result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+    if check and proc.returncode != 0:
+        raise error(
+            f"{tool} failed{subject} (exit status {proc.returncode}):\n{stderr_tail(stderr)}"
+        )
+    return result
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the process and anything it started, then reap it without waiting forever."""
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        # Something outside the group still holds our pipes open; do not hang on it.
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,44 @@
+"""The registration record: what a station tells the api about one verified media item.
+
+It is the wire format of `POST /api/v1/ingest`, shared by the station (client) and the api.
+"""
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ingest.media_kinds import MediaKind
+
+Sha256Hex = str
+
+
+class IngestRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the original, hex")
+    size_bytes: int = Field(ge=0)
+    kind: MediaKind
+    original_name: str = Field(description="file name on the device, as data (never a local path)")
+    original_path: str = Field(description="path on the device volume, relative to its root")
+    device_id: str
+    officer_id: str | None = None
+    station_id: str
+    case_no: str | None = Field(default=None, description="case to associate with at the dock")
+    recorded_start: AwareDatetime | None = None
+    recorded_end: AwareDatetime | None = None
+    time_source: Literal["container", "file_mtime"] | None = None
+    duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    container: str | None = None
+    playable: bool
+    unplayable_reason: str | None = None
+    important: bool = False
+    original_key: str
+    proxy_key: str | None = None
+    proxy_content_type: str | None = None
+    thumbnail_key: str | None = None
+    file_mtime: AwareDatetime
+    staged_at: AwareDatetime

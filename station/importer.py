@@ -1,0 +1,293 @@
+"""One-touch import of a docked volume: every media file ends registered, or with a reason.
+
+The life of each file follows the journal (station/journal.py):
+
+    scan → stage (copy + SHA-256, one pass) → process (probe, proxy, thumbnail)
+         → upload (original verified by the store, then proxy and thumbnail) → register
+
+One stager thread reads the device (one device, one read head: parallel reads only seek);
+once every file is staged the device is safe to undock. Worker threads process, upload and
+register staged files meanwhile, so transcoding never holds the officer at the dock.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from ingest.copy_and_hash import copy_and_hash
+from ingest.derive import derive
+from ingest.errors import CopyError
+from ingest.media_kinds import MediaKind
+from ingest.record import IngestRecord
+from ingest.recorded_time import recorded_interval
+from ingest.scan import FoundFile, ScanResult, SkippedEntry, scan_volume
+from station.api_client import ApiClient
+from station.journal import FileState, Journal, JournalRow
+from storage.durable import sha256_file
+from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
+
+log = logging.getLogger(__name__)
+
+# Keep this much free on the station disk beyond the file being copied: a full disk would
+# stop the journal and every other dock.
+FREE_SPACE_MARGIN = 512 * 1024 * 1024
+WORKERS = 2
+
+
+class StationDiskFull(CopyError):
+    """Not enough free space on the station disk to stage a file; the device is untouched."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    device_id: str
+    station_id: str
+    officer_id: str | None = None
+    case_no: str | None = None
+
+
+class ImportObserver(Protocol):
+    """Progress of an import, for the terminal or the agent's status page."""
+
+    def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None: ...
+    def copying(self, row: JournalRow) -> None: ...
+    def copied_bytes(self, row: JournalRow, n: int) -> None: ...
+    def reached(self, row: JournalRow, state: FileState) -> None: ...
+    def failed(self, row: JournalRow, error: Exception) -> None: ...
+    def safe_to_undock(self) -> None: ...
+
+
+@dataclass
+class FileOutcome:
+    rel_path: str
+    state: FileState
+    media_id: str | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class ImportReport:
+    outcomes: list[FileOutcome]
+    skipped: list[SkippedEntry]
+    already_imported: int = 0
+    safe_to_undock_s: float | None = None
+    registered_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(o.state is FileState.REGISTERED for o in self.outcomes)
+
+
+class Importer:
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        staging_root: Path,
+        store: ObjectStore,
+        api: ApiClient,
+        observer: ImportObserver,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._journal = journal
+        self._staging_root = staging_root
+        self._store = store
+        self._api = api
+        self._observer = observer
+        self._clock = clock
+
+    def run(self, volume: Path, options: ImportOptions) -> ImportReport:
+        """Import every media file under `volume`; never raises for a single file's fault."""
+        started = self._clock()
+        scan = scan_volume(volume)
+        rows = [
+            self._journal.discover(options.device_id, f.rel_path, f.size, f.mtime_ns, f.kind)
+            for f in scan.found
+        ]
+        by_id = {row.id: found for row, found in zip(rows, scan.found, strict=True)}
+        todo = [row for row in rows if row.state is not FileState.REGISTERED]
+        report = ImportReport(
+            outcomes=[], skipped=scan.skipped, already_imported=len(rows) - len(todo)
+        )
+        self._observer.planned(scan, todo)
+
+        outcomes: dict[int, FileOutcome] = {}
+        lock = threading.Lock()
+
+        def settle(row: JournalRow, error: Exception | None = None) -> None:
+            with lock:
+                outcomes[row.id] = FileOutcome(
+                    by_id[row.id].rel_path, row.state, row.media_id, error
+                )
+            if error is not None:
+                self._journal.fail(row.id, str(error))
+                self._observer.failed(row, error)
+
+        def finish(row: JournalRow) -> None:
+            try:
+                row = self._finish(row, by_id[row.id], options)
+            except Exception as exc:  # one file's fault never stops the others
+                log.exception("import of %s stopped at %s", by_id[row.id].rel_path, row.state)
+                settle(self._journal.get(row.id), exc)
+            else:
+                settle(row)
+
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="import") as workers:
+            pending = []
+            for row in todo:
+                if row.state is FileState.DISCOVERED:
+                    try:
+                        row = self._stage(row, by_id[row.id])
+                    except Exception as exc:
+                        settle(row, exc)
+                        continue
+                pending.append(workers.submit(finish, row))
+            report.safe_to_undock_s = self._clock() - started
+            self._observer.safe_to_undock()
+            for future in pending:
+                future.result()
+        report.registered_s = self._clock() - started
+        report.outcomes = [outcomes[row.id] for row in todo]
+        return report
+
+    def _workdir(self, row: JournalRow) -> Path:
+        return self._staging_root / str(row.id)
+
+    def _stage(self, row: JournalRow, found: FoundFile) -> JournalRow:
+        workdir = self._workdir(row)
+        workdir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(workdir).free
+        if free < found.size + FREE_SPACE_MARGIN:
+            raise StationDiskFull(
+                f"station disk has {free // 2**20} MiB free, {found.rel_path} needs "
+                f"{found.size // 2**20} MiB plus a reserve; free space on the station, then dock again"
+            )
+        self._observer.copying(row)
+        staged_name = "original" + Path(found.path.name).suffix.lower()[:8]
+        copy = copy_and_hash(
+            found.path,
+            workdir / staged_name,
+            on_progress=lambda n: self._observer.copied_bytes(row, n),
+        )
+        row = self._journal.advance(
+            row.id, FileState.STAGED, sha256=copy.sha256, facts={"staged_name": staged_name}
+        )
+        self._observer.reached(row, FileState.STAGED)
+        return row
+
+    def _finish(self, row: JournalRow, found: FoundFile, options: ImportOptions) -> JournalRow:
+        if row.state is FileState.STAGED:
+            row = self._process(row)
+        if row.state is FileState.PROCESSED:
+            row = self._upload(row)
+        if row.state is FileState.UPLOADED:
+            row = self._register(row, found, options)
+        return row
+
+    def _process(self, row: JournalRow) -> JournalRow:
+        workdir = self._workdir(row)
+        derived = derive(workdir / row.facts["staged_name"], MediaKind(row.kind), workdir)
+        probed = derived.probe
+        facts = {
+            "playable": derived.playable,
+            "unplayable_reason": derived.unplayable_reason,
+            "proxy_name": derived.proxy_path.name if derived.proxy_path else None,
+            "proxy_content_type": derived.proxy_content_type,
+            "thumbnail_name": derived.thumbnail_path.name if derived.thumbnail_path else None,
+            "duration_s": probed.duration_s if probed else None,
+            "container": probed.format_name if probed else None,
+            "width": probed.video.width if probed and probed.video else None,
+            "height": probed.video.height if probed and probed.video else None,
+            "video_codec": probed.video.codec_name if probed and probed.video else None,
+            "audio_codec": probed.audio.codec_name if probed and probed.audio else None,
+            "creation_time": probed.creation_time.isoformat()
+            if probed and probed.creation_time
+            else None,
+        }
+        row = self._journal.advance(row.id, FileState.PROCESSED, facts=facts)
+        self._observer.reached(row, FileState.PROCESSED)
+        return row
+
+    def _upload(self, row: JournalRow) -> JournalRow:
+        assert row.sha256 is not None
+        workdir = self._workdir(row)
+        facts = row.facts
+        original = original_key(row.sha256)
+        self._store.put_file(
+            original,
+            workdir / facts["staged_name"],
+            sha256=row.sha256,
+            content_type="application/octet-stream",
+        )
+        keys: dict[str, str | None] = {
+            "original_key": original,
+            "proxy_key": None,
+            "thumbnail_key": None,
+        }
+        if facts["proxy_name"]:
+            key = proxy_key(row.sha256, facts["proxy_content_type"])
+            path = workdir / facts["proxy_name"]
+            self._store.put_file(
+                key, path, sha256=sha256_file(path), content_type=facts["proxy_content_type"]
+            )
+            keys["proxy_key"] = key
+        if facts["thumbnail_name"]:
+            key = thumbnail_key(row.sha256)
+            path = workdir / facts["thumbnail_name"]
+            self._store.put_file(key, path, sha256=sha256_file(path), content_type="image/jpeg")
+            keys["thumbnail_key"] = key
+        row = self._journal.advance(row.id, FileState.UPLOADED, facts=keys)
+        self._observer.reached(row, FileState.UPLOADED)
+        return row
+
+    def _register(self, row: JournalRow, found: FoundFile, options: ImportOptions) -> JournalRow:
+        assert row.sha256 is not None and row.staged_at is not None
+        facts = row.facts
+        interval = recorded_interval(
+            datetime.fromisoformat(facts["creation_time"]) if facts["creation_time"] else None,
+            row.mtime_ns,
+            facts["duration_s"],
+        )
+        record = IngestRecord(
+            sha256=row.sha256,
+            size_bytes=row.size,
+            kind=MediaKind(row.kind),
+            original_name=row.path.rsplit("/", 1)[-1],
+            original_path=row.path,
+            device_id=options.device_id,
+            officer_id=options.officer_id,
+            station_id=options.station_id,
+            case_no=options.case_no,
+            recorded_start=interval.start,
+            recorded_end=interval.end,
+            time_source=interval.source,
+            duration_s=facts["duration_s"],
+            width=facts["width"],
+            height=facts["height"],
+            video_codec=facts["video_codec"],
+            audio_codec=facts["audio_codec"],
+            container=facts["container"],
+            playable=facts["playable"],
+            unplayable_reason=facts["unplayable_reason"],
+            original_key=facts["original_key"],
+            proxy_key=facts["proxy_key"],
+            proxy_content_type=facts["proxy_content_type"] if facts["proxy_key"] else None,
+            thumbnail_key=facts["thumbnail_key"],
+            file_mtime=datetime.fromtimestamp(row.mtime_ns / 1e9, UTC),
+            staged_at=row.staged_at,
+        )
+        registered = self._api.register(record)
+        row = self._journal.advance(row.id, FileState.REGISTERED, media_id=registered.media_id)
+        # The store and the catalogue hold it now; the station's copy has done its job.
+        shutil.rmtree(self._workdir(row), ignore_errors=True)
+        self._observer.reached(row, FileState.REGISTERED)
+        return row

@@ -1,0 +1,159 @@
+"""The station's durable journal: one row per file found on a device, moving only forward.
+
+    discovered → staged → processed → uploaded → registered
+
+A row is keyed by (device, path on device, size, mtime), so docking the same camera again
+finds the same rows and nothing is imported twice; a crash resumes from the last state
+written here. Each transition is committed (synchronous=FULL) before the next step starts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class FileState(StrEnum):
+    DISCOVERED = "discovered"
+    STAGED = "staged"
+    PROCESSED = "processed"
+    UPLOADED = "uploaded"
+    REGISTERED = "registered"
+
+
+_ORDER = list(FileState)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    sha256 TEXT,
+    staged_at TEXT,
+    facts TEXT NOT NULL DEFAULT '{}',
+    media_id TEXT,
+    error TEXT,
+    updated_at TEXT NOT NULL,
+    UNIQUE (device_id, path, size, mtime_ns)
+);
+"""
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    id: int
+    device_id: str
+    path: str
+    size: int
+    mtime_ns: int
+    kind: str
+    state: FileState
+    sha256: str | None
+    staged_at: datetime | None
+    facts: dict[str, Any]
+    """What later steps need from earlier ones (probe summary, derived files, object keys)."""
+    media_id: str | None
+    error: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Journal:
+    """The journal database under STATION_STATE_DIR; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def discover(
+        self, device_id: str, path: str, size: int, mtime_ns: int, kind: str
+    ) -> JournalRow:
+        """The row for this file, created as `discovered` when it is new."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO files (device_id, path, size, mtime_ns, kind, state,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (device_id, path, size, mtime_ns, kind, FileState.DISCOVERED, _now()),
+            )
+            cur = self._db.execute(
+                "SELECT * FROM files WHERE device_id=? AND path=? AND size=? AND mtime_ns=?",
+                (device_id, path, size, mtime_ns),
+            )
+            return _row(cur)
+
+    def get(self, row_id: int) -> JournalRow:
+        with self._lock:
+            return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+
+    def advance(
+        self,
+        row_id: int,
+        state: FileState,
+        *,
+        sha256: str | None = None,
+        facts: dict[str, Any] | None = None,
+        media_id: str | None = None,
+    ) -> JournalRow:
+        """Move a row forward to `state`, merging `facts`; clears its last error."""
+        with self._lock:
+            current = _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+            if _ORDER.index(state) <= _ORDER.index(current.state):
+                raise ValueError(f"journal row {row_id} cannot go from {current.state} to {state}")
+            merged = {**current.facts, **(facts or {})}
+            self._db.execute(
+                "UPDATE files SET state=?, sha256=COALESCE(?, sha256),"
+                " staged_at=CASE WHEN ?='staged' THEN ? ELSE staged_at END,"
+                " facts=?, media_id=COALESCE(?, media_id), error=NULL, updated_at=? WHERE id=?",
+                (state, sha256, state, _now(), json.dumps(merged), media_id, _now(), row_id),
+            )
+            return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+
+    def fail(self, row_id: int, error: str) -> None:
+        """Record why a row is stuck; it stays in its state and is retried next time."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE files SET error=?, updated_at=? WHERE id=?", (error, _now(), row_id)
+            )
+
+
+def _row(cur: sqlite3.Cursor) -> JournalRow:
+    names = [d[0] for d in cur.description]
+    values = cur.fetchone()
+    if values is None:
+        raise KeyError("no such journal row")
+    r = dict(zip(names, values, strict=True))
+    return JournalRow(
+        id=r["id"],
+        device_id=r["device_id"],
+        path=r["path"],
+        size=r["size"],
+        mtime_ns=r["mtime_ns"],
+        kind=r["kind"],
+        state=FileState(r["state"]),
+        sha256=r["sha256"],
+        staged_at=datetime.fromisoformat(r["staged_at"]) if r["staged_at"] else None,
+        facts=json.loads(r["facts"]),
+        media_id=r["media_id"],
+        error=r["error"],
+    )

@@ -1,0 +1,174 @@
+"""What the officer at the dock sees: progress bars and a summary, in Chinese."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from ingest.errors import CopyError, IngestError
+from ingest.scan import ScanResult, SkipReason
+from station.api_client import RegistrationError
+from station.importer import ImportReport, StationDiskFull
+from station.journal import FileState, JournalRow
+from storage.errors import StorageError, StoredObjectMismatch
+
+SKIP_REASONS = {
+    SkipReason.NOT_MEDIA: "非媒体文件，跳过",
+    SkipReason.EMPTY: "空文件（0 字节），无内容可保存",
+    SkipReason.SYMLINK: "符号链接，不跟随",
+    SkipReason.SPECIAL: "特殊文件（管道/设备/套接字），跳过",
+    SkipReason.SYSTEM: "系统文件，跳过",
+    SkipReason.UNREADABLE_DIR: "无法读取",
+}
+
+STATE_LABELS = {
+    FileState.DISCOVERED: "等待复制",
+    FileState.STAGED: "已复制并校验",
+    FileState.PROCESSED: "已生成预览",
+    FileState.UPLOADED: "已上传存储",
+    FileState.REGISTERED: "已登记入库",
+}
+
+
+def describe_error(error: BaseException) -> str:
+    """A Chinese summary of what went wrong, followed by the technical detail."""
+    if isinstance(error, StationDiskFull):
+        prefix = "采集站磁盘空间不足，未复制（设备上的文件未动）"
+    elif isinstance(error, CopyError):
+        prefix = "从设备复制失败"
+    elif isinstance(error, StoredObjectMismatch):
+        prefix = "存储校验不一致，未登记"
+    elif isinstance(error, StorageError):
+        prefix = "上传存储失败，文件已暂存，重新导入即可继续"
+    elif isinstance(error, RegistrationError):
+        prefix = "登记失败，文件已存储，重新导入即可继续"
+    elif isinstance(error, IngestError):
+        prefix = "处理失败"
+    else:
+        prefix = "内部错误"
+    return f"{prefix}：{error}"
+
+
+class RichImportProgress:
+    """ImportObserver drawing one bar per active file and two overall bars."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._files: dict[int, TaskID] = {}
+        self._names: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._copy_total: TaskID | None = None
+        self._done_total: TaskID | None = None
+
+    def __enter__(self) -> RichImportProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None:
+        self._names = {row.id: row.path for row in todo}
+        to_copy = sum(r.size for r in todo if r.state is FileState.DISCOVERED)
+        self._console.print(
+            f"发现媒体文件 {len(scan.found)} 个，需导入 {len(todo)} 个"
+            f"（{len(scan.found) - len(todo)} 个此前已导入），跳过 {len(scan.skipped)} 项"
+        )
+        self._copy_total = self._progress.add_task("总体：复制并校验", total=to_copy)
+        self._done_total = self._progress.add_task(
+            "总体：登记入库（字节）", total=sum(r.size for r in todo)
+        )
+
+    def _file_task(self, row: JournalRow) -> TaskID:
+        with self._lock:
+            if row.id not in self._files:
+                self._files[row.id] = self._progress.add_task(
+                    f"  {self._names.get(row.id, row.path)}", total=row.size
+                )
+            return self._files[row.id]
+
+    def copying(self, row: JournalRow) -> None:
+        self._file_task(row)
+
+    def copied_bytes(self, row: JournalRow, n: int) -> None:
+        self._progress.advance(self._file_task(row), n)
+        if self._copy_total is not None:
+            self._progress.advance(self._copy_total, n)
+
+    def reached(self, row: JournalRow, state: FileState) -> None:
+        task = self._file_task(row)
+        name = self._names.get(row.id, row.path)
+        self._progress.update(
+            task, completed=row.size, description=f"  {name} · {STATE_LABELS[state]}"
+        )
+        if state is FileState.REGISTERED:
+            self._progress.update(task, visible=False)
+            if self._done_total is not None:
+                self._progress.advance(self._done_total, row.size)
+
+    def failed(self, row: JournalRow, error: Exception) -> None:
+        task = self._file_task(row)
+        self._progress.update(
+            task, description=f"  [red]{self._names.get(row.id, row.path)} · 失败"
+        )
+        self._console.print(
+            f"[red]失败[/red] {self._names.get(row.id, row.path)}：{describe_error(error)}"
+        )
+
+    def safe_to_undock(self) -> None:
+        self._console.print(
+            "[bold green]所有文件已复制并校验，可以拔出设备。[/bold green]（后续处理和上传在采集站继续）"
+        )
+
+
+def print_summary(console: Console, report: ImportReport) -> None:
+    registered = sum(1 for o in report.outcomes if o.state is FileState.REGISTERED)
+    failed = [o for o in report.outcomes if o.state is not FileState.REGISTERED]
+    if report.skipped:
+        table = Table(title="跳过的项目")
+        table.add_column("路径")
+        table.add_column("原因")
+        for s in report.skipped:
+            table.add_row(
+                s.rel_path, SKIP_REASONS[s.reason] + (f"（{s.detail}）" if s.detail else "")
+            )
+        console.print(table)
+    if failed:
+        table = Table(title="未完成导入的文件", style="red")
+        table.add_column("路径")
+        table.add_column("停在")
+        table.add_column("原因")
+        for o in failed:
+            table.add_row(
+                o.rel_path, STATE_LABELS[o.state], describe_error(o.error) if o.error else "未知"
+            )
+        console.print(table)
+    console.print(
+        f"本次登记 {registered} 个，此前已导入 {report.already_imported} 个，"
+        f"失败 {len(failed)} 个，跳过 {len(report.skipped)} 项。"
+    )
+    if report.ok:
+        console.print("[bold green]导入完成：全部媒体文件已存储、校验并登记。[/bold green]")
+    else:
+        console.print(
+            "[bold red]导入未完成：请按上面的原因处理后重新导入（已完成的不会重复导入）。[/bold red]"
+        )

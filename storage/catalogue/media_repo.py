@@ -1,0 +1,223 @@
+"""Registering media in the catalogue and finding them again.
+
+Duplicates are decided by the unique constraint on `sha256`: registration always tries the
+INSERT and, when the constraint refuses it, returns the row that won. There is no
+"look, then insert" window for two stations (or two retries) to slip through.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingest.media_kinds import MediaKind
+from ingest.record import IngestRecord
+from storage.catalogue.errors import CatalogueError, DuplicateConflict, InvalidCursor
+from storage.catalogue.models import RETENTION_PERIOD, CaseMedia, Media, utc_now
+
+MAX_PAGE = 500
+
+
+def retention_until(recorded_start: datetime | None, ingested_at: datetime) -> datetime:
+    """The earliest a medium may be deleted: a fixed period after it was recorded (or, when
+    the recording time is unknown, ingested). Retention policies replace this later."""
+    return (recorded_start or ingested_at) + RETENTION_PERIOD
+
+
+def register(
+    session: Session,
+    record: IngestRecord,
+    *,
+    actor: str,
+    unit_id: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Media, bool]:
+    """Register one stored original; return (media, created) and commit.
+
+    Idempotent on `sha256`: registering an original again returns the existing row with
+    `created` False (and adds the dock association to `record.case_no` if it is new).
+    Raises DuplicateConflict when the registered original with this SHA-256 has a different
+    size: something is badly wrong with one of the two, and nothing is changed.
+    """
+    ingested_at = now or utc_now()
+    media = Media(
+        sha256=record.sha256,
+        size_bytes=record.size_bytes,
+        kind=record.kind.value,
+        original_name=record.original_name,
+        original_path=record.original_path,
+        device_id=record.device_id,
+        officer_id=record.officer_id,
+        unit_id=unit_id,
+        station_id=record.station_id,
+        recorded_start=record.recorded_start,
+        recorded_end=record.recorded_end,
+        time_source=record.time_source,
+        duration_s=record.duration_s,
+        width=record.width,
+        height=record.height,
+        video_codec=record.video_codec,
+        audio_codec=record.audio_codec,
+        container=record.container,
+        playable=record.playable,
+        unplayable_reason=record.unplayable_reason,
+        important=record.important,
+        legal_hold=False,
+        original_key=record.original_key,
+        proxy_key=record.proxy_key,
+        proxy_content_type=record.proxy_content_type,
+        thumbnail_key=record.thumbnail_key,
+        file_mtime=record.file_mtime,
+        staged_at=record.staged_at,
+        ingested_at=ingested_at,
+        retention_until=retention_until(record.recorded_start, ingested_at),
+    )
+    if record.case_no:
+        media.case_links.append(
+            CaseMedia(case_no=record.case_no, source="dock", actor=actor, created_at=ingested_at)
+        )
+    session.add(media)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        existing = _by_sha256(session, record.sha256)
+        if existing is None:
+            raise CatalogueError(
+                f"could not register {record.original_name!r} (sha256 {record.sha256}): {exc.orig}"
+            ) from exc
+    else:
+        return media, True
+
+    if existing.size_bytes != record.size_bytes:
+        raise DuplicateConflict(
+            f"sha256 {record.sha256} is registered already as media {existing.id} with "
+            f"{existing.size_bytes} bytes, but this record says {record.size_bytes} bytes"
+        )
+    if record.case_no and record.case_no not in existing.case_nos:
+        _link_at_dock(session, existing, record.case_no, actor=actor, now=ingested_at)
+    return existing, False
+
+
+def _link_at_dock(
+    session: Session, media: Media, case_no: str, *, actor: str, now: datetime
+) -> None:
+    session.add(
+        CaseMedia(case_no=case_no, media_id=media.id, source="dock", actor=actor, created_at=now)
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        # Someone linked the same pair a moment ago: the link exists, which is what we want.
+        session.rollback()
+    session.refresh(media, ["case_links"])
+
+
+def _by_sha256(session: Session, sha256: str) -> Media | None:
+    return session.scalars(select(Media).where(Media.sha256 == sha256)).one_or_none()
+
+
+def get_media(session: Session, media_id: str) -> Media | None:
+    return session.get(Media, media_id)
+
+
+@dataclass(frozen=True)
+class MediaFilter:
+    """What GET /api/v1/media searches by; None means "any". Times must carry an offset."""
+
+    case_no: str | None = None
+    officer_id: str | None = None
+    device_id: str | None = None
+    unit_id: str | None = None
+    kind: MediaKind | None = None
+    start: datetime | None = None
+    """Media recorded (partly) at or after this time."""
+    end: datetime | None = None
+    """Media recorded (partly) at or before this time."""
+    important: bool | None = None
+
+
+@dataclass(frozen=True)
+class MediaPage:
+    items: list[Media]
+    next_cursor: str | None
+
+
+def search(
+    session: Session, filters: MediaFilter, *, limit: int = 50, cursor: str | None = None
+) -> MediaPage:
+    """One page of matching media, newest ingested first.
+
+    Paging is by keyset on (ingested_at, id): a cursor points just after the last item of the
+    previous page, so rows arriving meanwhile neither shift nor repeat items. Raises
+    InvalidCursor for a cursor this function did not make, ValueError for a bad limit or
+    times without an offset.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    for name, value in (("start", filters.start), ("end", filters.end)):
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"{name} {value.isoformat()} has no UTC offset")
+    stmt = _filtered(select(Media), filters)
+    if cursor is not None:
+        after_at, after_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                Media.ingested_at < after_at,
+                and_(Media.ingested_at == after_at, Media.id < after_id),
+            )
+        )
+    stmt = stmt.order_by(Media.ingested_at.desc(), Media.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+    return MediaPage(items=items, next_cursor=next_cursor)
+
+
+def _filtered(stmt: Select[Media], f: MediaFilter) -> Select[Media]:
+    if f.case_no is not None:
+        stmt = stmt.where(
+            Media.id.in_(select(CaseMedia.media_id).where(CaseMedia.case_no == f.case_no))
+        )
+    if f.officer_id is not None:
+        stmt = stmt.where(Media.officer_id == f.officer_id)
+    if f.device_id is not None:
+        stmt = stmt.where(Media.device_id == f.device_id)
+    if f.unit_id is not None:
+        stmt = stmt.where(Media.unit_id == f.unit_id)
+    if f.kind is not None:
+        stmt = stmt.where(Media.kind == f.kind.value)
+    if f.important is not None:
+        stmt = stmt.where(Media.important.is_(f.important))
+    # Overlap of [recorded_start, recorded_end] with [start, end], ends included so that a
+    # photo (a point in time) is found. Media without a recorded time match no time filter.
+    if f.start is not None:
+        stmt = stmt.where(func.coalesce(Media.recorded_end, Media.recorded_start) >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(Media.recorded_start <= f.end)
+    return stmt
+
+
+def encode_cursor(media: Media) -> str:
+    raw = json.dumps([media.ingested_at.isoformat(), media.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (ingested_at, id) a cursor points after; raises InvalidCursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at_text, media_id = json.loads(raw)
+        after_at = datetime.fromisoformat(at_text)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor(f"cursor {cursor[:80]!r} is not one this api handed out") from exc
+    if not isinstance(media_id, str) or after_at.utcoffset() is None:
+        raise InvalidCursor(f"cursor {cursor[:80]!r} is not one this api handed out")
+    return after_at, media_id

@@ -1,0 +1,329 @@
+"""The object store as a local folder (`file:///abs/path`), the embedded default.
+
+Layout: the object for key `originals/<sha256>` is the file `<root>/originals/<sha256>`, made
+read-only once verified; `<root>/.meta/originals/<sha256>.json` records its SHA-256 and
+content type. A stored object is never replaced: it is published with `os.link`, which
+fails when the name is taken, so two writers cannot overwrite each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from storage.durable import HASH_CHUNK, fsync_path, sha256_file
+from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
+from storage.object_store import ObjectInfo
+
+_STREAM_CHUNK = 1024 * 1024
+_META_DIR = ".meta"
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# What opening a key that names no file raises (a folder, or a file used as a folder).
+_NOT_THERE = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+class LocalStore:
+    """Objects as files under `root`; see the module docstring for the layout."""
+
+    def __init__(self, root: Path, *, hardlink: bool = True) -> None:
+        """`hardlink`: store a source on the same file system as a hard link (no copy).
+
+        The stored object then shares its inode (and read-only mode) with the source, so the
+        source must not be written in place afterwards; staged files are only ever renamed
+        or deleted, which leaves the stored object intact.
+        """
+        if not root.is_absolute():
+            raise ValueError(f"local store root {str(root)!r} must be an absolute path")
+        self.root = root
+        self._hardlink = hardlink
+
+    @classmethod
+    def from_url(cls, url: str) -> LocalStore:
+        """Open `file:///abs/path`; raises ValueError for a relative or empty path."""
+        parts = urlsplit(url)
+        if parts.scheme != "file":
+            raise ValueError(f"local store URL {url!r} must start with file://")
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(
+                f"local store URL {url!r} names host {parts.netloc!r}: a local path needs "
+                "three slashes, file:///abs/path"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError(f"local store URL {url!r} takes no query or fragment")
+        path = unquote(parts.path)
+        if not path.startswith("/") or path.rstrip("/") == "":
+            raise ValueError(
+                f"local store URL {url!r} needs an absolute folder other than /, "
+                "e.g. file:///var/lib/station/objects"
+            )
+        return cls(Path(path))
+
+    # -- the ObjectStore interface -------------------------------------------------------
+
+    def put_file(self, key: str, path: Path, *, sha256: str, content_type: str) -> None:
+        """Store `path` under `key` and prove the stored bytes hash to `sha256`.
+
+        Idempotent: an object already stored with that SHA-256 is left alone. Raises
+        StoredObjectMismatch when the stored (or already present) bytes hash to something
+        else, in which case nothing new is left under the key; StorageError when the
+        source cannot be read or the store cannot be written.
+        """
+        target = self._object_path(key)
+        sha256 = _checked_sha256(sha256)
+        if self._already_stored(key, target, sha256, content_type):
+            return
+        try:
+            _make_dirs(target.parent)
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+            try:
+                self._stage(path, tmp)
+                actual = sha256_file(tmp)
+                if actual != sha256:
+                    raise StoredObjectMismatch(
+                        f"{path} stored as {key!r} hashes to {actual}, not {sha256}: the "
+                        "source changed or was damaged; nothing was stored, check the "
+                        "staged file and ingest it again"
+                    )
+                os.chmod(tmp, 0o444)
+                published = _publish(tmp, target)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            fsync_path(target.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"could not store {path} as {key!r} under {self.root}: {exc}; the file "
+                "stays staged, check the disk and retry"
+            ) from exc
+        if not published:
+            # Another writer stored the key between our check and our publish.
+            if not self._already_stored(key, target, sha256, content_type):
+                raise StorageError(f"{key!r} in {self.root} names a folder, not an object")
+            return
+        self._write_meta(key, sha256, content_type)
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size, type and recorded SHA-256 of an object; raises ObjectNotFound."""
+        target = self._object_path(key)
+        try:
+            st = target.stat()
+        except _NOT_THERE as exc:
+            raise ObjectNotFound(f"no object {key!r} in {self.root}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read object {key!r} in {self.root}: {exc}") from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise ObjectNotFound(f"no object {key!r} in {self.root} (a folder has that name)")
+        size = st.st_size
+        meta = self._read_meta(key)
+        if meta is None:
+            return ObjectInfo(size=size, content_type=_DEFAULT_CONTENT_TYPE, sha256=None)
+        return ObjectInfo(size=size, content_type=meta[1], sha256=meta[0])
+
+    def exists(self, key: str) -> bool:
+        return self._object_path(key).is_file()
+
+    def open_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream bytes from `start`, `length` of them or to the end, in chunks of 1 MiB.
+
+        The file is opened now (ObjectNotFound is raised here, not while iterating) and
+        closed when the iterator is exhausted, closed or dropped.
+        """
+        _check_range(start, length)
+        target = self._object_path(key)
+        try:
+            f = target.open("rb")
+        except _NOT_THERE as exc:
+            raise ObjectNotFound(f"no object {key!r} in {self.root}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read object {key!r} in {self.root}: {exc}") from exc
+        return _FileRange(f, start, length, key)
+
+    def sha256_of(self, key: str) -> str:
+        """Read the object back and return its hex SHA-256; raises ObjectNotFound."""
+        target = self._object_path(key)
+        try:
+            return sha256_file(target)
+        except _NOT_THERE as exc:
+            raise ObjectNotFound(f"no object {key!r} in {self.root}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read object {key!r} in {self.root}: {exc}") from exc
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _object_path(self, key: str) -> Path:
+        return self.root.joinpath(*_key_parts(key))
+
+    def _meta_path(self, key: str) -> Path:
+        parts = _key_parts(key)
+        return self.root.joinpath(_META_DIR, *parts[:-1], parts[-1] + ".json")
+
+    def _already_stored(self, key: str, target: Path, sha256: str, content_type: str) -> bool:
+        """True when `target` holds `sha256`; StoredObjectMismatch when it holds other bytes."""
+        if not target.is_file():
+            return False
+        meta = self._read_meta(key)
+        if meta is not None:
+            recorded = meta[0]
+        else:
+            # Stored, but interrupted before its sidecar was written: hash it once.
+            recorded = self.sha256_of(key)
+            if recorded == sha256:
+                self._write_meta(key, sha256, content_type)
+        if recorded != sha256:
+            raise StoredObjectMismatch(
+                f"{key!r} in {self.root} already holds bytes with SHA-256 {recorded}, not "
+                f"{sha256}; stored evidence is never overwritten, investigate before retrying"
+            )
+        return True
+
+    def _stage(self, source: Path, tmp: Path) -> None:
+        """Put the source's bytes at `tmp`: a hard link when allowed, else a synced copy."""
+        if self._hardlink:
+            try:
+                os.link(source, tmp)
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                    raise
+            else:
+                fsync_path(tmp)
+                return
+        with source.open("rb") as src, tmp.open("xb") as dst:
+            while chunk := src.read(HASH_CHUNK):
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+
+    def _read_meta(self, key: str) -> tuple[str, str] | None:
+        try:
+            raw = json.loads(self._meta_path(key).read_text())
+            return str(raw["sha256"]), str(raw["content_type"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StorageError(
+                f"metadata of {key!r} in {self.root} is unreadable ({exc}); "
+                f"restore {self._meta_path(key)} or delete it to have it rebuilt"
+            ) from exc
+
+    def _write_meta(self, key: str, sha256: str, content_type: str) -> None:
+        meta_path = self._meta_path(key)
+        body = json.dumps({"sha256": sha256, "content_type": content_type}).encode()
+        tmp = meta_path.with_name(f".{meta_path.name}.{secrets.token_hex(6)}.part")
+        try:
+            _make_dirs(meta_path.parent)
+            try:
+                with tmp.open("xb") as f:
+                    f.write(body)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, meta_path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            fsync_path(meta_path.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"{key!r} is stored but its metadata could not be written ({exc}); "
+                "retrying the same file repairs it"
+            ) from exc
+
+
+class _FileRange:
+    """Iterator over a byte range of an open file; closes it when done, closed or dropped."""
+
+    def __init__(self, f: BinaryIO, start: int, length: int | None, key: str) -> None:
+        self._f: BinaryIO | None = f
+        self._key = key
+        self._left = length
+        f.seek(start)
+
+    def __iter__(self) -> _FileRange:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._f is None:
+            raise StopIteration
+        want = _STREAM_CHUNK if self._left is None else min(_STREAM_CHUNK, self._left)
+        try:
+            chunk = self._f.read(want) if want else b""
+        except OSError as exc:
+            self.close()
+            raise StorageError(f"reading object {self._key!r} failed: {exc}") from exc
+        if not chunk:
+            self.close()
+            raise StopIteration
+        if self._left is not None:
+            self._left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _key_parts(key: str) -> list[str]:
+    """Split a key into path parts; reject anything that could leave the root."""
+    parts = key.split("/")
+    if (
+        not key
+        or "\\" in key
+        or "\0" in key
+        or any(not part or part.startswith(".") for part in parts)
+    ):
+        raise ValueError(
+            f"object key {key!r} is not allowed: use non-empty parts separated by '/', "
+            "none starting with '.', no leading '/'"
+        )
+    return parts
+
+
+def _check_range(start: int, length: int | None) -> None:
+    if start < 0 or (length is not None and length < 0):
+        raise ValueError(f"byte range start={start} length={length} must not be negative")
+
+
+def _publish(tmp: Path, target: Path) -> bool:
+    """Give `tmp` the name `target` unless taken; False when another object holds it."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        # File systems without hard links: check, then rename (a small race, no better way).
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+            raise
+        if target.exists():
+            return False
+        os.rename(tmp, target)
+    return True
+
+
+def _make_dirs(path: Path) -> None:
+    """Create `path` and missing parents, syncing each new entry into its parent folder."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir()
+        fsync_path(folder.parent)
+
+
+def _checked_sha256(sha256: str) -> str:
+    value = sha256.lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"sha256 {sha256!r} is not 64 hex digits")
+    return value

@@ -1,0 +1,76 @@
+"""The object store: where originals, proxies and thumbnails live.
+
+Keys say what they are: `originals/<sha256>`, `proxies/<sha256>.mp4`, `thumbnails/<sha256>.jpg`.
+Both stores accept the same keys: non-empty parts joined by `/`, none starting with `.`
+(ValueError otherwise).
+Two implementations: a local folder (`file://`, the embedded default) and any S3 server
+through the minio SDK (`s3://`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    content_type: str
+    sha256: str | None
+    """Hex SHA-256 recorded when the object was stored, when the store keeps it."""
+
+
+class ObjectStore(Protocol):
+    def put_file(self, key: str, path: Path, *, sha256: str, content_type: str) -> None:
+        """Store the file under key and make sure the stored bytes hash to `sha256`.
+
+        Idempotent: an existing object with the same SHA-256 is left alone. Raises
+        StoredObjectMismatch when the stored bytes do not match, StorageError otherwise.
+        """
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and type of an object; raises ObjectNotFound."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def open_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream the object's bytes from `start`, `length` bytes or to the end.
+
+        Chunks are at most 1 MiB; a range starting at or past the end yields nothing.
+        ObjectNotFound is raised by this call, not later while iterating; the file or
+        connection is released when the iterator is exhausted, closed or dropped.
+        """
+
+    def sha256_of(self, key: str) -> str:
+        """Read the whole object back and return its hex SHA-256 (fixity checks)."""
+
+
+def original_key(sha256: str) -> str:
+    return f"originals/{sha256}"
+
+
+def proxy_key(sha256: str, content_type: str) -> str:
+    return f"proxies/{sha256}.{'m4a' if content_type == 'audio/mp4' else 'mp4'}"
+
+
+def thumbnail_key(sha256: str) -> str:
+    return f"thumbnails/{sha256}.jpg"
+
+
+def open_store(url: str) -> ObjectStore:
+    """Open the store named by STATION_STORAGE_URL (`file:///abs/path` or `s3://...`)."""
+    if url.startswith("file://"):
+        from storage.local_store import LocalStore
+
+        return LocalStore.from_url(url)
+    if url.startswith("s3://"):
+        from storage.s3_store import S3Store
+
+        return S3Store.from_url(url)
+    raise ValueError(
+        f"STATION_STORAGE_URL {url!r} is neither file:///abs/path nor "
+        "s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=false"
+    )

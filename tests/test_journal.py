@@ -1,0 +1,39 @@
+"""The journal: one row per (device, path, size, mtime), moving only forward, durable."""
+
+from pathlib import Path
+
+import pytest
+
+from station.journal import FileState, Journal
+
+
+def test_same_file_found_again_is_the_same_row(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    a = journal.discover("cam1", "DCIM/1.MP4", 10, 111, "video")
+    again = journal.discover("cam1", "DCIM/1.MP4", 10, 111, "video")
+    rewritten = journal.discover("cam1", "DCIM/1.MP4", 10, 222, "video")
+    assert a.id == again.id
+    assert rewritten.id != a.id  # a file rewritten on the camera is a new file
+
+
+def test_rows_only_move_forward_and_keep_their_facts(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    row = journal.discover("cam1", "a.mp4", 10, 1, "video")
+    row = journal.advance(row.id, FileState.STAGED, sha256="ab" * 32, facts={"staged_name": "o"})
+    assert row.staged_at is not None
+    row = journal.advance(row.id, FileState.PROCESSED, facts={"playable": True})
+    assert row.facts == {"staged_name": "o", "playable": True}
+    with pytest.raises(ValueError):
+        journal.advance(row.id, FileState.STAGED)
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    row = journal.discover("cam1", "a.mp4", 10, 1, "video")
+    journal.advance(row.id, FileState.STAGED, sha256="cd" * 32, facts={"staged_name": "o"})
+    journal.fail(row.id, "api unreachable")
+    journal.close()
+    reopened = Journal(tmp_path / "j.db").discover("cam1", "a.mp4", 10, 1, "video")
+    assert reopened.state is FileState.STAGED
+    assert reopened.sha256 == "cd" * 32
+    assert reopened.error == "api unreachable"
