@@ -1,13 +1,14 @@
 """A simulated body camera: the volume a docked camera shows, with realistic footage and layout.
 
-Footage is generated with ffmpeg once and cached; each simulated dock copies it into a fresh
-volume folder under a mount root, named the way cameras name their files.
+The footage is generated with ffmpeg (a few seconds each, so the demo starts quickly) and
+named the way cameras name files: device id, officer number and local time.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,6 @@ from pathlib import Path
 
 from devices import footage
 from ingest.recorded_time import DEVICE_ZONE
-
-ClipMaker = Callable[[Path], Path]
 
 
 @dataclass(frozen=True)
@@ -26,59 +25,58 @@ class SimulatedCamera:
     label: str = "ZFY-DEMO-0001"
 
 
-def _cached(cache_dir: Path, name: str, make: ClipMaker) -> Path:
-    path = cache_dir / name
-    if not path.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".{name}.tmp{path.suffix}"
-        make(tmp)
-        tmp.rename(path)
-    return path
+@dataclass(frozen=True)
+class _Clip:
+    folder: str
+    offset: timedelta
+    seconds: float
+    ext: str
+    make: Callable[[Path, datetime, float], Path]
+
+
+_CLIPS = [
+    # One recording split into two segments, back to back, as cameras split long recordings.
+    _Clip("DCIM/100MEDIA", timedelta(0), 10, "MP4",
+          lambda p, at, s: footage.h264_aac_mp4(p, seconds=s, size="640x360", creation_time=at)),
+    _Clip("DCIM/100MEDIA", timedelta(seconds=10), 6, "MP4",
+          lambda p, at, s: footage.h264_aac_mp4(p, seconds=s, size="640x360", creation_time=at)),
+    # A cheap model's MJPEG/PCM AVI, which browsers cannot play: the proxy is transcoded.
+    _Clip("DCIM/100MEDIA", timedelta(minutes=20), 4, "AVI",
+          lambda p, at, s: footage.mjpeg_pcm_avi(p, seconds=s, size="640x360")),
+    _Clip("RECORD", timedelta(minutes=30), 5, "WAV", lambda p, at, s: footage.wav(p, seconds=s)),
+    _Clip("PHOTO", timedelta(minutes=35), 0, "JPG", lambda p, at, s: footage.jpeg(p, size="1280x720")),
+]  # fmt: skip
 
 
 def build_camera_volume(
-    mount_root: Path, cache_dir: Path, camera: SimulatedCamera, *, shift_end: datetime | None = None
+    mount_root: Path, camera: SimulatedCamera, *, shift_start: datetime | None = None
 ) -> Path:
     """Create `mount_root/<label>` laid out like a docked camera and return it.
 
-    Holds two H.264/AAC segments of one recording, an MJPEG/PCM clip from the camera's
-    low-power mode, an audio recording, a photo, and the log and config files cameras keep.
+    The volume is built aside and renamed into place, so it appears whole, as a mount does.
     """
-    end = (shift_end or datetime.now(UTC)).astimezone(DEVICE_ZONE).replace(microsecond=0)
-    start = end - timedelta(hours=1)
-    volume = mount_root / camera.label
-    clips = [
-        (
-            "DCIM/100MEDIA",
-            start,
-            "MP4",
-            lambda p: footage.h264_aac_mp4(p, seconds=10, size="640x360"),
-        ),
-        (
-            "DCIM/100MEDIA",
-            start + timedelta(seconds=10),
-            "MP4",
-            lambda p: footage.h264_aac_mp4(p, seconds=6, size="640x360"),
-        ),
-        (
-            "DCIM/100MEDIA",
-            start + timedelta(minutes=20),
-            "AVI",
-            lambda p: footage.mjpeg_pcm_avi(p, seconds=4, size="640x360"),
-        ),
-        ("RECORD", start + timedelta(minutes=30), "WAV", lambda p: footage.wav(p, seconds=5)),
-        ("PHOTO", start + timedelta(minutes=35), "JPG", lambda p: footage.jpeg(p, size="1280x720")),
-    ]
-    for n, (folder, at, ext, make) in enumerate(clips, start=1):
-        cached = _cached(cache_dir, f"clip{n}.{ext.lower()}", make)
-        stamp = at.strftime("%Y%m%d_%H%M%S")
-        dst = volume / folder / f"{camera.device_id}_{camera.officer_id}_{stamp}_{n:04d}.{ext}"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, dst)
-        os.utime(dst, (at.timestamp(), at.timestamp()))
-    (volume / "LOG").mkdir(parents=True, exist_ok=True)
-    (volume / "LOG" / "device.log").write_text(f"{end.isoformat()} power off\n")
-    (volume / "SYSTEM.INI").write_text(
-        f"[device]\nid={camera.device_id}\nofficer={camera.officer_id}\n"
-    )
+    start = (shift_start or datetime.now(UTC) - timedelta(hours=1)).astimezone(DEVICE_ZONE)
+    start = start.replace(microsecond=0)
+    mount_root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{camera.label}.", dir=mount_root))
+    try:
+        for n, clip in enumerate(_CLIPS, start=1):
+            at = start + clip.offset
+            name = f"{camera.device_id}_{camera.officer_id}_{at:%Y%m%d_%H%M%S}_{n:04d}.{clip.ext}"
+            dst = building / clip.folder / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            clip.make(dst, at, clip.seconds)
+            # Cameras close a file when its recording ends: that is its modification time.
+            ended = (at + timedelta(seconds=clip.seconds)).timestamp()
+            os.utime(dst, (ended, ended))
+        (building / "LOG").mkdir()
+        (building / "LOG" / "device.log").write_text(f"{start.isoformat()} power on\n")
+        (building / "SYSTEM.INI").write_text(
+            f"[device]\nid={camera.device_id}\nofficer={camera.officer_id}\n"
+        )
+        volume = mount_root / camera.label
+        building.rename(volume)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     return volume

@@ -1,9 +1,10 @@
 """Copy a file from a device to the station's disk, computing its SHA-256 in the same read.
 
-The file is read once. Reading, hashing and writing overlap on three threads (hashlib and
-os.write release the GIL), with a bounded queue between them so memory stays flat whatever
-the file size. The copy is written to `NAME.part`, fsynced, renamed into place and its folder
-fsynced: a partial copy is never found under the final name.
+The file is read once. Reading, hashing and writing overlap as a three-stage pipeline on
+three threads (os.readv, hashlib and os.write release the GIL) passing a fixed pool of
+reused buffers: memory stays flat whatever the file size, and no page is faulted in twice.
+The copy is written to `NAME.part`, fsynced, renamed into place and its folder fsynced: a
+partial copy is never found under the final name.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ingest.errors import CopyError
 from storage.durable import fsync_path
 
 CHUNK_SIZE = 4 * 1024 * 1024
-_QUEUE_DEPTH = 4  # chunks in flight per consumer: bounds memory to ~2 * 4 * CHUNK_SIZE
+_BUFFERS = 6  # in flight per copy: memory is _BUFFERS * CHUNK_SIZE
+
+_Filled = tuple[bytearray, int] | None  # a buffer and how many bytes of it hold data; None ends
 
 
 @dataclass(frozen=True)
@@ -32,26 +35,31 @@ class StagedCopy:
     size: int
 
 
-class _Consumer(threading.Thread):
-    """Applies `consume` to each chunk in order; remembers the first error instead of dying."""
+class _Stage(threading.Thread):
+    """Takes filled buffers in order, applies `work`, passes them on. After an error it
+    keeps passing buffers on untouched (so the reader never waits forever) and keeps it."""
 
-    def __init__(self, name: str, consume: Callable[[bytes], object]) -> None:
+    def __init__(
+        self, name: str, work: Callable[[memoryview], object], after: queue.Queue[_Filled]
+    ) -> None:
         super().__init__(name=name, daemon=True)
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.inbox: queue.Queue[_Filled] = queue.Queue()
         self.error: BaseException | None = None
-        self._consume = consume
+        self._work = work
+        self._after = after
 
     def run(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
+        while (item := self.inbox.get()) is not None:
             if self.error is None:
                 try:
-                    self._consume(chunk)
+                    self._work(memoryview(item[0])[: item[1]])
                 except BaseException as exc:  # reported to the reader, which stops
                     self.error = exc
+            self._after.put(item)
+        self._after.put(None)
 
 
-def _write_all(fd: int, chunk: bytes) -> None:
-    view = memoryview(chunk)
+def _write_all(fd: int, view: memoryview) -> None:
     while view:
         view = view[os.write(fd, view) :]
 
@@ -86,29 +94,33 @@ def copy_and_hash(
             dst_fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as exc:
             raise CopyError(f"cannot write {part} on the station disk: {exc.strerror}") from exc
-        hasher = _Consumer("hash", digest.update)
-        writer = _Consumer("write", lambda chunk: _write_all(dst_fd, chunk))
+        free: queue.Queue[_Filled] = queue.Queue()
+        for _ in range(_BUFFERS):
+            free.put((bytearray(chunk_size), 0))
+        writer = _Stage("write", lambda view: _write_all(dst_fd, view), after=free)
+        hasher = _Stage("hash", digest.update, after=writer.inbox)
         hasher.start()
         writer.start()
         copied = 0
         read_error: OSError | None = None
         try:
-            while hasher.error is None and writer.error is None:
+            while writer.error is None:
+                item = free.get()
+                assert item is not None
+                buffer = item[0]
                 try:
-                    chunk = os.read(src_fd, chunk_size)
+                    n = os.readv(src_fd, [buffer])
                 except OSError as exc:
                     read_error = exc
                     break
-                if not chunk:
+                if n == 0:
                     break
-                hasher.chunks.put(chunk)
-                writer.chunks.put(chunk)
-                copied += len(chunk)
+                hasher.inbox.put((buffer, n))
+                copied += n
                 if on_progress is not None:
-                    on_progress(len(chunk))
+                    on_progress(n)
         finally:
-            hasher.chunks.put(None)
-            writer.chunks.put(None)
+            hasher.inbox.put(None)
             hasher.join()
             writer.join()
         try:

@@ -218,7 +218,7 @@ def demo_command(
     volume = base / "mnt" / camera.label
     if not volume.exists():
         console.print("首次运行：正在用 ffmpeg 生成模拟执法记录仪的录像……")
-        volume = build_camera_volume(base / "mnt", base / "footage-cache", camera)
+        volume = build_camera_volume(base / "mnt", camera)
     console.print(f"模拟执法记录仪已接入：{volume}")
     settings = StationSettings(
         storage_url=storage_url,
@@ -234,15 +234,28 @@ def demo_command(
             device_id=camera.device_id, station_id=settings.id, officer_id=camera.officer_id
         ),
     )
-    console.print(f"""
-[bold]管理平台 api 已启动：[/bold]{address}   接口文档：{address}/docs
-管理员令牌（admin）：{admin_token}
-采集站令牌（station）：{station_token}
-
-试一试：
-  curl -H 'Authorization: Bearer {admin_token}' {address}/api/v1/media
-  然后在浏览器中打开 {address}/docs ，点 Authorize 填入管理员令牌，即可查询、播放媒体。
-按 Ctrl-C 退出。""")
+    video = next(
+        (o.media_id for o in report.outcomes if o.media_id and o.rel_path.endswith(".MP4")), None
+    )
+    auth = f"-H 'Authorization: Bearer {admin_token}'"
+    lines = [
+        "",
+        f"[bold]管理平台 api 已启动：[/bold]{address}    接口文档：{address}/docs",
+        f"管理员令牌（admin）：{admin_token}",
+        f"采集站令牌（station）：{station_token}",
+        "",
+        "试一试：",
+        f"  列出媒体：curl {auth} {address}/api/v1/media",
+    ]
+    if video:
+        lines.append(
+            f"  下载可在浏览器播放的视频：curl {auth} -o demo.mp4 {address}/api/v1/media/{video}/proxy"
+        )
+    lines += [
+        f"  或在浏览器中打开 {address}/docs ，点 Authorize 填入管理员令牌，即可查询和下载媒体。",
+        "按 Ctrl-C 退出。",
+    ]
+    console.print("\n".join(lines), soft_wrap=True)
     try:
         while thread.is_alive():
             thread.join(0.5)

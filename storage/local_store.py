@@ -68,25 +68,33 @@ class LocalStore:
 
     # -- the ObjectStore interface -------------------------------------------------------
 
-    def put_file(self, key: str, path: Path, *, sha256: str, content_type: str) -> None:
+    def put_file(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
         """Store `path` under `key` and prove the stored bytes hash to `sha256`.
 
+        With `sha256=None` (a derived file) the digest of the stored bytes is recorded and
+        an existing object under the key is kept. Returns the stored object's SHA-256.
         Idempotent: an object already stored with that SHA-256 is left alone. Raises
         StoredObjectMismatch when the stored (or already present) bytes hash to something
         else, in which case nothing new is left under the key; StorageError when the
         source cannot be read or the store cannot be written.
         """
         target = self._object_path(key)
-        sha256 = _checked_sha256(sha256)
-        if self._already_stored(key, target, sha256, content_type):
-            return
+        if sha256 is None:
+            if target.is_file():
+                return self.stat(key).sha256 or self.sha256_of(key)
+        else:
+            sha256 = _checked_sha256(sha256)
+            if self._already_stored(key, target, sha256, content_type):
+                return sha256
         try:
             _make_dirs(target.parent)
             tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
             try:
                 self._stage(path, tmp)
                 actual = sha256_file(tmp)
-                if actual != sha256:
+                if sha256 is None:
+                    sha256 = actual
+                elif actual != sha256:
                     raise StoredObjectMismatch(
                         f"{path} stored as {key!r} hashes to {actual}, not {sha256}: the "
                         "source changed or was damaged; nothing was stored, check the "
@@ -107,8 +115,9 @@ class LocalStore:
             # Another writer stored the key between our check and our publish.
             if not self._already_stored(key, target, sha256, content_type):
                 raise StorageError(f"{key!r} in {self.root} names a folder, not an object")
-            return
+            return sha256
         self._write_meta(key, sha256, content_type)
+        return sha256
 
     def stat(self, key: str) -> ObjectInfo:
         """Size, type and recorded SHA-256 of an object; raises ObjectNotFound."""

@@ -24,8 +24,12 @@ class ObjectInfo:
 
 
 class ObjectStore(Protocol):
-    def put_file(self, key: str, path: Path, *, sha256: str, content_type: str) -> None:
+    def put_file(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
         """Store the file under key and make sure the stored bytes hash to `sha256`.
+
+        `sha256=None` is for derived files (proxies, thumbnails) whose digest nobody computed
+        yet: the store computes it in the pass it makes anyway, records it and returns it.
+        Returns the hex SHA-256 of the stored object.
 
         Idempotent: an existing object with the same SHA-256 is left alone. Raises
         StoredObjectMismatch when the stored bytes do not match, StorageError otherwise.

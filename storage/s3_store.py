@@ -34,6 +34,7 @@ from minio import Minio
 from minio.error import MinioException, S3Error
 from urllib3.response import BaseHTTPResponse
 
+from storage.durable import sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.object_store import ObjectInfo
 
@@ -143,8 +144,11 @@ class S3Store:
 
     # -- the ObjectStore interface -------------------------------------------------------
 
-    def put_file(self, key: str, path: Path, *, sha256: str, content_type: str) -> None:
+    def put_file(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
         """Upload `path` as `key` and prove the stored bytes hash to `sha256`.
+
+        With `sha256=None` (a derived file) the file is hashed first, so the server can
+        check the upload against it. Returns the stored object's SHA-256.
 
         Idempotent: an object already stored with that size and SHA-256 is left alone.
         Raises StoredObjectMismatch when the bytes do not hash to `sha256` (nothing is left
@@ -152,14 +156,14 @@ class S3Store:
         cannot be reached or refuses (the file stays staged and can be retried).
         """
         _check_key(key)
-        sha256 = _checked_sha256(sha256)
         try:
             size = path.stat().st_size
+            sha256 = sha256_file(path) if sha256 is None else _checked_sha256(sha256)
         except OSError as exc:
             raise StorageError(f"cannot read {path} to store it as {key!r}: {exc}") from exc
         self._ensure_bucket(key)
         if self._already_stored(key, size, sha256):
-            return
+            return sha256
         try:
             if size <= self._multipart_threshold:
                 self._put_single(key, path, size, sha256, content_type)
@@ -173,6 +177,7 @@ class S3Store:
             ) from exc
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "storing")
+        return sha256
 
     def stat(self, key: str) -> ObjectInfo:
         """Size, type and recorded SHA-256 of an object; raises ObjectNotFound."""

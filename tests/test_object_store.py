@@ -282,3 +282,15 @@ def test_s3_multipart_with_wrong_sha256_is_aborted(seaweedfs: SeaweedFS, tmp_pat
     assert not store.exists(original_key(claimed))
     store.put_file(original_key(sha), source, sha256=sha, content_type="video/mp4")
     assert store.stat(original_key(sha)).sha256 == sha
+
+
+def test_derived_file_digest_is_computed_by_the_store(store: ObjectStore, tmp_path: Path) -> None:
+    source = tmp_path / "proxy.mp4"
+    sha = _write_random(source, 2 * MiB + 5)
+    key = "proxies/" + "ab" * 32 + ".mp4"
+
+    assert store.put_file(key, source, sha256=None, content_type="video/mp4") == sha
+    assert store.stat(key).sha256 == sha
+    assert store.sha256_of(key) == sha
+    # Made again (a resumed import): the stored object is kept and its digest returned.
+    assert store.put_file(key, source, sha256=None, content_type="video/mp4") == sha
