@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -76,7 +77,7 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
         http.headers["Authorization"] = f"Bearer {station_token}"
         admin = TestClient(app, headers={"Authorization": f"Bearer {admin_token}"})
 
-        def run(vol: Path, observer: Recorder | None = None):  # noqa: ANN202
+        def run(vol: Path, observer: Recorder | None = None, case_no: str | None = None):  # noqa: ANN202
             journal = Journal(tmp_path / "state" / "journal.db")
             try:
                 return Importer(
@@ -86,7 +87,10 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
                     api=ApiClient(http),
                     observer=observer or Recorder(),
                 ).run(
-                    vol, ImportOptions(device_id=vol.name, station_id="st-1", officer_id="010001")
+                    vol,
+                    ImportOptions(
+                        device_id=vol.name, station_id="st-1", officer_id="010001", case_no=case_no
+                    ),
                 )
             finally:
                 journal.close()
@@ -191,3 +195,21 @@ def test_mjpeg_pcm_proxy_is_h264_aac(station, volume: Path, tmp_path: Path) -> N
     item = _media_by_name(admin)["V_0002.AVI"]
     proxy = admin.get(f"/api/v1/media/{item['id']}/proxy").content
     assert sorted(_ffprobe_codecs(proxy, tmp_path)) == ["aac", "h264"]
+
+
+def test_file_ffprobe_cannot_read_is_kept_and_flagged(station, volume: Path) -> None:
+    run, admin = station
+    garbage = os.urandom(50_000)
+    (volume / "DCIM" / "100MEDIA" / "V_0009.MP4").write_bytes(garbage)
+    assert run(volume).ok
+    item = _media_by_name(admin)["V_0009.MP4"]
+    assert item["playable"] is False and item["unplayable_reason"]
+    assert admin.get(f"/api/v1/media/{item['id']}/original").content == garbage
+
+
+def test_case_no_at_the_dock_associates_the_footage(station, volume: Path) -> None:
+    run, admin = station
+    assert run(volume, case_no="A3201002026110001").ok
+    found = admin.get("/api/v1/media", params={"case_no": "A3201002026110001"}).json()["items"]
+    assert len(found) == 5
+    assert all(m["case_nos"] == ["A3201002026110001"] for m in found)
