@@ -82,3 +82,9 @@ StationToken = Annotated[ApiToken, Depends(require_roles("station", "admin"))]
 
 MediaReader = Annotated[ApiToken, Depends(require_roles("admin"))]
 """A caller that may read media; more roles (officer+, with unit scoping) come later."""
+
+DeviceAdmin = Annotated[ApiToken, Depends(require_roles("it_admin", "admin"))]
+"""A caller that may register devices and see the registry."""
+
+DeviceLookup = Annotated[ApiToken, Depends(require_roles("it_admin", "admin", "station"))]
+"""A caller that may look devices up; a station only by serial (the route checks)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ingest.media_kinds import MediaKind
-from storage.catalogue.models import Media
+from storage.catalogue.models import Device, DeviceKind, DeviceStatus, Media
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -79,3 +79,68 @@ class MediaPage(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+_DeviceRef = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class DeviceIn(BaseModel):
+    """PUT /api/v1/devices/{device_id}: the whole device; a field left out is cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DeviceKind
+    serial: _DeviceRef | None = Field(
+        default=None, description="hardware serial or volume name; unique among devices"
+    )
+    unit_id: _DeviceRef | None = Field(
+        default=None, description="owning unit; may be one the catalogue does not know yet"
+    )
+    officer_id: _DeviceRef | None = Field(
+        default=None, description="officer it is issued to; may be unknown yet"
+    )
+    status: DeviceStatus = Field(
+        default=DeviceStatus.ACTIVE,
+        description="active, inactive (in stock), repair, lost or retired",
+    )
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    kind: DeviceKind
+    serial: str | None
+    unit_id: str | None
+    officer_id: str | None
+    status: DeviceStatus
+    created_at: UtcTime
+    updated_at: UtcTime = Field(description="when it last changed")
+
+    @classmethod
+    def of(cls, device: Device) -> DeviceOut:
+        return cls.model_validate(device, from_attributes=True)
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+
+
+class UnregisteredDeviceOut(BaseModel):
+    """A device id seen in media that no registered device has: flagged for IT."""
+
+    device_id: str = Field(description="the id the station registered the media with")
+    serial: str | None = Field(description="the serial the station read, if any")
+    first_seen: UtcTime = Field(description="when its first medium was registered")
+    last_seen: UtcTime = Field(description="when its latest medium was registered")
+    media_count: int
+    station_ids: list[str] = Field(description="stations it was docked at")
+    serial_registered_as: str | None = Field(
+        description="the registered device that has this serial now, if any: "
+        "its media still carry the old device_id"
+    )
+
+
+class UnregisteredDevices(BaseModel):
+    items: list[UnregisteredDeviceOut]

@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STATION_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STATION_", extra="forbid")
 
     database_url: str = Field(
         default="sqlite:///./var/station.db", description="SQLAlchemy URL of the catalogue"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +144,71 @@ def truncated_mp4(dst: Path, seconds: float = 2) -> Path:
         raise ValueError(f"{dst.name}: expected moov after mdat, got {list(boxes)}")
     os.truncate(dst, boxes["moov"].offset)
     return dst
+
+
+def claim_duration(mp4: Path, claimed_s: int) -> Path:
+    """Rewrite the movie header (mvhd) of an ffmpeg-written MP4 so it claims `claimed_s` seconds.
+
+    A corrupt or hostile header for the time-limit tests: ffprobe then reports the claim as the
+    container's duration, while the samples and each stream's own duration stay true. The
+    header's timescale is set to 1 so claims up to 2**32 - 1 s fit its 32-bit field.
+    Raises ValueError when the claim does not fit or the file has no version-0 mvhd.
+    """
+    if not 0 < claimed_s < 2**32:
+        raise ValueError(f"claimed_s must fit in 32 bits, got {claimed_s}")
+    moov = next((box for box in mp4_top_level_boxes(mp4) if box.type == "moov"), None)
+    if moov is None:
+        raise ValueError(f"{mp4.name}: no moov box")
+    with mp4.open("r+b") as f:
+        f.seek(moov.offset + 8)
+        children = f.read(moov.size - 8)
+        offset = 0
+        while offset + 9 <= len(children):
+            size, raw_type = struct.unpack_from(">I4s", children, offset)
+            if raw_type == b"mvhd" and children[offset + 8] == 0:
+                # version(1) flags(3) creation(4) modification(4), then timescale and duration
+                f.seek(moov.offset + 8 + offset + 20)
+                f.write(struct.pack(">II", 1, claimed_s))
+                return mp4
+            if size < 8:
+                break
+            offset += size
+    raise ValueError(f"{mp4.name}: no version-0 mvhd box in moov")
+
+
+def mjpeg_avi_corrupt_from(
+    dst: Path, corrupt_from_s: float, seconds: float = 2, rate: int = 25
+) -> Path:
+    """An MJPEG + PCM AVI whose pictures from `corrupt_from_s` on are zeroed, index intact.
+
+    As a failing memory card leaves a recording: the first pictures decode, the later ones do
+    not, so ffmpeg seeking there decodes nothing and exits with an error (status 69).
+    """
+    mjpeg_pcm_avi(dst, seconds=seconds, rate=rate)
+    first_bad = round(corrupt_from_s * rate)
+    data = bytearray(dst.read_bytes())
+    movi = next(
+        (off + 12, off + 8 + size)
+        for tag, off, size in _riff_chunks(data, 12, len(data))
+        if tag == b"LIST" and data[off + 8 : off + 12] == b"movi"
+    )
+    frame = 0
+    for tag, off, size in _riff_chunks(data, *movi):
+        if tag == b"00dc":
+            if frame >= first_bad:
+                data[off + 8 : off + 8 + size] = bytes(size)
+            frame += 1
+    dst.write_bytes(data)
+    return dst
+
+
+def _riff_chunks(data: bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(fourcc, offset, payload size) of the RIFF chunks between `start` and `end`."""
+    offset = start
+    while offset + 8 <= end:
+        tag, size = struct.unpack_from("<4sI", data, offset)
+        yield tag, offset, size
+        offset += 8 + size + (size & 1)
 
 
 def hls_disguised_as_mp4(dst: Path, secret_path: Path) -> Path:

@@ -68,14 +68,18 @@ def copy_and_hash(
     src: Path,
     dst: Path,
     *,
+    expect_size: int | None = None,
+    expect_mtime_ns: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> StagedCopy:
     """Copy `src` to `dst` durably and return the SHA-256 of the bytes read.
 
-    `src` must be a regular file and is never followed through a symlink. Raises CopyError
-    when the device cannot be read, the station disk cannot be written (full, read-only),
-    or the file changed size while it was copied (the camera may still be writing it).
+    `src` must be a regular file and is never followed through a symlink. When the caller
+    saw the file with `expect_size`/`expect_mtime_ns` (at scan time), a file that differs
+    now is refused: the camera may still be writing it. Raises CopyError when the device
+    cannot be read, the station disk cannot be written (full, read-only), or the file
+    changed while it was copied; no `.part` is left behind on any failure.
     """
     part = dst.with_name(dst.name + ".part")
     try:
@@ -86,70 +90,94 @@ def copy_and_hash(
         info = os.fstat(src_fd)
         if not stat.S_ISREG(info.st_mode):
             raise CopyError(f"{src} is not a regular file; it was not copied")
-        expected = info.st_size
+        if (expect_size is not None and info.st_size != expect_size) or (
+            expect_mtime_ns is not None and info.st_mtime_ns != expect_mtime_ns
+        ):
+            raise CopyError(
+                f"{src} changed since the volume was scanned; the device may still be writing "
+                "it: dock again once the recording has stopped"
+            )
         os.set_blocking(src_fd, True)
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        digest = hashlib.sha256()
         try:
             dst_fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as exc:
             raise CopyError(f"cannot write {part} on the station disk: {exc.strerror}") from exc
-        free: queue.Queue[_Filled] = queue.Queue()
-        for _ in range(_BUFFERS):
-            free.put((bytearray(chunk_size), 0))
-        writer = _Stage("write", lambda view: _write_all(dst_fd, view), after=free)
-        hasher = _Stage("hash", digest.update, after=writer.inbox)
-        hasher.start()
-        writer.start()
-        copied = 0
-        read_error: OSError | None = None
         try:
-            while writer.error is None:
-                item = free.get()
-                assert item is not None
-                buffer = item[0]
-                try:
-                    n = os.readv(src_fd, [buffer])
-                except OSError as exc:
-                    read_error = exc
-                    break
-                if n == 0:
-                    break
-                hasher.inbox.put((buffer, n))
-                copied += n
-                if on_progress is not None:
-                    on_progress(n)
-        finally:
-            hasher.inbox.put(None)
-            hasher.join()
-            writer.join()
-        try:
-            if read_error is not None:
-                raise CopyError(
-                    f"read error on the device at byte {copied} of {src}: {read_error.strerror}; "
-                    "check the cable and the camera's card, then dock again"
-                ) from read_error
-            if writer.error is not None:
-                write_error = writer.error
-                full = isinstance(write_error, OSError) and write_error.errno == errno.ENOSPC
-                raise CopyError(
-                    f"station disk full while copying {src}; free space on the station"
-                    if full
-                    else f"cannot write the copy of {src} on the station disk: {write_error}"
-                ) from write_error
-            if copied != expected:
-                raise CopyError(
-                    f"{src} changed size while being copied ({expected} -> {copied} bytes); "
-                    "the device may still be writing it"
-                )
-            os.fsync(dst_fd)
+            digest, copied = _pipe(src, src_fd, dst_fd, info.st_size, on_progress, chunk_size)
+            try:
+                os.fsync(dst_fd)
+            except OSError as exc:
+                raise _write_failure(src, exc) from exc
         finally:
             os.close(dst_fd)
-    except CopyError:
+        os.rename(part, dst)
+        fsync_path(dst.parent)
+    except BaseException:
         part.unlink(missing_ok=True)
         raise
     finally:
         os.close(src_fd)
-    os.rename(part, dst)
-    fsync_path(dst.parent)
-    return StagedCopy(path=dst, sha256=digest.hexdigest(), size=copied)
+    return StagedCopy(path=dst, sha256=digest, size=copied)
+
+
+def _write_failure(src: Path, exc: BaseException) -> CopyError:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return CopyError(f"station disk full while copying {src}; free space on the station")
+    return CopyError(f"cannot write the copy of {src} on the station disk: {exc}")
+
+
+def _pipe(
+    src: Path,
+    src_fd: int,
+    dst_fd: int,
+    expected: int,
+    on_progress: Callable[[int], None] | None,
+    chunk_size: int,
+) -> tuple[str, int]:
+    """Read `src_fd` to its end through the hash and write stages; (hex digest, bytes)."""
+    digest = hashlib.sha256()
+    free: queue.Queue[_Filled] = queue.Queue()
+    for _ in range(_BUFFERS):
+        free.put((bytearray(chunk_size), 0))
+    writer = _Stage("write", lambda view: _write_all(dst_fd, view), after=free)
+    hasher = _Stage("hash", digest.update, after=writer.inbox)
+    hasher.start()
+    writer.start()
+    copied = 0
+    read_error: OSError | None = None
+    try:
+        # Stop one chunk past the size seen at open: a file that keeps growing (or a broken
+        # file system that never reports its end) must not fill the station's disk.
+        while writer.error is None and copied <= expected:
+            item = free.get()
+            assert item is not None
+            try:
+                n = os.readv(src_fd, [item[0]])
+            except OSError as exc:
+                read_error = exc
+                break
+            if n == 0:
+                break
+            hasher.inbox.put((item[0], n))
+            copied += n
+            if on_progress is not None:
+                on_progress(n)
+    finally:
+        hasher.inbox.put(None)
+        hasher.join()
+        writer.join()
+    if read_error is not None:
+        raise CopyError(
+            f"read error on the device at byte {copied} of {src}: {read_error.strerror}; "
+            "check the cable and the camera's card, then dock again"
+        ) from read_error
+    for stage in (writer, hasher):
+        if stage.error is not None:
+            raise _write_failure(src, stage.error) from stage.error
+    if copied != expected:
+        raise CopyError(
+            f"{src} changed size while being copied ({expected} -> {copied}+ bytes); "
+            "the device may still be writing it"
+        )
+    return digest.hexdigest(), copied

@@ -35,6 +35,9 @@ def derive(original: Path, kind: MediaKind, workdir: Path) -> Derived:
         probed = probe(original, kind=kind)
     except (ProbeError, FfmpegTimeout) as exc:
         return Derived(None, None, None, None, playable=False, unplayable_reason=str(exc))
+    except Exception as exc:  # a bug must not keep evidence from being registered
+        log.exception("probing %s failed unexpectedly", original)
+        return Derived(None, None, None, None, False, f"probe failed unexpectedly: {exc!r}")
 
     proxy = None
     reason = None
@@ -42,13 +45,16 @@ def derive(original: Path, kind: MediaKind, workdir: Path) -> Derived:
         proxy = make_proxy(original, workdir / "proxy", probed, kind)
     except (TranscodeError, FfmpegTimeout) as exc:
         reason = f"browser proxy could not be made: {exc}"
+    except Exception as exc:
+        log.exception("proxy of %s failed unexpectedly", original)
+        reason = f"browser proxy failed unexpectedly: {exc!r}"
 
     thumbnail = None
     try:
         thumbnail = make_thumbnail(original, workdir / "thumbnail.jpg", probed, kind)
-    except (TranscodeError, FfmpegTimeout) as exc:
+    except Exception as exc:
         # A missing thumbnail costs a picture in a list, not playability.
-        log.warning("thumbnail of %s failed: %s", original, exc)
+        log.warning("thumbnail of %s failed: %r", original, exc)
 
     return Derived(
         probe=probed,

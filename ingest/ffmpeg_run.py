@@ -8,6 +8,7 @@ other paths, no network).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -17,6 +18,8 @@ from ingest.errors import FfmpegTimeout, IngestError, TranscodeError
 from ingest.media_kinds import MediaKind
 
 STDERR_TAIL_LINES = 15
+MAX_TIMEOUT_S = 6 * 3600.0
+"""No ffmpeg/ffprobe run may take longer, whatever a file claims about its own length."""
 
 # Demuxers we accept for audio and video, by the names `ffprobe -formats` lists. Anything else
 # (hls, concat, image2 sequences, ...) is refused by ffmpeg before it reads past the probe: an
@@ -52,6 +55,13 @@ def safe_input_args(path: Path, kind: MediaKind | None) -> list[str]:
     return ["-protocol_whitelist", "file", *fmt, "-i", "file:" + str(path.absolute())]
 
 
+def bounded_timeout(seconds: float, *, floor_s: float) -> float:
+    """`seconds` clamped to [`floor_s`, `MAX_TIMEOUT_S`]; NaN (a length nobody knows) is the ceiling."""
+    if math.isnan(seconds):
+        return MAX_TIMEOUT_S
+    return min(max(seconds, floor_s), MAX_TIMEOUT_S)
+
+
 def stderr_tail(stderr: bytes, lines: int = STDERR_TAIL_LINES) -> str:
     """The last `lines` non-empty lines of a tool's stderr, decoded leniently."""
     text = stderr.decode("utf-8", errors="replace")
@@ -69,13 +79,16 @@ def run_tool(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg/ffprobe (or any tool) from an argv list; stdin is /dev/null; output captured.
 
-    The tool runs in its own process group. If it is still running after `timeout_s` the
-    whole group is killed and `FfmpegTimeout` is raised. A missing executable, or a non-zero
-    exit when `check` is true, raises `error` (an `IngestError` subclass chosen by the caller)
-    with the last lines of stderr. `what` names the file concerned in messages.
+    The tool runs in its own process group. If it is still running after `timeout_s` (at
+    most `MAX_TIMEOUT_S`, whatever is asked) the whole group is killed and `FfmpegTimeout` is
+    raised. A missing executable, an argv the OS refuses, or a non-zero exit when `check` is
+    true, raises `error` (an `IngestError` subclass chosen by the caller) with the last lines
+    of stderr. `what` names the file concerned in messages.
     """
     tool = Path(argv[0]).name
     subject = f" on {what}" if what else ""
+    # A limit derived from a file's claims must never overflow the OS timer or be endless.
+    timeout_s = bounded_timeout(timeout_s, floor_s=0.0)
     try:
         proc = subprocess.Popen(
             argv,
@@ -84,7 +97,7 @@ def run_tool(
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
         raise error(f"{tool} could not be started{subject}: {exc}") from exc
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)

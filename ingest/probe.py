@@ -1,7 +1,9 @@
 """Probe a media file with ffprobe into a typed result.
 
-`probe_argv` and `parse_ffprobe_json` are pure; `probe` runs ffprobe through the one wrapper
-with the input-safety options (the file is hostile: ffprobe may read it and nothing else).
+`probe_argv`, `parse_ffprobe_output` and `parse_ffprobe_json` are pure; `probe` runs ffprobe
+through the one wrapper with the input-safety options (the file is hostile: ffprobe may read it
+and nothing else). What the file says about itself is checked for sense here, so later stages
+(time limits, recorded intervals) never compute with an absurd claim.
 """
 
 from __future__ import annotations
@@ -30,20 +32,27 @@ class StreamInfo:
     sample_rate: int | None = None
     channels: int | None = None
     duration_s: float | None = None
+    """Seconds, or None when unknown or implausible (see `MAX_PLAUSIBLE_DURATION_S`)."""
 
 
 @dataclass(frozen=True)
 class ProbeResult:
     format_name: str
     duration_s: float | None
+    """Seconds; None when neither the container nor a stream gives a plausible duration."""
     video: StreamInfo | None
     audio: StreamInfo | None
     creation_time: datetime | None
     """The container's creation_time tag parsed as written (tz-aware only when the tag says so)."""
     creation_time_raw: str | None
+    duration_raw: str | None = None
+    """The container's duration as ffprobe printed it, kept even when refused as implausible."""
 
 
 NO_STREAMS = "no audio or video stream"
+MAX_PLAUSIBLE_DURATION_S = 24 * 3600.0
+"""No single camera file is longer; a longer (or negative, or infinite) claim is a corrupt or
+hostile header and is treated as unknown."""
 
 
 def probe_argv(path: Path, kind: MediaKind | None = None) -> list[str]:
@@ -69,8 +78,9 @@ def probe(path: Path, *, kind: MediaKind | None = None, timeout_s: float = 30.0)
     Raises ProbeError with a short human reason when the file is missing or empty, when it
     is an MP4 without its index (the camera lost power while recording), when it is not a
     format we accept (for example a playlist disguised as .mp4), or when it has no audio or
-    video stream. Raises FfmpegTimeout if ffprobe runs over `timeout_s`. The file itself is
-    never modified: a file that fails to probe is still evidence.
+    video stream, or when ffprobe's report cannot be understood. Raises FfmpegTimeout if
+    ffprobe runs over `timeout_s`. Nothing else escapes, whatever the file holds. The file
+    itself is never modified: a file that fails to probe is still evidence.
     """
     try:
         size = path.stat().st_size
@@ -84,13 +94,14 @@ def probe(path: Path, *, kind: MediaKind | None = None, timeout_s: float = 30.0)
     if result.returncode != 0:
         raise ProbeError(f"{path.name}: {_reason(result.stderr)}")
     try:
-        data = json.loads(result.stdout)
-    except ValueError as exc:
-        raise ProbeError(f"{path.name}: ffprobe printed something that is not JSON") from exc
-    try:
-        return parse_ffprobe_json(data)
+        return parse_ffprobe_output(result.stdout)
     except ProbeError as exc:
         raise ProbeError(f"{path.name}: {exc}") from exc
+    except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
+        # The parser is meant to take any JSON; this is the net for a shape nobody foresaw.
+        raise ProbeError(
+            f"{path.name}: ffprobe's report could not be understood ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _reason(stderr: bytes) -> str:
@@ -114,21 +125,42 @@ def _reason(stderr: bytes) -> str:
     return f"ffprobe could not read the file: {last}"
 
 
+def parse_ffprobe_output(stdout: bytes) -> ProbeResult:
+    """Parse ffprobe's JSON report as printed (bytes) into a ProbeResult.
+
+    Bytes that are not UTF-8 (a tag written by a broken camera) are replaced, not fatal.
+    Raises ProbeError when the report is not a JSON object, and as `parse_ffprobe_json`.
+    """
+    try:
+        data = json.loads(stdout.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError) as exc:
+        raise ProbeError("ffprobe printed something that is not JSON") from exc
+    if not isinstance(data, Mapping):
+        raise ProbeError("ffprobe's report is not a JSON object")
+    return parse_ffprobe_json(data)
+
+
 def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
     """Normalise ffprobe's `-show_format -show_streams` JSON into a ProbeResult.
 
     Picks the first video stream that is not an attached picture (cover art) and the first
-    audio stream. Raises ProbeError(NO_STREAMS) when there is neither, and ProbeError when
-    the only picture has no decodable frame size.
+    audio stream. Values of the wrong type or "N/A" become None; durations that are negative,
+    not finite or over `MAX_PLAUSIBLE_DURATION_S` are unknown, and the container's is then
+    taken from a stream if one has a plausible duration. Raises ProbeError(NO_STREAMS) when
+    there is no audio or video stream, and ProbeError when the only picture has no decodable
+    frame size; nothing else.
     """
-    fmt: Mapping[str, Any] = data.get("format") or {}
-    streams: list[Mapping[str, Any]] = list(data.get("streams") or [])
+    fmt = _mapping(data.get("format"))
+    raw_streams = data.get("streams")
+    streams = (
+        [s for s in raw_streams if isinstance(s, Mapping)] if isinstance(raw_streams, list) else []
+    )
     video_raw = next(
         (
             s
             for s in streams
             if s.get("codec_type") == "video"
-            and not (s.get("disposition") or {}).get("attached_pic")
+            and not _mapping(s.get("disposition")).get("attached_pic")
         ),
         None,
     )
@@ -143,7 +175,7 @@ def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
     if video is None and audio is None:
         raise ProbeError(NO_STREAMS)
 
-    duration = _float(fmt.get("duration"))
+    duration = _duration(fmt.get("duration"))
     if duration is None:
         duration = next(
             (s.duration_s for s in (video, audio) if s and s.duration_s is not None), None
@@ -152,44 +184,62 @@ def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
     if raw_time is None and video_raw is not None:
         raw_time = _tag(video_raw, "creation_time")
     return ProbeResult(
-        format_name=str(fmt.get("format_name") or "unknown"),
+        format_name=_text(fmt.get("format_name")) or "unknown",
         duration_s=duration,
         video=video,
         audio=audio,
         creation_time=_parse_time(raw_time) if raw_time else None,
         creation_time_raw=raw_time,
+        duration_raw=_text(fmt.get("duration")),
     )
 
 
 def _stream(s: Mapping[str, Any]) -> StreamInfo:
+    index = _int(s.get("index"))
     return StreamInfo(
-        index=int(s.get("index", 0)),
-        codec_name=str(s.get("codec_name") or "unknown"),
+        index=index if index is not None else 0,
+        codec_name=_text(s.get("codec_name")) or "unknown",
         width=_int(s.get("width")),
         height=_int(s.get("height")),
-        pix_fmt=s.get("pix_fmt") or None,
+        pix_fmt=_text(s.get("pix_fmt")),
         sample_rate=_int(s.get("sample_rate")),
         channels=_int(s.get("channels")),
-        duration_s=_float(s.get("duration")),
+        duration_s=_duration(s.get("duration")),
     )
 
 
 def _tag(obj: Mapping[str, Any], name: str) -> str | None:
-    tags: Mapping[str, Any] = obj.get("tags") or {}
-    value = next((v for k, v in tags.items() if k.lower() == name), None)
-    return str(value) if value else None
+    tags = _mapping(obj.get("tags"))
+    return _text(next((v for k, v in tags.items() if str(k).lower() == name), None))
 
 
 def _parse_time(raw: str) -> datetime | None:
-    """creation_time as written: ISO 8601 (ffprobe's form), or EXIF-style `Y:m:d H:M:S`."""
+    """creation_time as written: ISO 8601 (ffprobe's form), or EXIF-style `Y:m:d H:M:S`.
+
+    None for a stamp in the first or last year of the calendar: it could not be moved to UTC
+    or have a duration added, and says nothing true anyway.
+    """
+    parsed: datetime | None = None
     try:
-        return datetime.fromisoformat(raw.strip())
+        parsed = datetime.fromisoformat(raw.strip())
     except ValueError:
-        pass
-    try:
-        return datetime.strptime(raw.strip(), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
+        try:
+            parsed = datetime.strptime(raw.strip(), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            return None
+    return parsed if datetime.min.year < parsed.year < datetime.max.year else None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    """`value` if it is a JSON object, else an empty one (ffprobe JSON of an unexpected shape)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str | None:
+    """`value` as text that can be stored anywhere (lone surrogates replaced); None if empty."""
+    if value is None:
         return None
+    return str(value).encode("utf-8", errors="replace").decode("utf-8") or None
 
 
 def _int(value: object) -> int | None:
@@ -205,3 +255,9 @@ def _float(value: object) -> float | None:
     except ValueError:
         return None
     return number if number is not None and math.isfinite(number) else None
+
+
+def _duration(value: object) -> float | None:
+    """A duration in seconds if it is plausible for one camera file, else None (unknown)."""
+    number = _float(value)
+    return number if number is not None and 0 <= number <= MAX_PLAUSIBLE_DURATION_S else None

@@ -6,7 +6,10 @@ transcoded. `plan_proxy` and `proxy_argv` are pure; `make_proxy` runs ffmpeg.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.errors import TranscodeError
-from ingest.ffmpeg_run import run_tool, safe_input_args
+from ingest.ffmpeg_run import bounded_timeout, run_tool, safe_input_args
 from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult
 from storage.durable import fsync_path
@@ -24,7 +27,12 @@ log = logging.getLogger(__name__)
 MAX_LINES = 1080
 # H.264 that Chromium decodes: 8-bit 4:2:0. High 10 / 4:2:2 files are transcoded.
 _PLAYABLE_H264_PIX_FMTS = {"yuv420p", "yuvj420p"}
-_UNKNOWN_DURATION_S = 600.0  # assumed when ffprobe gives no duration, for the time limits
+# For the time limit of a file without a duration: its length is estimated from its size at a
+# bitrate below what cameras record video at, so the estimate errs long. (Low-rate audio such as
+# AMR is longer than estimated, but re-encodes at hundreds of times real time.)
+_LOW_BITRATE_BPS = 250_000
+_TRANSCODE_FLOOR_S = 60.0
+_COPY_FLOOR_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class ProxyPlan:
     scale_to_1080: bool
     """The source is taller than 1080 lines and is transcoded, so it is scaled down."""
     duration_s: float | None
+    source_bytes: int | None = None
+    """Size of the source file, for the time limit when the duration is unknown."""
 
     @property
     def transcodes(self) -> bool:
@@ -49,9 +59,22 @@ class ProxyPlan:
 
     @property
     def timeout_s(self) -> float:
-        """Time limit for ffmpeg: re-encoding runs near real time, copying ~300x faster."""
-        duration = self.duration_s if self.duration_s is not None else _UNKNOWN_DURATION_S
-        return max(60.0, 4.0 * duration) if self.transcodes else max(30.0, duration / 10.0)
+        """Time limit for ffmpeg: re-encoding runs near real time, copying ~300x faster.
+
+        4x the duration to transcode (at least 60 s), a tenth of it to copy (at least 30 s),
+        never more than `MAX_TIMEOUT_S`. Without a usable duration the length is estimated
+        from `source_bytes`; with neither the limit is the ceiling.
+        """
+        duration = self.duration_s
+        if duration is None or not math.isfinite(duration) or duration < 0:
+            duration = (
+                self.source_bytes * 8 / _LOW_BITRATE_BPS
+                if self.source_bytes is not None
+                else math.inf
+            )
+        if self.transcodes:
+            return bounded_timeout(4.0 * duration, floor_s=_TRANSCODE_FLOOR_S)
+        return bounded_timeout(duration / 10.0, floor_s=_COPY_FLOOR_S)
 
 
 @dataclass(frozen=True)
@@ -66,12 +89,19 @@ class Proxy:
     """Why the stream copy was refused and the proxy re-encoded instead (None if it was not)."""
 
 
-def plan_proxy(probe: ProbeResult, kind: MediaKind) -> ProxyPlan | None:
-    """The proxy plan for a file, or None when it gets no proxy (photos, nothing playable)."""
-    return _plan(probe, kind, allow_copy=True)
+def plan_proxy(
+    probe: ProbeResult, kind: MediaKind, *, source_bytes: int | None = None
+) -> ProxyPlan | None:
+    """The proxy plan for a file, or None when it gets no proxy (photos, nothing playable).
+
+    `source_bytes`, the file's size, bounds the time limit when the probe has no duration.
+    """
+    return _plan(probe, kind, allow_copy=True, source_bytes=source_bytes)
 
 
-def _plan(probe: ProbeResult, kind: MediaKind, *, allow_copy: bool) -> ProxyPlan | None:
+def _plan(
+    probe: ProbeResult, kind: MediaKind, *, allow_copy: bool, source_bytes: int | None
+) -> ProxyPlan | None:
     if kind is MediaKind.PHOTO:
         return None
     video = probe.video if kind is MediaKind.VIDEO else None
@@ -96,6 +126,7 @@ def _plan(probe: ProbeResult, kind: MediaKind, *, allow_copy: bool) -> ProxyPlan
         copy_audio=copy_audio,
         scale_to_1080=video is not None and not copy_video and (video.height or 0) > MAX_LINES,
         duration_s=probe.duration_s,
+        source_bytes=source_bytes,
     )
 
 
@@ -141,11 +172,18 @@ def make_proxy(src: Path, dst: Path, probe: ProbeResult, kind: MediaKind) -> Pro
     The proxy is written under a temporary name in `dst`'s folder and renamed at the end, so
     `dst` never holds half a proxy. When a stream copy fails (some cameras write timestamps
     the MP4 muxer refuses) it is retried once re-encoding everything, and the Proxy says why.
-    Raises TranscodeError when ffmpeg fails and FfmpegTimeout when it overruns.
+    Raises TranscodeError when ffmpeg fails or a file cannot be read or written, and
+    FfmpegTimeout when ffmpeg overruns (the limit follows the duration, bounded whatever the
+    file claims); nothing else.
     """
     plan = plan_proxy(probe, kind)
     if plan is None:
         return None
+    try:
+        size = src.stat().st_size
+    except OSError as exc:
+        raise TranscodeError(f"{src.name}: cannot be read ({exc.strerror})") from exc
+    plan = dataclasses.replace(plan, source_bytes=size)
     copy_failed: str | None = None
     try:
         _run_to(src, dst, plan)
@@ -154,7 +192,7 @@ def make_proxy(src: Path, dst: Path, probe: ProbeResult, kind: MediaKind) -> Pro
             raise
         copy_failed = str(exc)
         log.warning("stream copy failed for %s, re-encoding instead: %s", src.name, exc)
-        retry = _plan(probe, kind, allow_copy=False)
+        retry = _plan(probe, kind, allow_copy=False, source_bytes=size)
         if retry is None:  # cannot happen: same streams as the first plan
             raise
         plan = retry
@@ -179,5 +217,12 @@ def _run_to(src: Path, dst: Path, plan: ProxyPlan) -> None:
         )
         fsync_path(tmp)
         os.replace(tmp, dst)
+    except OSError as exc:
+        raise TranscodeError(
+            f"{src.name}: the proxy could not be saved as {dst.name}: {exc}"
+        ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        # Only a .part in the file's own work folder is left if this fails; not worth hiding
+        # the error that brought us here.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)

@@ -42,3 +42,19 @@ class IngestRecord(BaseModel):
     thumbnail_key: str | None = None
     file_mtime: AwareDatetime
     staged_at: AwareDatetime
+    device_serial: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="serial the device reported (or its volume's folder name), if known",
+    )
+    device_registered: bool | None = Field(
+        default=None,
+        description="whether the station resolved the device in the registry at the dock; "
+        "false: unregistered, imported but not wiped, flagged for IT",
+    )
+    clock_offset_s: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="device clock minus station clock at the dock, in seconds",
+    )

@@ -26,20 +26,29 @@ _SYSTEM_DIRS = {
 }
 
 
+# Cameras nest two or three folders deep; anything far deeper is a damaged or hostile card.
+MAX_DEPTH = 32
+
+
 class SkipReason(StrEnum):
     NOT_MEDIA = "not_media"
     EMPTY = "empty"
     SYMLINK = "symlink"
     SPECIAL = "special_file"
     SYSTEM = "system_file"
-    UNREADABLE_DIR = "unreadable_dir"
+    UNREADABLE = "unreadable"
+    TOO_DEEP = "too_deep"
+
+
+# Reasons that mean a file may hold footage we could not take: the import is not complete.
+INCOMPLETE_REASONS = frozenset({SkipReason.UNREADABLE, SkipReason.TOO_DEEP})
 
 
 @dataclass(frozen=True)
 class FoundFile:
     path: Path
     rel_path: str
-    """Path relative to the volume root, as printable data (undecodable bytes escaped)."""
+    """Path relative to the volume root, as printable data (see printable_name)."""
     size: int
     mtime_ns: int
     kind: MediaKind
@@ -59,37 +68,49 @@ class ScanResult:
 
 
 def printable_name(raw: str) -> str:
-    """A file name as text we can store and show: undecodable bytes become \\xNN escapes."""
-    return os.fsencode(raw).decode("utf-8", errors="backslashreplace")
+    """A file name as text we can store and show, one-to-one with the raw name: a byte that
+    is not UTF-8 becomes \\xNN and a backslash is doubled, so two names never collide."""
+    out = []
+    for ch in os.fsencode(raw).decode("utf-8", errors="surrogateescape"):
+        if ch == "\\":
+            out.append("\\\\")
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def scan_volume(root: Path) -> ScanResult:
     """List the media files under `root` (sorted by path) and every entry skipped, with why."""
     found: list[FoundFile] = []
     skipped: list[SkippedEntry] = []
-
-    def walk(folder: Path, rel: str) -> None:
+    # An explicit stack, not recursion: a hostile card's nesting must not crash the scan.
+    folders: list[tuple[Path, str, int]] = [(root, "", 0)]
+    while folders:
+        folder, rel, depth = folders.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
         except OSError as exc:
-            skipped.append(SkippedEntry(rel or ".", SkipReason.UNREADABLE_DIR, exc.strerror or ""))
-            return
+            skipped.append(SkippedEntry(rel or ".", SkipReason.UNREADABLE, exc.strerror or ""))
+            continue
         for entry in entries:
-            rel_path = f"{rel}/{printable_name(entry.name)}" if rel else printable_name(entry.name)
+            name = printable_name(entry.name)
+            rel_path = f"{rel}/{name}" if rel else name
             try:
                 info = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                skipped.append(
-                    SkippedEntry(rel_path, SkipReason.UNREADABLE_DIR, exc.strerror or "")
-                )
+                skipped.append(SkippedEntry(rel_path, SkipReason.UNREADABLE, exc.strerror or ""))
                 continue
             if stat.S_ISLNK(info.st_mode):
                 skipped.append(SkippedEntry(rel_path, SkipReason.SYMLINK))
             elif stat.S_ISDIR(info.st_mode):
                 if entry.name.lower() in _SYSTEM_DIRS:
                     skipped.append(SkippedEntry(rel_path, SkipReason.SYSTEM))
+                elif depth + 1 > MAX_DEPTH:
+                    skipped.append(SkippedEntry(rel_path, SkipReason.TOO_DEEP))
                 else:
-                    walk(Path(entry.path), rel_path)
+                    folders.append((Path(entry.path), rel_path, depth + 1))
             elif not stat.S_ISREG(info.st_mode):
                 skipped.append(SkippedEntry(rel_path, SkipReason.SPECIAL))
             elif entry.name.startswith("._"):  # macOS resource forks beside real files
@@ -102,6 +123,6 @@ def scan_volume(root: Path) -> ScanResult:
                 found.append(
                     FoundFile(Path(entry.path), rel_path, info.st_size, info.st_mtime_ns, kind)
                 )
-
-    walk(root, "")
+    found.sort(key=lambda f: f.rel_path)
+    skipped.sort(key=lambda s: s.rel_path)
     return ScanResult(found, skipped)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -62,28 +63,46 @@ def thumbnail_argv(src: Path, dst: Path, kind: MediaKind, seek_s: float) -> list
     ]
 
 
-def make_thumbnail(src: Path, dst: Path, probe: ProbeResult, kind: MediaKind) -> Path | None:
+def make_thumbnail(
+    src: Path, dst: Path, probe: ProbeResult, kind: MediaKind, *, timeout_s: float = TIMEOUT_S
+) -> Path | None:
     """Write the thumbnail of `src` to `dst` and return `dst`, or None for audio.
 
     Written under a temporary name in `dst`'s folder and renamed, so `dst` is never half
-    written. If seeking lands past the last frame (a duration that lies) it retries at the
-    start. Raises TranscodeError when no frame can be decoded and FfmpegTimeout after 30 s.
+    written. If the frame at the seek point cannot be had (seeking past the last frame of a
+    duration that lies, or frames there that do not decode) it retries at the start. Raises
+    TranscodeError when no frame can be decoded or the file cannot be written, and
+    FfmpegTimeout when an attempt runs over `timeout_s` (not retried: the start would most
+    likely hang as well); nothing else.
     """
     seek_s = thumbnail_seek_s(probe, kind)
     if seek_s is None:
         return None
     tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.part")
+    failure: TranscodeError | None = None
     try:
         for attempt_s in dict.fromkeys([seek_s, 0.0]):
-            run_tool(
-                thumbnail_argv(src, tmp, kind, attempt_s),
-                timeout_s=TIMEOUT_S,
-                error=TranscodeError,
-                what=src.name,
-            )
+            try:
+                run_tool(
+                    thumbnail_argv(src, tmp, kind, attempt_s),
+                    timeout_s=timeout_s,
+                    error=TranscodeError,
+                    what=src.name,
+                )
+            except TranscodeError as exc:
+                failure = exc
+                continue
             if tmp.exists() and tmp.stat().st_size > 0:
                 os.replace(tmp, dst)
                 return dst
-        raise TranscodeError(f"{src.name}: no picture could be decoded for a thumbnail")
+    except OSError as exc:
+        raise TranscodeError(
+            f"{src.name}: the thumbnail could not be saved as {dst.name}: {exc}"
+        ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a stray .part must not hide the error above
+            tmp.unlink(missing_ok=True)
+    detail = f" ({failure})" if failure else ""
+    raise TranscodeError(
+        f"{src.name}: no picture could be decoded for a thumbnail{detail}"
+    ) from failure

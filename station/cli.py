@@ -16,7 +16,7 @@ from rich.console import Console
 
 from station.api_client import ApiClient
 from station.importer import Importer, ImportOptions, ImportReport
-from station.journal import Journal
+from station.journal import Journal, JournalBusy
 from station.progress import RichImportProgress, describe_error, print_summary
 from station.settings import StationSettings
 from storage.object_store import open_store
@@ -53,18 +53,20 @@ def import_volume(settings: StationSettings, volume: Path, options: ImportOption
     try:
         store = open_store(settings.storage_url)
     except Exception as exc:
-        raise _fail(f"无法打开对象存储 {settings.storage_url!r}：{exc}") from exc
-    journal = Journal(settings.state_dir / "journal.db")
+        raise _fail(f"无法打开对象存储（STATION_STORAGE_URL）：{exc}") from exc
+    try:
+        journal = Journal(settings.state_dir / "journal.db")
+    except JournalBusy as exc:
+        raise _fail(f"另一个导入任务或采集站代理正在运行，请等待其完成。（{exc}）") from exc
     api = ApiClient.connect(settings.api_url, settings.api_token)
     try:
-        with RichImportProgress(console) as progress:
-            report = Importer(
-                journal=journal,
-                staging_root=settings.state_dir / "staging",
-                store=store,
-                api=api,
-                observer=progress,
-            ).run(volume, options)
+        with (
+            Importer(
+                journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
+            ) as importer,
+            RichImportProgress(console) as progress,
+        ):
+            report = importer.run(volume, options, progress)
     finally:
         api.close()
         journal.close()
@@ -138,7 +140,7 @@ def db_upgrade() -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="station or admin")],
+    role: Annotated[str, typer.Option(help="station, it_admin or admin")],
     unit: Annotated[str | None, typer.Option(help="unit the token is limited to")] = None,
     officer_id: Annotated[
         str | None, typer.Option(help="officer an officer token is bound to")

@@ -5,9 +5,10 @@ The life of each file follows the journal (station/journal.py):
     scan → stage (copy + SHA-256, one pass) → process (probe, proxy, thumbnail)
          → upload (original verified by the store, then proxy and thumbnail) → register
 
-One stager thread reads the device (one device, one read head: parallel reads only seek);
-once every file is staged the device is safe to undock. Worker threads process, upload and
-register staged files meanwhile, so transcoding never holds the officer at the dock.
+Two copier threads read the device, largest files first; once every file is staged the
+device is safe to undock. Worker threads process, upload and register staged files
+meanwhile, at lower priority, so transcoding never holds the officer at the dock. Files
+staged by an earlier import whose device has gone are finished from the station's disk.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ingest.errors import CopyError
 from ingest.media_kinds import MediaKind
 from ingest.record import IngestRecord
 from ingest.recorded_time import recorded_interval
-from ingest.scan import FoundFile, ScanResult, SkippedEntry, scan_volume
+from ingest.scan import INCOMPLETE_REASONS, FoundFile, ScanResult, SkippedEntry, scan_volume
 from station.api_client import ApiClient
 from station.journal import FileState, Journal, JournalRow
 from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
@@ -58,10 +59,17 @@ class StationDiskFull(CopyError):
 
 @dataclass(frozen=True)
 class ImportOptions:
+    """What the dock knows about the device and its footage; kept with every file staged."""
+
     device_id: str
     station_id: str
     officer_id: str | None = None
     case_no: str | None = None
+    device_serial: str | None = None
+    device_registered: bool | None = None
+    """Whether the registry knows the device; None when the station could not ask."""
+    clock_offset_s: float | None = None
+    """Device clock minus station clock, read at this dock."""
 
 
 class ImportObserver(Protocol):
@@ -73,6 +81,7 @@ class ImportObserver(Protocol):
     def reached(self, row: JournalRow, state: FileState) -> None: ...
     def failed(self, row: JournalRow, error: Exception) -> None: ...
     def safe_to_undock(self) -> None: ...
+    def keep_docked(self, not_copied: list[JournalRow]) -> None: ...
 
 
 @dataclass
@@ -93,10 +102,16 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
-        return all(o.state is FileState.REGISTERED for o in self.outcomes)
+        """Every media file is registered and nothing that may hold footage was unreadable."""
+        return all(o.state is FileState.REGISTERED for o in self.outcomes) and not any(
+            s.reason in INCOMPLETE_REASONS for s in self.skipped
+        )
 
 
 class Importer:
+    """Imports volumes and finishes staged files. One per station: docks may call run() from
+    their own threads at once; processing (ffmpeg, upload, register) shares one pool."""
+
     def __init__(
         self,
         *,
@@ -104,48 +119,75 @@ class Importer:
         staging_root: Path,
         store: ObjectStore,
         api: ApiClient,
-        observer: ImportObserver,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._journal = journal
         self._staging_root = staging_root
         self._store = store
         self._api = api
-        self._observer = observer
         self._clock = clock
+        self._workers = ThreadPoolExecutor(WORKERS, "process", initializer=_lower_priority)
+        self._lock = threading.Lock()
+        self._reserved: dict[int, int] = {}
+        self._in_flight: set[int] = set()
 
-    def run(self, volume: Path, options: ImportOptions) -> ImportReport:
-        """Import every media file under `volume`; never raises for a single file's fault."""
+    def close(self) -> None:
+        self._workers.shutdown(wait=True)
+
+    def __enter__(self) -> Importer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(
+        self,
+        volume: Path,
+        options: ImportOptions,
+        observer: ImportObserver,
+        *,
+        select: Callable[[FoundFile], bool] | None = None,
+    ) -> ImportReport:
+        """Import every media file under `volume` (those `select` accepts), and finish every
+        file staged earlier that no one else is finishing; never raises for one file's fault.
+        """
         started = self._clock()
         scan = scan_volume(volume)
+        chosen = [f for f in scan.found if select is None or select(f)]
         rows = [
             self._journal.discover(options.device_id, f.rel_path, f.size, f.mtime_ns, f.kind)
-            for f in scan.found
+            for f in chosen
         ]
-        by_id = {row.id: found for row, found in zip(rows, scan.found, strict=True)}
-        todo = [row for row in rows if row.state is not FileState.REGISTERED]
+        found = {row.id: f for row, f in zip(rows, chosen, strict=True)}
+        docked = [
+            self._check_staged_copy(row)
+            for row in rows
+            if row.state is not FileState.REGISTERED and self._claim(row.id)
+        ]
+        # Staged by an earlier import, device gone since: the bytes are on the station disk.
+        leftover = [r for r in self._journal.pending() if r.id not in found and self._claim(r.id)]
+        todo = docked + leftover
         report = ImportReport(
-            outcomes=[], skipped=scan.skipped, already_imported=len(rows) - len(todo)
+            outcomes=[],
+            skipped=scan.skipped,
+            already_imported=sum(1 for row in rows if row.state is FileState.REGISTERED),
         )
-        self._observer.planned(scan, todo)
-
+        observer.planned(scan, todo)
         outcomes: dict[int, FileOutcome] = {}
-        lock = threading.Lock()
 
         def settle(row: JournalRow, error: Exception | None = None) -> None:
-            with lock:
-                outcomes[row.id] = FileOutcome(
-                    by_id[row.id].rel_path, row.state, row.media_id, error
-                )
+            with self._lock:
+                outcomes[row.id] = FileOutcome(row.path, row.state, row.media_id, error)
+                self._in_flight.discard(row.id)
             if error is not None:
                 self._journal.fail(row.id, str(error))
-                self._observer.failed(row, error)
+                observer.failed(row, error)
 
         def finish(row: JournalRow) -> None:
             try:
-                row = self._finish(row, by_id[row.id], options)
+                row = self._finish(row, observer)
             except Exception as exc:  # one file's fault never stops the others
-                log.exception("import of %s stopped at %s", by_id[row.id].rel_path, row.state)
+                log.exception("import of %s stopped at %s", row.path, row.state)
                 settle(self._journal.get(row.id), exc)
             else:
                 settle(row)
@@ -153,62 +195,110 @@ class Importer:
         def stage(row: JournalRow) -> Future[None] | None:
             if row.state is FileState.DISCOVERED:
                 try:
-                    row = self._stage(row, by_id[row.id])
+                    row = self._stage(row, found[row.id], options, observer)
                 except Exception as exc:
                     settle(row, exc)
                     return None
-            return workers.submit(finish, row)
+            return self._workers.submit(finish, row)
 
-        with (
-            ThreadPoolExecutor(WORKERS, "process", initializer=_lower_priority) as workers,
-            ThreadPoolExecutor(COPIERS, thread_name_prefix="copy") as copiers,
-        ):
+        processing = [self._workers.submit(finish, row) for row in leftover]
+        with ThreadPoolExecutor(COPIERS, thread_name_prefix="copy") as copiers:
             # Largest first, so the two copiers finish together instead of one copying the
             # last big file alone.
-            by_size = sorted(todo, key=lambda row: row.size, reverse=True)
+            by_size = sorted(docked, key=lambda row: row.size, reverse=True)
             staging = [copiers.submit(stage, row) for row in by_size]
-            processing = [f for s in staging if (f := s.result()) is not None]
+            processing += [f for s in staging if (f := s.result()) is not None]
+        not_copied = [r for r in docked if self._journal.get(r.id).state is FileState.DISCOVERED]
+        if not_copied or any(s.reason in INCOMPLETE_REASONS for s in scan.skipped):
+            observer.keep_docked(not_copied)
+        else:
             report.safe_to_undock_s = self._clock() - started
-            self._observer.safe_to_undock()
-            for future in processing:
-                future.result()
+            observer.safe_to_undock()
+        for future in processing:
+            future.result()
         report.registered_s = self._clock() - started
         report.outcomes = [outcomes[row.id] for row in todo]
         return report
 
+    def _claim(self, row_id: int) -> bool:
+        """True when this caller may work on the row (no other dock or retry is)."""
+        with self._lock:
+            if row_id in self._in_flight:
+                return False
+            self._in_flight.add(row_id)
+            return True
+
     def _workdir(self, row: JournalRow) -> Path:
         return self._staging_root / str(row.id)
 
-    def _stage(self, row: JournalRow, found: FoundFile) -> JournalRow:
+    def _check_staged_copy(self, row: JournalRow) -> JournalRow:
+        """A row past `discovered` whose staged copy is gone (station disk replaced, state
+        folder cleaned) is copied again while its device is docked."""
+        if row.state in (FileState.DISCOVERED, FileState.REGISTERED):
+            return row
+        if (self._workdir(row) / row.facts["staged_name"]).is_file():
+            return row
+        log.warning("staged copy of %s (row %d) is missing; copying it again", row.path, row.id)
+        return self._journal.restage(row.id, "staged copy missing on the station disk")
+
+    def _reserve(self, row: JournalRow, size: int) -> None:
+        """Claim disk space for a copy, counting copies under way on other threads."""
+        with self._lock:
+            free = shutil.disk_usage(self._staging_root).free - sum(self._reserved.values())
+            if free < size + FREE_SPACE_MARGIN:
+                raise StationDiskFull(
+                    f"station disk has {max(free, 0) // 2**20} MiB free, {row.path} needs "
+                    f"{size // 2**20} MiB plus a reserve; free space on the station, then dock again"
+                )
+            self._reserved[row.id] = size
+
+    def _stage(
+        self, row: JournalRow, found: FoundFile, options: ImportOptions, observer: ImportObserver
+    ) -> JournalRow:
         """Copy the file off the device into staging, hashing it, durably; then record it."""
         workdir = self._workdir(row)
         workdir.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(workdir).free
-        if free < found.size + FREE_SPACE_MARGIN:
-            raise StationDiskFull(
-                f"station disk has {free // 2**20} MiB free, {found.rel_path} needs "
-                f"{found.size // 2**20} MiB plus a reserve; free space on the station, then dock again"
+        self._reserve(row, found.size)
+        try:
+            observer.copying(row)
+            staged = copy_and_hash(
+                found.path,
+                workdir / ("original" + found.path.suffix.lower()[:8]),
+                expect_size=found.size,
+                expect_mtime_ns=found.mtime_ns,
+                on_progress=lambda n: observer.copied_bytes(row, n),
             )
-        self._observer.copying(row)
-        staged_name = "original" + Path(found.path.name).suffix.lower()[:8]
-        staged = copy_and_hash(
-            found.path,
-            workdir / staged_name,
-            on_progress=lambda n: self._observer.copied_bytes(row, n),
-        )
+        finally:
+            with self._lock:
+                self._reserved.pop(row.id, None)
+        # What the dock knew is kept with the file: it may be registered by a later run.
+        dock = {
+            "station_id": options.station_id,
+            "officer_id": options.officer_id,
+            "case_no": options.case_no,
+            "device_serial": options.device_serial,
+            "device_registered": options.device_registered,
+            "clock_offset_s": options.clock_offset_s,
+        }
         row = self._journal.advance(
-            row.id, FileState.STAGED, sha256=staged.sha256, facts={"staged_name": staged.path.name}
+            row.id,
+            FileState.STAGED,
+            sha256=staged.sha256,
+            facts={"staged_name": staged.path.name, "dock": dock},
         )
-        self._observer.reached(row, FileState.STAGED)
+        observer.reached(row, FileState.STAGED)
         return row
 
-    def _finish(self, row: JournalRow, found: FoundFile, options: ImportOptions) -> JournalRow:
+    def _finish(self, row: JournalRow, observer: ImportObserver) -> JournalRow:
         if row.state is FileState.STAGED:
             row = self._process(row)
+            observer.reached(row, FileState.PROCESSED)
         if row.state is FileState.PROCESSED:
             row = self._upload(row)
+            observer.reached(row, FileState.UPLOADED)
         if row.state is FileState.UPLOADED:
-            row = self._register(row, found, options)
+            row = self._register(row)
+            observer.reached(row, FileState.REGISTERED)
         return row
 
     def _process(self, row: JournalRow) -> JournalRow:
@@ -232,7 +322,6 @@ class Importer:
             else None,
         }
         row = self._journal.advance(row.id, FileState.PROCESSED, facts=facts)
-        self._observer.reached(row, FileState.PROCESSED)
         return row
 
     def _upload(self, row: JournalRow) -> JournalRow:
@@ -262,12 +351,12 @@ class Importer:
             self._store.put_file(key, path, sha256=None, content_type="image/jpeg")
             keys["thumbnail_key"] = key
         row = self._journal.advance(row.id, FileState.UPLOADED, facts=keys)
-        self._observer.reached(row, FileState.UPLOADED)
         return row
 
-    def _register(self, row: JournalRow, found: FoundFile, options: ImportOptions) -> JournalRow:
+    def _register(self, row: JournalRow) -> JournalRow:
         assert row.sha256 is not None and row.staged_at is not None
         facts = row.facts
+        dock = facts["dock"]
         interval = recorded_interval(
             datetime.fromisoformat(facts["creation_time"]) if facts["creation_time"] else None,
             row.mtime_ns,
@@ -279,10 +368,13 @@ class Importer:
             kind=MediaKind(row.kind),
             original_name=row.path.rsplit("/", 1)[-1],
             original_path=row.path,
-            device_id=options.device_id,
-            officer_id=options.officer_id,
-            station_id=options.station_id,
-            case_no=options.case_no,
+            device_id=row.device_id,
+            officer_id=dock["officer_id"],
+            station_id=dock["station_id"],
+            case_no=dock["case_no"],
+            device_serial=dock.get("device_serial"),
+            device_registered=dock.get("device_registered"),
+            clock_offset_s=dock.get("clock_offset_s"),
             recorded_start=interval.start,
             recorded_end=interval.end,
             time_source=interval.source,
@@ -305,5 +397,4 @@ class Importer:
         row = self._journal.advance(row.id, FileState.REGISTERED, media_id=registered.media_id)
         # The store and the catalogue hold it now; the station's copy has done its job.
         shutil.rmtree(self._workdir(row), ignore_errors=True)
-        self._observer.reached(row, FileState.REGISTERED)
         return row

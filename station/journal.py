@@ -9,6 +9,7 @@ written here. Each transition is committed (synchronous=FULL) before the next st
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -70,11 +71,27 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+class JournalBusy(Exception):
+    """Another process (an import, or the agent) holds this station's journal."""
+
+
 class Journal:
-    """The journal database under STATION_STATE_DIR; safe to share between threads."""
+    """The journal database under STATION_STATE_DIR; safe to share between threads.
+
+    One process at a time: two importers sharing a staging area would write the same
+    staged files. Opening takes an exclusive lock (released by close() or process exit).
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.close()
+            raise JournalBusy(
+                f"the journal {path} is in use by another import or by the station agent"
+            ) from exc
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
@@ -85,6 +102,13 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._lock_file.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def discover(
         self, device_id: str, path: str, size: int, mtime_ns: int, kind: str
@@ -129,6 +153,29 @@ class Journal:
             )
             return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
 
+    def restage(self, row_id: int, why: str) -> JournalRow:
+        """The one step back: a row whose staged copy was lost goes back to `discovered`, to
+        be copied from the device again (never past `uploaded`: then the store has it)."""
+        with self._lock:
+            current = _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+            if current.state is FileState.REGISTERED:
+                raise ValueError(f"journal row {row_id} is registered; it is never copied again")
+            self._db.execute(
+                "UPDATE files SET state=?, sha256=NULL, staged_at=NULL, facts='{}', error=?,"
+                " updated_at=? WHERE id=?",
+                (FileState.DISCOVERED, why, _now(), row_id),
+            )
+            return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+
+    def pending(self) -> list[JournalRow]:
+        """Rows staged but not yet registered: their bytes wait on the station disk."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT * FROM files WHERE state IN (?, ?, ?) ORDER BY id",
+                (FileState.STAGED, FileState.PROCESSED, FileState.UPLOADED),
+            )
+            return _rows(cur)
+
     def fail(self, row_id: int, error: str) -> None:
         """Record why a row is stuck; it stays in its state and is retried next time."""
         with self._lock:
@@ -138,11 +185,18 @@ class Journal:
 
 
 def _row(cur: sqlite3.Cursor) -> JournalRow:
-    names = [d[0] for d in cur.description]
-    values = cur.fetchone()
-    if values is None:
+    rows = _rows(cur)
+    if not rows:
         raise KeyError("no such journal row")
-    r = dict(zip(names, values, strict=True))
+    return rows[0]
+
+
+def _rows(cur: sqlite3.Cursor) -> list[JournalRow]:
+    names = [d[0] for d in cur.description]
+    return [_from_db(dict(zip(names, values, strict=True))) for values in cur.fetchall()]
+
+
+def _from_db(r: dict[str, Any]) -> JournalRow:
     return JournalRow(
         id=r["id"],
         device_id=r["device_id"],

@@ -29,7 +29,8 @@ SKIP_REASONS = {
     SkipReason.SYMLINK: "符号链接，不跟随",
     SkipReason.SPECIAL: "特殊文件（管道/设备/套接字），跳过",
     SkipReason.SYSTEM: "系统文件，跳过",
-    SkipReason.UNREADABLE_DIR: "无法读取",
+    SkipReason.UNREADABLE: "无法读取，可能有录像未导入（检查存储卡后重新导入）",
+    SkipReason.TOO_DEEP: "目录层级过深，未读取（存储卡可能损坏）",
 }
 
 STATE_LABELS = {
@@ -51,8 +52,10 @@ def describe_error(error: BaseException) -> str:
         prefix = "存储校验不一致，未登记"
     elif isinstance(error, StorageError):
         prefix = "上传存储失败，文件已暂存，重新导入即可继续"
-    elif isinstance(error, RegistrationError):
+    elif isinstance(error, RegistrationError) and error.retryable:
         prefix = "登记失败，文件已存储，重新导入即可继续"
+    elif isinstance(error, RegistrationError):
+        prefix = "管理平台拒绝登记，文件已存储，请联系信息通信部门处理"
     elif isinstance(error, IngestError):
         prefix = "处理失败"
     else:
@@ -132,6 +135,15 @@ class RichImportProgress:
         )
         self._console.print(
             f"[red]失败[/red] {self._names.get(row.id, row.path)}：{describe_error(error)}"
+        )
+
+    def keep_docked(self, not_copied: list[JournalRow]) -> None:
+        names = (
+            "、".join(self._names.get(r.id, r.path) for r in not_copied)
+            or "（见下方无法读取的项目）"
+        )
+        self._console.print(
+            f"[bold red]请勿拔出设备：[/bold red]以下文件未能复制：{names}。处理原因后重新导入。"
         )
 
     def safe_to_undock(self) -> None:

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class StationSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STATION_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STATION_", extra="forbid")
 
     storage_url: str = Field(
         default_factory=lambda: "file://" + str(Path("./var/objects").resolve()),

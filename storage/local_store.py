@@ -21,11 +21,16 @@ from urllib.parse import unquote, urlsplit
 
 from storage.durable import HASH_CHUNK, fsync_path, sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
-from storage.object_store import ObjectInfo
+from storage.object_store import (
+    DEFAULT_CONTENT_TYPE,
+    STREAM_CHUNK,
+    ObjectInfo,
+    check_range,
+    checked_sha256,
+    key_parts,
+)
 
-_STREAM_CHUNK = 1024 * 1024
 _META_DIR = ".meta"
-_DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # What opening a key that names no file raises (a folder, or a file used as a folder).
 _NOT_THERE = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
@@ -83,7 +88,7 @@ class LocalStore:
             if target.is_file():
                 return self.stat(key).sha256 or self.sha256_of(key)
         else:
-            sha256 = _checked_sha256(sha256)
+            sha256 = checked_sha256(sha256)
             if self._already_stored(key, target, sha256, content_type):
                 return sha256
         try:
@@ -133,7 +138,7 @@ class LocalStore:
         size = st.st_size
         meta = self._read_meta(key)
         if meta is None:
-            return ObjectInfo(size=size, content_type=_DEFAULT_CONTENT_TYPE, sha256=None)
+            return ObjectInfo(size=size, content_type=DEFAULT_CONTENT_TYPE, sha256=None)
         return ObjectInfo(size=size, content_type=meta[1], sha256=meta[0])
 
     def exists(self, key: str) -> bool:
@@ -145,7 +150,7 @@ class LocalStore:
         The file is opened now (ObjectNotFound is raised here, not while iterating) and
         closed when the iterator is exhausted, closed or dropped.
         """
-        _check_range(start, length)
+        check_range(start, length)
         target = self._object_path(key)
         try:
             f = target.open("rb")
@@ -168,10 +173,10 @@ class LocalStore:
     # -- helpers -------------------------------------------------------------------------
 
     def _object_path(self, key: str) -> Path:
-        return self.root.joinpath(*_key_parts(key))
+        return self.root.joinpath(*key_parts(key))
 
     def _meta_path(self, key: str) -> Path:
-        parts = _key_parts(key)
+        parts = key_parts(key)
         return self.root.joinpath(_META_DIR, *parts[:-1], parts[-1] + ".json")
 
     def _already_stored(self, key: str, target: Path, sha256: str, content_type: str) -> bool:
@@ -260,7 +265,7 @@ class _FileRange:
     def __next__(self) -> bytes:
         if self._f is None:
             raise StopIteration
-        want = _STREAM_CHUNK if self._left is None else min(_STREAM_CHUNK, self._left)
+        want = STREAM_CHUNK if self._left is None else min(STREAM_CHUNK, self._left)
         try:
             chunk = self._f.read(want) if want else b""
         except OSError as exc:
@@ -280,27 +285,6 @@ class _FileRange:
 
     def __del__(self) -> None:
         self.close()
-
-
-def _key_parts(key: str) -> list[str]:
-    """Split a key into path parts; reject anything that could leave the root."""
-    parts = key.split("/")
-    if (
-        not key
-        or "\\" in key
-        or "\0" in key
-        or any(not part or part.startswith(".") for part in parts)
-    ):
-        raise ValueError(
-            f"object key {key!r} is not allowed: use non-empty parts separated by '/', "
-            "none starting with '.', no leading '/'"
-        )
-    return parts
-
-
-def _check_range(start: int, length: int | None) -> None:
-    if start < 0 or (length is not None and length < 0):
-        raise ValueError(f"byte range start={start} length={length} must not be negative")
 
 
 def _publish(tmp: Path, target: Path) -> bool:
@@ -329,10 +313,3 @@ def _make_dirs(path: Path) -> None:
         with contextlib.suppress(FileExistsError):
             folder.mkdir()
         fsync_path(folder.parent)
-
-
-def _checked_sha256(sha256: str) -> str:
-    value = sha256.lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError(f"sha256 {sha256!r} is not 64 hex digits")
-    return value

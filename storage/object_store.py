@@ -4,7 +4,8 @@ Keys say what they are: `originals/<sha256>`, `proxies/<sha256>.mp4`, `thumbnail
 Both stores accept the same keys: non-empty parts joined by `/`, none starting with `.`
 (ValueError otherwise).
 Two implementations: a local folder (`file://`, the embedded default) and any S3 server
-through the minio SDK (`s3://`).
+through the minio SDK (`s3://`). The rules both share (keys, digests, ranges, chunk size)
+live here, so a value valid on one store is valid on the other.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+STREAM_CHUNK = 1024 * 1024
+"""Largest chunk `open_range` yields."""
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,9 @@ class ObjectStore(Protocol):
         yet: the store computes it in the pass it makes anyway, records it and returns it.
         Returns the hex SHA-256 of the stored object.
 
-        Idempotent: an existing object with the same SHA-256 is left alone. Raises
-        StoredObjectMismatch when the stored bytes do not match, StorageError otherwise.
+        Idempotent: an existing object proven to hold those bytes (not merely labelled with
+        that SHA-256) is left alone. Raises StoredObjectMismatch when the stored bytes do not
+        match, StorageError otherwise.
         """
 
     def stat(self, key: str) -> ObjectInfo:
@@ -50,6 +56,36 @@ class ObjectStore(Protocol):
 
     def sha256_of(self, key: str) -> str:
         """Read the whole object back and return its hex SHA-256 (fixity checks)."""
+
+
+def key_parts(key: str) -> list[str]:
+    """Split a key into its parts; ValueError for a key that could leave the store's root."""
+    parts = key.split("/")
+    if (
+        not key
+        or "\\" in key
+        or "\0" in key
+        or any(not part or part.startswith(".") for part in parts)
+    ):
+        raise ValueError(
+            f"object key {key!r} is not allowed: use non-empty parts separated by '/', "
+            "none starting with '.', no leading '/'"
+        )
+    return parts
+
+
+def checked_sha256(sha256: str) -> str:
+    """The digest in lower-case hex; ValueError unless it is 64 hex digits."""
+    value = sha256.lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"sha256 {sha256!r} is not 64 hex digits")
+    return value
+
+
+def check_range(start: int, length: int | None) -> None:
+    """ValueError for a negative start or length (`open_range`'s arguments)."""
+    if start < 0 or (length is not None and length < 0):
+        raise ValueError(f"byte range start={start} length={length} must not be negative")
 
 
 def original_key(sha256: str) -> str:
@@ -74,7 +110,8 @@ def open_store(url: str) -> ObjectStore:
         from storage.s3_store import S3Store
 
         return S3Store.from_url(url)
+    scheme = url.split(":", 1)[0] if ":" in url else url[:0]  # never echo credentials
     raise ValueError(
-        f"STATION_STORAGE_URL {url!r} is neither file:///abs/path nor "
+        f"STATION_STORAGE_URL (scheme {scheme!r}) is neither file:///abs/path nor "
         "s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=false"
     )

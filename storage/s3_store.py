@@ -5,8 +5,11 @@ Only portable S3 calls are used (no MinIO extensions), and errors are matched by
 How a stored original is proven to be the bytes that were hashed:
 
 * up to `multipart_threshold` (32 MiB) one PUT carries `x-amz-checksum-sha256`; the server
-  hashes what it receives and refuses a mismatch (BadDigest), so nothing wrong is stored.
-  The SDK holds that body in memory, hence the modest threshold.
+  hashes what it receives and refuses a mismatch (BadDigest). That is proof only when the
+  server says it checked: its response must echo the checksum (SeaweedFS 4.48 and AWS do).
+  A server or proxy that ignores or strips the header echoes nothing, and the object is then
+  read back and hashed; a mismatch removes it. The SDK holds the body in memory, hence the
+  modest threshold.
 * larger files go up in parts of `part_size` (16 MiB; the SDK holds about two parts). The
   SDK's public API cannot send per-part checksums (nor list them on completion, which S3
   requires once `x-amz-checksum-algorithm` is declared), so the file is hashed as the parts
@@ -14,7 +17,12 @@ How a stored original is proven to be the bytes that were hashed:
   read back and hashed; a mismatch removes it. The SigV4 payload hash is no proof: SeaweedFS
   4.48 accepts a body that does not match it.
 
-Every object carries `x-amz-meta-sha256`, which makes a repeated put a cheap no-op.
+Every object carries `x-amz-meta-sha256`, the digest the station *meant* to store. It is
+written when the upload starts, so it proves nothing: an upload that completed but was never
+verified (a crash, a read-back cut off) carries it too. An object found under the key is
+therefore accepted only when proven: a HEAD with `x-amz-checksum-mode: ENABLED` reports the
+full-object checksum the server verified at upload (SeaweedFS 4.48 does for objects PUT with
+`x-amz-checksum-sha256`, not for multipart ones), or else the object is read back and hashed.
 """
 
 from __future__ import annotations
@@ -23,9 +31,9 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO, NoReturn, cast
+from typing import Any, BinaryIO, NoReturn, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import certifi
@@ -34,14 +42,23 @@ from minio import Minio
 from minio.error import MinioException, S3Error
 from urllib3.response import BaseHTTPResponse
 
-from storage.durable import sha256_file
+from storage.durable import HASH_CHUNK, sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
-from storage.object_store import ObjectInfo
+from storage.object_store import (
+    DEFAULT_CONTENT_TYPE,
+    STREAM_CHUNK,
+    ObjectInfo,
+    check_range,
+    checked_sha256,
+    key_parts,
+)
 
 _MIB = 1024 * 1024
-_HASH_CHUNK = 4 * _MIB
-_STREAM_CHUNK = 1 * _MIB
 _META_SHA256 = "x-amz-meta-sha256"
+_CHECKSUM_SHA256 = "x-amz-checksum-sha256"
+# Asks HEAD/GET for the checksum the server stored with the object.
+_CHECKSUM_MODE: dict[str, str | list[str] | tuple[str]] = {"x-amz-checksum-mode": "ENABLED"}
+_BAD_CHECKSUM_CODES = frozenset({"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"})
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound"})
 _CREDENTIAL_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
@@ -148,22 +165,30 @@ class S3Store:
         """Upload `path` as `key` and prove the stored bytes hash to `sha256`.
 
         With `sha256=None` (a derived file) the file is hashed first, so the server can
-        check the upload against it. Returns the stored object's SHA-256.
+        check the upload against it, and an object already under the key is kept (as the
+        local store does). Returns the stored object's SHA-256.
 
-        Idempotent: an object already stored with that size and SHA-256 is left alone.
-        Raises StoredObjectMismatch when the bytes do not hash to `sha256` (nothing is left
-        under the key) or the key already holds other bytes; StorageError when the server
-        cannot be reached or refuses (the file stays staged and can be retried).
+        Idempotent: an object already stored and proven to hold these bytes (see the module
+        docstring) is left alone. Raises StoredObjectMismatch when the bytes do not hash to
+        `sha256` (nothing is left under the key), when the key already holds other bytes,
+        or when it holds an upload of ours that was never verified and proves wrong (it is
+        removed, so a retry uploads afresh); StorageError when the server cannot be reached
+        or refuses (the file stays staged and can be retried).
         """
-        _check_key(key)
+        key_parts(key)
+        derived = sha256 is None
         try:
             size = path.stat().st_size
-            sha256 = sha256_file(path) if sha256 is None else _checked_sha256(sha256)
+            sha256 = sha256_file(path) if sha256 is None else checked_sha256(sha256)
         except OSError as exc:
             raise StorageError(f"cannot read {path} to store it as {key!r}: {exc}") from exc
         self._ensure_bucket(key)
-        if self._already_stored(key, size, sha256):
-            return sha256
+        try:
+            kept = self._proven_existing(key, size, None if derived else sha256)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "checking")
+        if kept is not None:
+            return kept
         try:
             if size <= self._multipart_threshold:
                 self._put_single(key, path, size, sha256, content_type)
@@ -181,18 +206,16 @@ class S3Store:
 
     def stat(self, key: str) -> ObjectInfo:
         """Size, type and recorded SHA-256 of an object; raises ObjectNotFound."""
-        _check_key(key)
+        key_parts(key)
         self._ensure_bucket(key)
         try:
             obj = self._client.stat_object(self.bucket, key)
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "reading")
-        recorded = next(
-            (v for k, v in (obj.metadata or {}).items() if k.lower() == _META_SHA256), None
-        )
+        recorded = _header(obj.metadata, _META_SHA256)
         return ObjectInfo(
             size=obj.size or 0,
-            content_type=obj.content_type or "application/octet-stream",
+            content_type=obj.content_type or DEFAULT_CONTENT_TYPE,
             sha256=recorded.lower() if recorded else None,
         )
 
@@ -210,9 +233,8 @@ class S3Store:
         connection goes back to the pool when the iterator is exhausted, closed or dropped.
         A range starting at or past the end yields nothing.
         """
-        _check_key(key)
-        if start < 0 or (length is not None and length < 0):
-            raise ValueError(f"byte range start={start} length={length} must not be negative")
+        key_parts(key)
+        check_range(start, length)
         if length == 0:
             self.stat(key)
             return iter(())
@@ -230,7 +252,7 @@ class S3Store:
     def sha256_of(self, key: str) -> str:
         """Read the whole object back and return its hex SHA-256; raises ObjectNotFound."""
         digest = hashlib.sha256()
-        for chunk in self._stream(key, _HASH_CHUNK):
+        for chunk in self._stream(key, HASH_CHUNK):
             digest.update(chunk)
         return digest.hexdigest()
 
@@ -239,10 +261,10 @@ class S3Store:
     def _put_single(self, key: str, path: Path, size: int, sha256: str, content_type: str) -> None:
         # The SDK sends one PUT with this body; the server checks it against the checksum.
         headers = _metadata(sha256)
-        headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
+        headers[_CHECKSUM_SHA256] = base64.b64encode(bytes.fromhex(sha256)).decode()
         try:
             with path.open("rb") as f:
-                self._client.put_object(
+                result = self._client.put_object(
                     self.bucket,
                     key,
                     f,
@@ -253,13 +275,17 @@ class S3Store:
                     num_parallel_uploads=1,
                 )
         except S3Error as exc:
-            if exc.code in ("BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"):
+            if exc.code in _BAD_CHECKSUM_CODES:
                 raise StoredObjectMismatch(
                     f"{self._describe(key)} refused {path}: its bytes do not hash to {sha256} "
                     f"({exc.code}); nothing was stored, check the staged file and ingest it "
                     "again"
                 ) from exc
             raise
+        # The echo says the server hashed the body and found it equal; without it the header
+        # may have been ignored or stripped on the way, and only reading back proves anything.
+        if _full_object_sha256(result.http_headers, _CHECKSUM_SHA256) != sha256:
+            self._verify_by_reading_back(key, path, sha256)
 
     def _put_multipart(
         self, key: str, path: Path, size: int, sha256: str, content_type: str
@@ -284,6 +310,14 @@ class S3Store:
                     f"{path} hashes to {exc.actual}, not {sha256}; the upload of {key!r} was "
                     "aborted and nothing was stored, check the staged file and ingest it again"
                 ) from exc
+        self._verify_by_reading_back(key, path, sha256)
+
+    def _verify_by_reading_back(self, key: str, path: Path, sha256: str) -> None:
+        """Hash the object just uploaded; remove it and raise StoredObjectMismatch if wrong.
+
+        A read-back that fails (StorageError) leaves the object unverified; the next put of
+        the same key proves or refuses it in `_proven_existing`.
+        """
         stored = self.sha256_of(key)
         if stored != sha256:
             self._remove_quietly(key)
@@ -292,20 +326,42 @@ class S3Store:
                 f"({sha256}); the object was removed, retry the upload"
             )
 
-    def _already_stored(self, key: str, size: int, sha256: str) -> bool:
-        """True when `key` holds these bytes; raises StoredObjectMismatch when it holds others."""
+    def _proven_existing(self, key: str, size: int, sha256: str | None) -> str | None:
+        """The proven SHA-256 of an object already under `key` that is to be kept, or None.
+
+        `sha256=None` (a derived file) keeps whatever is there. The `x-amz-meta-sha256` tag
+        only says what an upload meant to store: a match is proven by the server's stored
+        checksum (one HEAD) or by reading the object back. Raises StoredObjectMismatch when
+        the object holds other bytes; when its tag shows it was our own upload of the
+        expected bytes that was never verified, it is removed so a retry can upload afresh.
+        """
         try:
-            info = self.stat(key)
-        except ObjectNotFound:
-            return False
-        recorded = info.sha256
-        if recorded is None and info.size == size:
-            # Stored by something that did not record the hash: read it once to decide.
-            recorded = self.sha256_of(key)
-        if info.size == size and recorded == sha256:
-            return True
+            obj = self._client.stat_object(self.bucket, key, extra_headers=_CHECKSUM_MODE)
+        except S3Error as exc:
+            if exc.code in _MISSING_CODES:
+                return None
+            raise
+        recorded = _header(obj.metadata, _META_SHA256)
+        expected = sha256 or (recorded.lower() if recorded else None)
+        found = f"{obj.size} bytes"
+        if sha256 is None or obj.size == size:  # a different size cannot hold these bytes
+            if expected is not None and _full_object_sha256(obj.metadata) == expected:
+                return expected
+            actual = self.sha256_of(key)
+            if expected is None or actual == expected:
+                return actual
+            found = f"{obj.size} bytes hashing to {actual}"
+        if recorded is not None and recorded.lower() == expected:
+            # Tagged as these bytes but holding others: an upload cut off before its
+            # verification (or damaged since). It is no copy of anything: make room for one.
+            self._remove_quietly(key)
+            raise StoredObjectMismatch(
+                f"{self._describe(key)} held an object recorded as {expected} but with "
+                f"{found}, an upload never verified or damaged since; it was removed, "
+                "retry the upload"
+            )
         raise StoredObjectMismatch(
-            f"{self._describe(key)} already holds {info.size} bytes with SHA-256 {recorded}, "
+            f"{self._describe(key)} already holds {found} (recorded SHA-256 {recorded}), "
             f"not {size} bytes with {sha256}; stored evidence is never overwritten, "
             "investigate before retrying"
         )
@@ -332,7 +388,7 @@ class S3Store:
         self._bucket_ready = True
 
     def _stream(self, key: str, chunk_size: int) -> Iterator[bytes]:
-        _check_key(key)
+        key_parts(key)
         self._ensure_bucket(key)
         try:
             response = self._client.get_object(self.bucket, key)
@@ -416,7 +472,7 @@ class _HashingReader:
 class _ResponseStream:
     """Iterator over an S3 GET body; releases the connection when done, closed or dropped."""
 
-    def __init__(self, response: BaseHTTPResponse, what: str, chunk_size: int = _STREAM_CHUNK):
+    def __init__(self, response: BaseHTTPResponse, what: str, chunk_size: int = STREAM_CHUNK):
         self._response: BaseHTTPResponse | None = response
         # decode_content=False: evidence is streamed as stored, never decompressed.
         self._chunks = response.stream(chunk_size, decode_content=False)
@@ -452,22 +508,27 @@ def _metadata(sha256: str) -> dict[str, str | list[str] | tuple[str]]:
     return {_META_SHA256: sha256}
 
 
-def _check_key(key: str) -> None:
-    """Same rule as the local store, so a key valid on one store is valid on both."""
-    if (
-        not key
-        or "\\" in key
-        or "\0" in key
-        or any(not part or part.startswith(".") for part in key.split("/"))
-    ):
-        raise ValueError(
-            f"object key {key!r} is not allowed: use non-empty parts separated by '/', "
-            "none starting with '.', no leading '/'"
-        )
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """A response header by name, whatever its case (the SDK passes several mapping types)."""
+    return next(
+        (str(v) for k, v in (headers or {}).items() if k.lower() == name and v is not None),
+        None,
+    )
 
 
-def _checked_sha256(sha256: str) -> str:
-    value = sha256.lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError(f"sha256 {sha256!r} is not 64 hex digits")
-    return value
+def _full_object_sha256(
+    headers: Mapping[str, Any] | None, name: str = _CHECKSUM_SHA256
+) -> str | None:
+    """The hex SHA-256 a server reports for a whole object, or None.
+
+    None when absent or not a whole-object digest: a multipart "composite" checksum is
+    written `<base64>-<parts>` and is a hash of part hashes, which proves nothing here.
+    """
+    value = _header(headers, name)
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        return None
+    return digest.hex() if len(digest) == 32 else None

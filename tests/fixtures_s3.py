@@ -57,6 +57,10 @@ class SeaweedFS:
         secret = quote(self.secret_key, safe="")
         return f"s3://{access}:{secret}@{self.endpoint}/{bucket}?secure=false"
 
+    def raw_client(self) -> Minio:
+        """A plain minio client, to put objects behind a store's back."""
+        return Minio(self.endpoint, self.access_key, self.secret_key, secure=False)
+
 
 def _weed_binary() -> str:
     beside_python = Path(sys.executable).with_name("weed")

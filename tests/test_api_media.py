@@ -147,11 +147,11 @@ def test_ingest_refuses_what_the_store_does_not_hold(api: Api) -> None:
     response = api.ingest(wrong_size)
     assert response.status_code == 409 and "100 bytes" in response.json()["detail"]
 
-    # Same size, other bytes: both stores record the SHA-256 they verified at upload.
+    # Keys are derived from the content: a record cannot name another medium's object.
     assert api.store.stat(stored.original_key).sha256 == stored.sha256
     other = stored.model_copy(update={"sha256": hashlib.sha256(os.urandom(100)).hexdigest()})
     response = api.ingest(other)
-    assert response.status_code == 409 and "sha256" in response.json()["detail"]
+    assert response.status_code == 422 and "original_key must be" in response.json()["detail"]
 
     no_proxy = stored.model_copy(update={"proxy_key": "proxies/nothing.mp4"})
     response = api.ingest(no_proxy)

@@ -38,12 +38,35 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
         copy_and_hash(tmp_path / "pipe.mp4", tmp_path / "dst")
 
 
-def test_write_failure_leaves_no_partial_copy(tmp_path: Path) -> None:
+def test_unwritable_staging_is_a_copy_error(tmp_path: Path) -> None:
     src = tmp_path / "src.mp4"
     src.write_bytes(b"x" * 1000)
-    missing_dir = tmp_path / "gone" / "dst"
     with pytest.raises(CopyError, match="cannot write"):
-        copy_and_hash(src, missing_dir)
+        copy_and_hash(src, tmp_path / "gone" / "dst")
+
+
+def test_file_changed_since_scan_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "src.mp4"
+    src.write_bytes(b"x" * 1000)
+    seen = src.stat()
+    src.write_bytes(b"x" * 2000)  # the camera was still recording
+    with pytest.raises(CopyError, match="still be writing"):
+        copy_and_hash(
+            src, tmp_path / "dst", expect_size=seen.st_size, expect_mtime_ns=seen.st_mtime_ns
+        )
+    assert not (tmp_path / "dst").exists() and not (tmp_path / "dst.part").exists()
+
+
+def test_progress_callback_failure_leaves_no_partial_copy(tmp_path: Path) -> None:
+    src = tmp_path / "src.mp4"
+    src.write_bytes(b"x" * (3 << 20))
+
+    def interrupted(_n: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_and_hash(src, tmp_path / "dst", on_progress=interrupted, chunk_size=1 << 20)
+    assert not (tmp_path / "dst.part").exists() and not (tmp_path / "dst").exists()
 
 
 def test_disk_full_is_reported_and_cleaned_up(tmp_path: Path) -> None:

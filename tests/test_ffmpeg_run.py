@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import FfmpegTimeout, ProbeError, TranscodeError
-from ingest.ffmpeg_run import AV_DEMUXERS, run_tool, safe_input_args
+from ingest.ffmpeg_run import (
+    AV_DEMUXERS,
+    MAX_TIMEOUT_S,
+    bounded_timeout,
+    run_tool,
+    safe_input_args,
+)
 from ingest.media_kinds import MediaKind
 
 
@@ -66,6 +72,26 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     while _alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(grandchild)
+
+
+@pytest.mark.parametrize("timeout_s", [4 * 4294967295.0, 1e10, float("inf"), float("nan")])
+def test_a_limit_too_large_for_the_os_timer_is_capped_never_an_overflow(timeout_s: float) -> None:
+    """4x a duration of 2**32 - 1 s, as a crafted MP4 header can claim, once raised OverflowError."""
+    result = run_tool([sys.executable, "-c", "pass"], timeout_s=timeout_s)
+    assert result.returncode == 0
+
+
+def test_time_limits_are_clamped_between_a_floor_and_a_hard_ceiling() -> None:
+    assert bounded_timeout(10.0, floor_s=60.0) == 60.0
+    assert bounded_timeout(600.0, floor_s=60.0) == 600.0
+    assert bounded_timeout(1e9, floor_s=60.0) == MAX_TIMEOUT_S == 6 * 3600.0
+    assert bounded_timeout(float("inf"), floor_s=60.0) == MAX_TIMEOUT_S
+    assert bounded_timeout(float("nan"), floor_s=60.0) == MAX_TIMEOUT_S
+
+
+def test_an_argument_the_os_refuses_is_the_callers_error() -> None:
+    with pytest.raises(ProbeError, match="could not be started on X.MP4"):
+        run_tool(["ffprobe", "file:/v/X\0.MP4"], timeout_s=5, error=ProbeError, what="X.MP4")
 
 
 def test_safe_input_args_whitelist_demuxers_protocols_and_use_an_absolute_file_url(

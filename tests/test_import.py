@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -30,6 +31,7 @@ class Recorder:
         self.states: list[tuple[str, FileState]] = []
         self.failures: list[str] = []
         self.undocked_after: int | None = None
+        self.kept_docked: list[str] | None = None
 
     def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None:
         if self.vanish is not None:  # the card lost this file between scan and copy
@@ -47,6 +49,9 @@ class Recorder:
 
     def safe_to_undock(self) -> None:
         self.undocked_after = sum(1 for _, s in self.states if s is FileState.STAGED)
+
+    def keep_docked(self, not_copied: list[JournalRow]) -> None:
+        self.kept_docked = [row.path for row in not_copied]
 
 
 @pytest.fixture
@@ -77,25 +82,35 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
         http.headers["Authorization"] = f"Bearer {station_token}"
         admin = TestClient(app, headers={"Authorization": f"Bearer {admin_token}"})
 
-        def run(vol: Path, observer: Recorder | None = None, case_no: str | None = None):  # noqa: ANN202
-            journal = Journal(tmp_path / "state" / "journal.db")
-            try:
-                return Importer(
+        def run(  # noqa: ANN202
+            vol: Path,
+            observer: Recorder | None = None,
+            case_no: str | None = None,
+            api_down: bool = False,
+        ):
+            api = ApiClient(_unreachable()) if api_down else ApiClient(http)
+            with (
+                Journal(tmp_path / "state" / "journal.db") as journal,
+                Importer(
                     journal=journal,
                     staging_root=tmp_path / "state" / "staging",
                     store=store,
-                    api=ApiClient(http),
-                    observer=observer or Recorder(),
-                ).run(
-                    vol,
-                    ImportOptions(
-                        device_id=vol.name, station_id="st-1", officer_id="010001", case_no=case_no
-                    ),
+                    api=api,
+                ) as importer,
+            ):
+                options = ImportOptions(
+                    device_id=vol.name, station_id="st-1", officer_id="010001", case_no=case_no
                 )
-            finally:
-                journal.close()
+                return importer.run(vol, options, observer or Recorder())
 
         yield run, admin
+
+
+def _unreachable() -> httpx.Client:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    return httpx.Client(base_url="http://api.invalid", transport=httpx.MockTransport(refuse))
 
 
 def _media_by_name(admin: TestClient) -> dict[str, dict]:
@@ -165,6 +180,9 @@ def test_unreadable_file_is_reported_and_the_rest_continue(station, volume: Path
     assert [o.rel_path for o in failed] == ["DCIM/100MEDIA/V_0002.AVI"]
     assert "cannot open" in str(failed[0].error)
     assert observer.failures == ["DCIM/100MEDIA/V_0002.AVI"]
+    # The officer is told to keep the camera docked, never that it is safe to undock.
+    assert observer.kept_docked == ["DCIM/100MEDIA/V_0002.AVI"]
+    assert observer.undocked_after is None and report.safe_to_undock_s is None
     assert len(_media_by_name(admin)) == 4
 
 
@@ -213,3 +231,43 @@ def test_case_no_at_the_dock_associates_the_footage(station, volume: Path) -> No
     found = admin.get("/api/v1/media", params={"case_no": "A3201002026110001"}).json()["items"]
     assert len(found) == 5
     assert all(m["case_nos"] == ["A3201002026110001"] for m in found)
+
+
+def test_staged_files_are_finished_after_the_device_has_gone(
+    station, volume: Path, tmp_path: Path
+) -> None:
+    run, admin = station
+    down = run(volume, case_no="A-1", api_down=True)
+    assert not down.ok and down.safe_to_undock_s is not None  # staged: safe to undock
+    shutil.rmtree(volume)  # the officer undocked; the camera may overwrite its card
+    empty = tmp_path / "OTHER-CAM"
+    empty.mkdir()
+    later = run(empty)  # any later import finishes what waits on the station disk
+    assert later.ok and len(later.outcomes) == 5
+    media = _media_by_name(admin)
+    assert len(media) == 5
+    # What the dock knew (officer, case) went with the files, not the later command line.
+    assert {m["device_id"] for m in media.values()} == {"ZFY-0001"}
+    assert all(m["case_nos"] == ["A-1"] and m["officer_id"] == "010001" for m in media.values())
+
+
+def test_lost_staged_copy_is_copied_again_from_the_docked_device(
+    station, volume: Path, tmp_path: Path
+) -> None:
+    run, admin = station
+    assert not run(volume, api_down=True).ok
+    shutil.rmtree(tmp_path / "state" / "staging")  # the station's staging disk was replaced
+    assert run(volume).ok
+    assert len(_media_by_name(admin)) == 5
+
+
+def test_unreadable_part_of_the_card_fails_the_import(station, volume: Path) -> None:
+    run, _ = station
+    folder = volume
+    for _ in range(40):
+        folder = folder / "d"
+    folder.mkdir(parents=True)
+    observer = Recorder()
+    report = run(volume, observer)
+    assert not report.ok
+    assert observer.kept_docked == [] and observer.undocked_after is None

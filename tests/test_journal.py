@@ -1,14 +1,20 @@
 """The journal: one row per (device, path, size, mtime), moving only forward, durable."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from station.journal import FileState, Journal
+from station.journal import FileState, Journal, JournalBusy
 
 
-def test_same_file_found_again_is_the_same_row(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db")
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal(tmp_path / "j.db") as journal:
+        yield journal
+
+
+def test_same_file_found_again_is_the_same_row(journal: Journal) -> None:
     a = journal.discover("cam1", "DCIM/1.MP4", 10, 111, "video")
     again = journal.discover("cam1", "DCIM/1.MP4", 10, 111, "video")
     rewritten = journal.discover("cam1", "DCIM/1.MP4", 10, 222, "video")
@@ -16,8 +22,7 @@ def test_same_file_found_again_is_the_same_row(tmp_path: Path) -> None:
     assert rewritten.id != a.id  # a file rewritten on the camera is a new file
 
 
-def test_rows_only_move_forward_and_keep_their_facts(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db")
+def test_rows_only_move_forward_and_keep_their_facts(journal: Journal) -> None:
     row = journal.discover("cam1", "a.mp4", 10, 1, "video")
     row = journal.advance(row.id, FileState.STAGED, sha256="ab" * 32, facts={"staged_name": "o"})
     assert row.staged_at is not None
@@ -33,7 +38,23 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     journal.advance(row.id, FileState.STAGED, sha256="cd" * 32, facts={"staged_name": "o"})
     journal.fail(row.id, "api unreachable")
     journal.close()
-    reopened = Journal(tmp_path / "j.db").discover("cam1", "a.mp4", 10, 1, "video")
+    with Journal(tmp_path / "j.db") as again:
+        reopened = again.discover("cam1", "a.mp4", 10, 1, "video")
     assert reopened.state is FileState.STAGED
     assert reopened.sha256 == "cd" * 32
     assert reopened.error == "api unreachable"
+
+
+def test_only_one_process_uses_a_journal(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db"), pytest.raises(JournalBusy):
+        Journal(tmp_path / "j.db")
+    Journal(tmp_path / "j.db").close()  # released on close
+
+
+def test_lost_staged_copy_goes_back_to_discovered(journal: Journal) -> None:
+    row = journal.discover("cam1", "a.mp4", 10, 1, "video")
+    journal.advance(row.id, FileState.STAGED, sha256="ab" * 32, facts={"staged_name": "o"})
+    assert [r.id for r in journal.pending()] == [row.id]
+    again = journal.restage(row.id, "staged copy missing")
+    assert (again.state, again.sha256, again.facts) == (FileState.DISCOVERED, None, {})
+    assert journal.pending() == []

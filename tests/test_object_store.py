@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import secrets
 import stat
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import urllib3
+from urllib3.response import BaseHTTPResponse
 
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.local_store import LocalStore
@@ -294,3 +300,177 @@ def test_derived_file_digest_is_computed_by_the_store(store: ObjectStore, tmp_pa
     assert store.sha256_of(key) == sha
     # Made again (a resumed import): the stored object is kept and its digest returned.
     assert store.put_file(key, source, sha256=None, content_type="video/mp4") == sha
+
+
+def test_remade_derived_file_keeps_the_stored_one(store: ObjectStore, tmp_path: Path) -> None:
+    # A resumed import may make a thumbnail again with other bytes: the first one stays.
+    key = "thumbnails/" + "cd" * 32 + ".jpg"
+    first, second = tmp_path / "first.jpg", tmp_path / "second.jpg"
+    first_sha = _write_random(first, 1000)
+    _write_random(second, 1200)
+    store.put_file(key, first, sha256=None, content_type="image/jpeg")
+
+    assert store.put_file(key, second, sha256=None, content_type="image/jpeg") == first_sha
+    assert store.sha256_of(key) == first_sha
+
+
+# -- S3: nothing is accepted unproven ---------------------------------------------------------
+
+
+class _Interposer(urllib3.PoolManager):
+    """The store's HTTP client with a hand in the middle, for one bucket's objects.
+
+    Records object requests; can cut reads off (a network failure during the read-back),
+    hide the checksum a single PUT's response echoes (a server or proxy that ignores or
+    strips `x-amz-checksum-sha256`), and run a hook after each single PUT (to store other
+    bytes, as such a server might).
+    """
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            timeout=urllib3.Timeout(connect=2, read=30), retries=urllib3.Retry(total=0)
+        )
+        self.bucket = bucket
+        self._prefix = f"/{bucket}/"
+        self.requests: list[tuple[str, str]] = []
+        self.cut_off_reads = False
+        self.hide_checksum_echo = False
+        self.after_single_put: Callable[[str], None] | None = None
+
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> BaseHTTPResponse:
+        parts = urlsplit(url)
+        if not parts.path.startswith(self._prefix):
+            return super().urlopen(method, url, redirect=redirect, **kw)
+        key = parts.path.removeprefix(self._prefix)
+        self.requests.append((method, key))
+        if method == "GET" and self.cut_off_reads:
+            raise urllib3.exceptions.ProtocolError("connection reset (cut off by the test)")
+        response = super().urlopen(method, url, redirect=redirect, **kw)
+        if method == "PUT" and "uploadId" not in parts.query:
+            if self.hide_checksum_echo:
+                response.headers.discard("x-amz-checksum-sha256")
+            if self.after_single_put is not None:
+                self.after_single_put(key)
+        return response
+
+
+def _s3_store(
+    server: SeaweedFS, pool: _Interposer | None = None, *, small_parts: bool = False
+) -> S3Store:
+    """A store on a fresh bucket; `small_parts`: files over 5 MiB go up in 5 MiB parts."""
+    parts = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB} if small_parts else {}
+    return S3Store(
+        server.endpoint,
+        server.access_key,
+        server.secret_key,
+        pool.bucket if pool else f"test-{secrets.token_hex(6)}",
+        secure=False,
+        http_client=pool,
+        **parts,
+    )
+
+
+@pytest.mark.parametrize("derived", [False, True], ids=["original", "derived"])
+def test_s3_object_recorded_but_never_verified_is_refused_and_removed(
+    seaweedfs: SeaweedFS, tmp_path: Path, derived: bool
+) -> None:
+    store = _s3_store(seaweedfs)
+    source = tmp_path / "clip.mp4"
+    sha = _write_random(source, MiB)
+    key = original_key(sha) if not derived else "proxies/" + sha + ".mp4"
+    # What an upload cut off before its read-back leaves: the tag written when the upload
+    # started, the right size, other bytes.
+    raw = seaweedfs.raw_client()
+    raw.make_bucket(store.bucket)
+    raw.put_object(store.bucket, key, io.BytesIO(os.urandom(MiB)), MiB, metadata={"sha256": sha})
+
+    with pytest.raises(StoredObjectMismatch, match="never verified.*removed"):
+        store.put_file(key, source, sha256=None if derived else sha, content_type="video/mp4")
+
+    assert not store.exists(key)
+    assert (
+        store.put_file(key, source, sha256=None if derived else sha, content_type="video/mp4")
+        == sha
+    )
+    assert store.sha256_of(key) == sha
+
+
+def test_s3_upload_cut_off_before_its_read_back_is_read_back_on_retry(
+    seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    pool = _Interposer(f"test-{secrets.token_hex(6)}")
+    store = _s3_store(seaweedfs, pool, small_parts=True)
+    source = tmp_path / "long.mp4"
+    sha = _write_random(source, 12 * MiB)
+    key = original_key(sha)
+
+    pool.cut_off_reads = True
+    with pytest.raises(StorageError) as failed:
+        store.put_file(key, source, sha256=sha, content_type="video/mp4")
+    assert failed.type is StorageError  # a network failure, not a verdict on the bytes
+    assert store.stat(key).sha256 == sha  # completed and tagged, but not verified
+
+    pool.cut_off_reads = False
+    pool.requests.clear()
+    assert store.put_file(key, source, sha256=sha, content_type="video/mp4") == sha
+    # Multipart objects carry no server checksum: the retry proves them by reading back,
+    # without uploading again.
+    assert ("GET", key) in pool.requests
+    assert ("PUT", key) not in pool.requests
+
+
+def test_s3_single_put_is_proven_by_the_servers_checksum(
+    seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    pool = _Interposer(f"test-{secrets.token_hex(6)}")
+    store = _s3_store(seaweedfs, pool)
+    source = tmp_path / "clip.mp4"
+    sha = _write_random(source, MiB)
+    key = original_key(sha)
+
+    store.put_file(key, source, sha256=sha, content_type="video/mp4")
+    # SeaweedFS echoes the checksum it verified: no read-back.
+    assert pool.requests == [("HEAD", key), ("PUT", key)]
+
+    pool.requests.clear()
+    store.put_file(key, source, sha256=sha, content_type="video/mp4")
+    # HEAD with x-amz-checksum-mode reports the checksum stored with the object.
+    assert pool.requests == [("HEAD", key)]
+
+
+def test_s3_single_put_without_checksum_echo_is_read_back(
+    seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    pool = _Interposer(f"test-{secrets.token_hex(6)}")
+    pool.hide_checksum_echo = True
+    store = _s3_store(seaweedfs, pool)
+    source = tmp_path / "clip.mp4"
+    sha = _write_random(source, MiB)
+
+    assert store.put_file(original_key(sha), source, sha256=sha, content_type="video/mp4") == sha
+
+    assert ("GET", original_key(sha)) in pool.requests
+
+
+def test_s3_server_ignoring_the_checksum_cannot_store_other_bytes(
+    seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    pool = _Interposer(f"test-{secrets.token_hex(6)}")
+    store = _s3_store(seaweedfs, pool)
+    source = tmp_path / "clip.mp4"
+    sha = _write_random(source, MiB)
+    damaged = bytearray(source.read_bytes())
+    damaged[1000] ^= 0x01
+    raw = seaweedfs.raw_client()
+
+    def store_damaged(key: str) -> None:
+        raw.put_object(store.bucket, key, io.BytesIO(bytes(damaged)), len(damaged))
+
+    # A server that ignores x-amz-checksum-sha256: no echo, and it keeps a flipped bit.
+    pool.hide_checksum_echo = True
+    pool.after_single_put = store_damaged
+
+    with pytest.raises(StoredObjectMismatch, match="removed"):
+        store.put_file(original_key(sha), source, sha256=sha, content_type="video/mp4")
+
+    assert not store.exists(original_key(sha))

@@ -12,11 +12,17 @@ from typing import Any
 
 import pytest
 
-from devices.footage import hls_disguised_as_mp4, jpeg
+from devices.footage import claim_duration, h264_aac_mp4, hls_disguised_as_mp4, jpeg
 from ingest.errors import ProbeError
 from ingest.ffmpeg_run import run_tool
 from ingest.media_kinds import MediaKind
-from ingest.probe import parse_ffprobe_json, probe, probe_argv
+from ingest.probe import (
+    MAX_PLAUSIBLE_DURATION_S,
+    parse_ffprobe_json,
+    parse_ffprobe_output,
+    probe,
+    probe_argv,
+)
 from tests.fixtures_media import CLIP_CREATION_TIME, Clips
 
 # --- the pure parser -------------------------------------------------------------------------
@@ -104,6 +110,87 @@ def test_parser_refuses_a_picture_whose_size_could_not_be_decoded() -> None:
         parse_ffprobe_json(_ffprobe_json(junk))
 
 
+@pytest.mark.parametrize(
+    "claimed", ["-5.000000", "nan", "inf", "N/A", "4294967295.000000", "100000000", "86400.5"]
+)
+def test_parser_treats_a_negative_infinite_or_absurd_duration_as_unknown(claimed: str) -> None:
+    """Time limits and recorded intervals are computed from it: a header's lie must stop here."""
+    no_duration = {k: v for k, v in H264.items() if k != "duration"}
+    result = parse_ffprobe_json(_ffprobe_json(no_duration, duration=claimed))
+    assert result.duration_s is None
+    assert result.duration_raw == claimed
+
+
+def test_parser_accepts_a_duration_of_up_to_a_day() -> None:
+    result = parse_ffprobe_json(_ffprobe_json(H264, duration=str(MAX_PLAUSIBLE_DURATION_S)))
+    assert result.duration_s == MAX_PLAUSIBLE_DURATION_S == 86400.0
+
+
+def test_parser_takes_a_streams_duration_when_the_container_claims_an_absurd_one() -> None:
+    result = parse_ffprobe_json(
+        _ffprobe_json({**H264, "duration": "1e12"}, AAC, duration="4294967295.000000")
+    )
+    assert result.duration_s == 10.0
+    assert result.video is not None and result.video.duration_s is None
+
+
+def test_parser_takes_n_a_and_values_of_the_wrong_type_as_unknown() -> None:
+    odd = {
+        "index": "N/A",
+        "codec_type": "video",
+        "codec_name": ["h264"],
+        "width": "N/A",
+        "height": 1080.5,
+        "pix_fmt": None,
+        "duration": "N/A",
+        "disposition": "attached_pic",
+        "tags": ["creation_time", "2024-03-15"],
+    }
+    audio = {**AAC, "index": None, "sample_rate": "N/A", "channels": {"n": 2}}
+    result = parse_ffprobe_json({"streams": [odd, audio, "junk", 7], "format": ["not", "a", "map"]})
+    assert result.video is None  # no frame size could be read, and there is audio
+    assert result.audio is not None
+    assert (result.audio.index, result.audio.sample_rate, result.audio.channels) == (0, None, None)
+    assert (result.format_name, result.duration_s, result.creation_time_raw) == (
+        "unknown",
+        10.0,
+        None,
+    )
+
+
+@pytest.mark.parametrize("data", [{"streams": {"0": H264}}, {"streams": "h264"}, {}])
+def test_parser_reports_no_streams_for_a_streams_list_of_the_wrong_shape(
+    data: dict[str, Any],
+) -> None:
+    with pytest.raises(ProbeError, match="no audio or video stream"):
+        parse_ffprobe_json(data)
+
+
+@pytest.mark.parametrize(
+    "raw", ["0001-01-01T00:00:00", "0001:01:01 00:00:00", "9999-12-31T23:59:59+00:00"]
+)
+def test_parser_keeps_a_creation_time_at_the_edge_of_the_calendar_raw_only(raw: str) -> None:
+    """Such a stamp could not be moved to UTC or have the duration added without overflowing."""
+    result = parse_ffprobe_json(_ffprobe_json(H264, tags={"creation_time": raw}))
+    assert (result.creation_time, result.creation_time_raw) == (None, raw)
+
+
+def test_a_report_with_bytes_that_are_not_utf8_is_read_with_them_replaced() -> None:
+    report = (
+        b'{"streams": [{"index": 0, "codec_type": "audio", "codec_name": "aac"}],'
+        b' "format": {"duration": "3.0", "tags": {"creation_time": "2024\xff\xfe"}}}'
+    )
+    result = parse_ffprobe_output(report)
+    assert result.audio is not None and result.duration_s == 3.0
+    assert result.creation_time_raw == "2024\ufffd\ufffd"
+
+
+@pytest.mark.parametrize("report", [b"", b"[1, 2]", b'{"streams": [', b"\xff\xfe", b"null"])
+def test_a_report_that_is_not_a_json_object_is_a_probe_error(report: bytes) -> None:
+    with pytest.raises(ProbeError):
+        parse_ffprobe_output(report)
+
+
 def test_probe_argv_reads_json_through_the_safety_options() -> None:
     argv = probe_argv(Path("/v/VID_0001.MP4"))
     assert argv[0] == "ffprobe"
@@ -144,6 +231,16 @@ def test_probe_reads_the_other_kinds_cameras_write(
     result = probe(getattr(clips, clip))
     assert (result.video.codec_name if result.video else None) == video_codec
     assert (result.audio.codec_name if result.audio else None) == audio_codec
+
+
+@pytest.mark.parametrize("claimed_s", [4294967295, 500_000])
+def test_a_header_claiming_an_absurd_duration_is_not_believed(
+    tmp_path: Path, claimed_s: int
+) -> None:
+    src = claim_duration(h264_aac_mp4(tmp_path / "VID_0012.MP4", seconds=1), claimed_s)
+    result = probe(src)
+    assert result.duration_raw is not None and float(result.duration_raw) == claimed_s
+    assert result.duration_s == pytest.approx(1.0, abs=0.1)  # the video stream's own duration
 
 
 def test_a_truncated_mp4_is_reported_as_an_incomplete_recording(clips: Clips) -> None:

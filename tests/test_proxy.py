@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from devices.footage import mjpeg_pcm_avi, mp4_top_level_boxes
+from devices.footage import (
+    claim_duration,
+    h264_aac_mp4,
+    hevc_mp4,
+    mjpeg_pcm_avi,
+    mp4_top_level_boxes,
+)
 from ingest.errors import TranscodeError
+from ingest.ffmpeg_run import MAX_TIMEOUT_S
 from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult, StreamInfo, probe
 from ingest.proxy import ProxyPlan, make_proxy, plan_proxy, proxy_argv
+from ingest.thumbnail import make_thumbnail
 from tests.fixtures_media import Clips
 
 
@@ -98,6 +108,34 @@ def test_time_limits_follow_the_duration() -> None:
     assert _plan(_probe("h264", "aac", duration_s=10)).timeout_s == 30  # copy: at least 30 s
     assert _plan(_probe("hevc", "aac", duration_s=600)).timeout_s == 2400  # transcode: 4x
     assert _plan(_probe("hevc", "aac", duration_s=5)).timeout_s == 60  # transcode: at least 60 s
+
+
+@pytest.mark.parametrize("duration_s", [1e8, 4294967295.0, float("inf"), float("nan")])
+@pytest.mark.parametrize("video", ["h264", "hevc"])
+def test_time_limits_never_exceed_the_ceiling_whatever_the_duration_says(
+    duration_s: float, video: str
+) -> None:
+    """The probe refuses such durations; the plan is bounded even when handed one anyway."""
+    plan = _plan(_probe(video, "aac", duration_s=duration_s))
+    assert 30 <= plan.timeout_s <= MAX_TIMEOUT_S == 6 * 3600
+
+
+def test_without_a_duration_the_time_limit_is_estimated_from_the_size_at_a_low_bitrate() -> None:
+    def limit(video: str, source_bytes: int | None) -> float:
+        plan = plan_proxy(
+            _probe(video, "aac", duration_s=None), MediaKind.VIDEO, source_bytes=source_bytes
+        )
+        assert plan is not None
+        return plan.timeout_s
+
+    # 10 MB at 250 kbit/s is 320 s of media: 4x to transcode, a tenth (floor 30 s) to copy.
+    assert limit("hevc", 10_000_000) == 1280
+    assert limit("h264", 10_000_000) == 32
+    assert limit("hevc", 100_000) == 60  # floors
+    assert limit("h264", 100_000) == 30
+    assert limit("hevc", 50 * 10**9) == MAX_TIMEOUT_S  # ceilings
+    assert limit("h264", 50 * 10**9) == MAX_TIMEOUT_S
+    assert limit("hevc", None) == MAX_TIMEOUT_S  # nothing known: the ceiling, never endless
     assert _plan(_probe("hevc", "aac", duration_s=None)).timeout_s >= 60
 
 
@@ -199,6 +237,44 @@ def test_a_refused_stream_copy_is_retried_once_transcoding_and_says_so(
     assert not proxy.audio_copied
     assert proxy.copy_failed is not None and "pcm_s16le" in proxy.copy_failed
     _assert_browser_mp4(proxy.path)
+
+
+@pytest.mark.parametrize("claimed_s", [4294967295, 500_000])
+@pytest.mark.parametrize("encode", [h264_aac_mp4, hevc_mp4], ids=["copied", "transcoded"])
+def test_a_header_claiming_an_absurd_duration_is_probed_proxied_and_thumbnailed_in_bounds(
+    tmp_path: Path, encode: Callable[..., Path], claimed_s: int
+) -> None:
+    """1 s of video whose mvhd claims 136 years (once an OverflowError) or ~6 days (a limit of
+    weeks): every step finishes, with limits that follow the real length."""
+    src = claim_duration(encode(tmp_path / "VID_0013.MP4", seconds=1), claimed_s)
+    started = time.monotonic()
+    probed = probe(src)
+    proxy = make_proxy(src, tmp_path / "p.mp4", probed, MediaKind.VIDEO)
+    assert proxy is not None
+    assert _assert_browser_mp4(proxy.path).duration_s == pytest.approx(1.0, abs=0.1)
+    assert make_thumbnail(src, tmp_path / "t.jpg", probed, MediaKind.VIDEO) is not None
+    assert time.monotonic() - started < 30
+    plan = _plan(probed)
+    assert plan.timeout_s == (60 if plan.transcodes else 30)
+
+
+def test_a_proxy_that_cannot_be_saved_is_a_transcode_error_naming_the_file(
+    clips: Clips, tmp_path: Path
+) -> None:
+    dst = tmp_path / "p.mp4"
+    dst.mkdir()
+    (dst / "in-the-way").touch()  # os.replace cannot put a file over a non-empty folder
+    src = clips.h264_mp4
+    with pytest.raises(TranscodeError, match="VID_0001.MP4: the proxy could not be saved"):
+        make_proxy(src, dst, probe(src), MediaKind.VIDEO)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.mp4"]
+
+
+def test_a_source_that_cannot_be_read_is_a_transcode_error(clips: Clips, tmp_path: Path) -> None:
+    with pytest.raises(TranscodeError, match="VID_0014.MP4: cannot be read"):
+        make_proxy(
+            tmp_path / "VID_0014.MP4", tmp_path / "p.mp4", probe(clips.h264_mp4), MediaKind.VIDEO
+        )
 
 
 def test_a_failed_proxy_leaves_nothing_under_the_final_name(clips: Clips, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from ingest.media_kinds import MediaKind
-from ingest.scan import SkipReason, scan_volume
+from ingest.scan import MAX_DEPTH, SkipReason, scan_volume
 
 
 def test_media_found_and_others_skipped_with_reasons(tmp_path: Path) -> None:
@@ -45,3 +45,24 @@ def test_media_found_and_others_skipped_with_reasons(tmp_path: Path) -> None:
         "escape.mp4": SkipReason.SYMLINK,
         "pipe.mp4": SkipReason.SPECIAL,
     }
+
+
+def test_undecodable_name_and_its_lookalike_stay_distinct(tmp_path: Path) -> None:
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    with open(os.fsencode(str(vol)) + b"/a\xff.mp4", "wb") as f:
+        f.write(b"raw byte")
+    (vol / "a\\xff.mp4").write_bytes(b"literal backslash")
+    names = sorted(f.rel_path for f in scan_volume(vol).found)
+    assert names == ["a\\\\xff.mp4", "a\\xff.mp4"]
+
+
+def test_hostile_nesting_is_reported_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "vol"
+    for _ in range(MAX_DEPTH + 5):
+        folder = folder / "d"
+    folder.mkdir(parents=True)
+    (folder / "deep.mp4").write_bytes(b"x")
+    result = scan_volume(tmp_path / "vol")
+    assert result.found == []
+    assert [s.reason for s in result.skipped] == [SkipReason.TOO_DEEP]

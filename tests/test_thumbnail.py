@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from devices.footage import h264_aac_mp4
-from ingest.errors import TranscodeError
+from devices.footage import h264_aac_mp4, mjpeg_avi_corrupt_from
+from ingest.errors import FfmpegTimeout, TranscodeError
 from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult, StreamInfo, probe
 from ingest.thumbnail import make_thumbnail, thumbnail_argv, thumbnail_seek_s
@@ -95,6 +97,42 @@ def test_a_duration_that_lies_falls_back_to_the_first_frame(tmp_path: Path) -> N
     dst = tmp_path / "t.jpg"
     assert make_thumbnail(src, dst, lying, MediaKind.VIDEO) == dst
     assert dst.stat().st_size > 0
+
+
+def test_frames_that_do_not_decode_at_the_seek_point_fall_back_to_the_first_frame(
+    tmp_path: Path,
+) -> None:
+    """Seeking into the zeroed half makes ffmpeg fail (exit 69), not just write nothing."""
+    src = mjpeg_avi_corrupt_from(tmp_path / "REC_0015.AVI", corrupt_from_s=0.5, seconds=2)
+    probed = probe(src)
+    assert thumbnail_seek_s(probed, MediaKind.VIDEO) == 1.0  # inside the corrupt part
+    dst = tmp_path / "t.jpg"
+    assert make_thumbnail(src, dst, probed, MediaKind.VIDEO) == dst
+    assert dst.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REC_0015.AVI", "t.jpg"]
+
+
+def test_a_timeout_is_not_retried(clips: Clips, tmp_path: Path) -> None:
+    """A FIFO nobody writes to hangs ffmpeg in open(); a retry would only hang as long again."""
+    src = tmp_path / "VID_0016.MP4"
+    os.mkfifo(src)
+    started = time.monotonic()
+    with pytest.raises(FfmpegTimeout, match="VID_0016.MP4"):
+        make_thumbnail(src, tmp_path / "t.jpg", probe(clips.h264_mp4), MediaKind.VIDEO, timeout_s=1)
+    assert time.monotonic() - started < 2  # two attempts would take at least 2 s
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["VID_0016.MP4"]
+
+
+def test_a_thumbnail_that_cannot_be_saved_is_a_transcode_error_naming_the_file(
+    clips: Clips, tmp_path: Path
+) -> None:
+    dst = tmp_path / "t.jpg"
+    dst.mkdir()
+    (dst / "in-the-way").touch()  # os.replace cannot put a file over a non-empty folder
+    src = clips.h264_mp4
+    with pytest.raises(TranscodeError, match="VID_0001.MP4: the thumbnail could not be saved"):
+        make_thumbnail(src, dst, probe(src), MediaKind.VIDEO)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jpg"]
 
 
 def test_an_undecodable_file_raises_and_leaves_nothing_under_the_final_name(

@@ -14,7 +14,7 @@ from ingest.record import IngestRecord
 from storage.catalogue import media_repo
 from storage.catalogue.errors import DuplicateConflict
 from storage.errors import ObjectNotFound, StorageError
-from storage.object_store import ObjectStore
+from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -36,6 +36,7 @@ def ingest(
     response: Response,
 ) -> MediaOut:
     """Register one uploaded original; idempotent on `sha256` (201 new, 200 known)."""
+    _check_keys(record)
     _check_stored(store, record)
     try:
         media, created = media_repo.register(
@@ -46,6 +47,29 @@ def ingest(
     if not created:
         response.status_code = status.HTTP_200_OK
     return MediaOut.of(media)
+
+
+def _check_keys(record: IngestRecord) -> None:
+    """Keys are derived from the content, never chosen by a station: otherwise a station could
+    point one medium's proxy at another medium's original."""
+    expected = {
+        "original_key": original_key(record.sha256),
+        "proxy_key": proxy_key(record.sha256, record.proxy_content_type or "")
+        if record.proxy_key is not None
+        else None,
+        "thumbnail_key": thumbnail_key(record.sha256) if record.thumbnail_key else None,
+    }
+    for field, want in expected.items():
+        if getattr(record, field) != want:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"{field} must be {want!r} for this sha256 and content type",
+            )
+    if record.proxy_key is not None and record.proxy_content_type not in ("video/mp4", "audio/mp4"):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="proxy_content_type must be video/mp4 or audio/mp4",
+        )
 
 
 def _check_stored(store: ObjectStore, record: IngestRecord) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ingest.media_kinds import MediaKind
 from ingest.record import IngestRecord
+from storage.catalogue import device_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict, InvalidCursor
 from storage.catalogue.models import RETENTION_PERIOD, CaseMedia, Media, utc_now
 
@@ -45,8 +46,15 @@ def register(
     `created` False (and adds the dock association to `record.case_no` if it is new).
     Raises DuplicateConflict when the registered original with this SHA-256 has a different
     size: something is badly wrong with one of the two, and nothing is changed.
+    `unit_id` is the station's; when `record.device_id` is a registered device, the unit and
+    officer are filed as device_repo.attribute says.
     """
     ingested_at = now or utc_now()
+    filed = device_repo.attribute(
+        device_repo.get_device(session, record.device_id),
+        officer_id=record.officer_id,
+        station_unit_id=unit_id,
+    )
     media = Media(
         sha256=record.sha256,
         size_bytes=record.size_bytes,
@@ -54,8 +62,8 @@ def register(
         original_name=record.original_name,
         original_path=record.original_path,
         device_id=record.device_id,
-        officer_id=record.officer_id,
-        unit_id=unit_id,
+        officer_id=filed.officer_id,
+        unit_id=filed.unit_id,
         station_id=record.station_id,
         recorded_start=record.recorded_start,
         recorded_end=record.recorded_end,
@@ -78,6 +86,9 @@ def register(
         staged_at=record.staged_at,
         ingested_at=ingested_at,
         retention_until=retention_until(record.recorded_start, ingested_at),
+        device_serial=record.device_serial,
+        device_registered=record.device_registered,
+        clock_offset_s=record.clock_offset_s,
     )
     if record.case_no:
         media.case_links.append(

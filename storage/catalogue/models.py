@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -133,6 +136,14 @@ class Media(Base):
     retention_until: Mapped[datetime]
     recording_id: Mapped[str | None] = mapped_column(String(36))
     """The merged recording this part belongs to; recordings come in a later issue."""
+    device_serial: Mapped[str | None] = mapped_column(String(128))
+    """The hardware serial (or volume name) the station read at the dock, if it had one."""
+    device_registered: Mapped[bool | None] = mapped_column(Boolean)
+    """Whether the station found the device in the registry at the dock (None: it did not
+    say). As the station saw it then: an unregistered device is not wiped. Whether a device
+    is registered *now* is a join with `device` (see device_repo.unregistered)."""
+    clock_offset_s: Mapped[float | None] = mapped_column(Float)
+    """Device clock minus station clock at the dock, in seconds, when the station knew it."""
 
     case_links: Mapped[list[CaseMedia]] = relationship(
         back_populates="media", lazy="selectin", order_by="CaseMedia.case_no"
@@ -178,3 +189,122 @@ class ApiToken(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     revoked_at: Mapped[datetime | None]
+
+
+class DeviceKind(StrEnum):
+    """What a registered device is (CONTRACT.md)."""
+
+    BODY_CAMERA = "body_camera"
+    HANDHELD_TERMINAL = "handheld_terminal"
+    INTERVIEW_ROOM = "interview_room"
+
+
+class DeviceStatus(StrEnum):
+    """Where a registered device is in its life.
+
+    active: in service. inactive: in stock, not issued. repair: away for repair.
+    lost: reported lost or stolen. retired: out of service for good.
+    Only `active` devices count towards a unit's equipment; footage from a device in any
+    status is still imported and attributed by the registry.
+    """
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    REPAIR = "repair"
+    LOST = "lost"
+    RETIRED = "retired"
+
+
+def _in_list(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Device(Base):
+    """A device in IT's registry: which unit and officer it belongs to, and its status.
+
+    `unit_id` and `officer_id` are plain ids, not foreign keys: units, devices and cases may
+    arrive in any order (CONTRACT.md), so a device may name a unit the catalogue does not
+    know yet. `serial` is unique among devices that have one (NULLs never collide).
+    """
+
+    __tablename__ = "device"
+    __table_args__ = (
+        UniqueConstraint("serial"),
+        CheckConstraint(_in_list("kind", DeviceKind), name="kind"),
+        CheckConstraint(_in_list("status", DeviceStatus), name="status"),
+        Index(None, "unit_id"),
+    )
+
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    serial: Mapped[str | None] = mapped_column(String(128))
+    unit_id: Mapped[str | None] = mapped_column(String(128))
+    officer_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CustodyEventKind(StrEnum):
+    """What happened to a medium, as a step of its chain of custody.
+
+    At the dock (reported by the station): copied_from_device, stored (uploaded to the
+    object store and verified there), wiped_from_device, wipe_failed. In the catalogue:
+    registered, seen_again (the same bytes arrived again from another device, path or
+    station). Reads of content: downloaded_original, played_proxy.
+    A new code needs a migration: the check constraint lists them all.
+    """
+
+    COPIED_FROM_DEVICE = "copied_from_device"
+    STORED = "stored"
+    REGISTERED = "registered"
+    SEEN_AGAIN = "seen_again"
+    WIPED_FROM_DEVICE = "wiped_from_device"
+    WIPE_FAILED = "wipe_failed"
+    DOWNLOADED_ORIGINAL = "downloaded_original"
+    PLAYED_PROXY = "played_proxy"
+
+
+class CustodyOutcome(StrEnum):
+    """ok: it happened (a read: the api started sending the bytes). failed: it was
+    attempted and did not happen (a read refused with 416/500/503, a wipe that failed)."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+class CustodyEvent(Base):
+    """One step in the chain of custody of a medium: who did what, when, from where, and
+    how it went. Rows are only ever added, never changed.
+
+    `dedupe_key` is set for events a caller may send twice (a station retrying after a lost
+    response): the unique constraint, not a lookup, keeps the retry from being recorded
+    twice. Events that may truly repeat (every download) leave it NULL, and NULLs never
+    collide.
+    """
+
+    __tablename__ = "custody_event"
+    __table_args__ = (
+        UniqueConstraint("media_id", "dedupe_key"),
+        CheckConstraint(_in_list("event", CustodyEventKind), name="event"),
+        CheckConstraint(_in_list("outcome", CustodyOutcome), name="outcome"),
+        # The chain of one medium, oldest first.
+        Index(None, "media_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    media_id: Mapped[str] = mapped_column(String(36), ForeignKey("media.id"))
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    """The api token's name, or `token:ID` for a token without one."""
+    role: Mapped[str] = mapped_column(String(32))
+    station_id: Mapped[str | None] = mapped_column(String(128))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    client: Mapped[str | None] = mapped_column(String(64))
+    """The network address the api saw the request come from."""
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
+
+    media: Mapped[Media] = relationship()

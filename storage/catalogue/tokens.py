@@ -18,8 +18,11 @@ from storage.catalogue.models import ApiToken
 ALL_ROLES = ("station", "officer", "reviewer", "supervisor", "it_admin", "case_system", "admin")
 """Every role of CONTRACT.md."""
 
-ROLES_AVAILABLE = ("station", "admin")
-"""The roles that can be given out today; the others come with their features."""
+ROLES_AVAILABLE = ("station", "admin", "it_admin")
+"""The roles that can be given out today; the others come with their features.
+
+it_admin: IT administration (devices now; units, standards and tokens as they come), never
+media content."""
 
 TOKEN_PREFIX = "st_"
 

@@ -1,0 +1,107 @@
+"""The device registry: IT registers devices; a station asks which device a docked serial is.
+
+Roles: it_admin and admin register and read; a station may only look a device up by serial.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+
+from api.deps import DeviceAdmin, DeviceLookup, SessionDep
+from api.schemas import DeviceIn, DeviceOut, DevicePage, UnregisteredDeviceOut, UnregisteredDevices
+from storage.catalogue import device_repo
+from storage.catalogue.device_repo import DeviceFields, SerialTaken
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+
+# A device of this id would be hidden behind GET /api/v1/devices/unregistered.
+_RESERVED_IDS = frozenset({"unregistered"})
+
+DeviceIdPath = Annotated[str, Path(min_length=1, max_length=128)]
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such device"}}
+
+
+@router.get("")
+def find_devices(
+    session: SessionDep,
+    token: DeviceLookup,
+    serial: Annotated[str | None, Query(description="the serial a docked device reported")] = None,
+    unit_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=device_repo.MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> DevicePage:
+    """Registered devices matching every filter given, by device_id.
+
+    A station must give `serial` and nothing else: it may ask which device it has docked,
+    not browse the registry.
+    """
+    if token.role == "station" and (serial is None or unit_id is not None or cursor is not None):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="a station may only look a device up by serial: GET /api/v1/devices?serial=...",
+        )
+    page = device_repo.find_devices(
+        session, serial=serial, unit_id=unit_id, limit=limit, after=cursor
+    )
+    return DevicePage(items=[DeviceOut.of(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/unregistered")
+def unregistered_devices(session: SessionDep, _token: DeviceAdmin) -> UnregisteredDevices:
+    """Device ids that media were registered with but that no registered device has: the
+    cameras IT must register (or relink), most recently seen first."""
+    return UnregisteredDevices(
+        items=[
+            UnregisteredDeviceOut.model_validate(row, from_attributes=True)
+            for row in device_repo.unregistered(session)
+        ]
+    )
+
+
+@router.get("/{device_id}", responses=_NOT_FOUND)
+def get_device(device_id: DeviceIdPath, session: SessionDep, _token: DeviceAdmin) -> DeviceOut:
+    device = device_repo.get_device(session, device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")
+    return DeviceOut.of(device)
+
+
+@router.put(
+    "/{device_id}",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "replaced an existing device"},
+        409: {"description": "another device has this serial"},
+        422: {"description": "invalid kind, status or field"},
+    },
+)
+def put_device(
+    device_id: DeviceIdPath,
+    body: DeviceIn,
+    session: SessionDep,
+    _token: DeviceAdmin,
+    response: Response,
+) -> DeviceOut:
+    """Create (201) or replace (200) a device. Its unit and officer need not be known yet."""
+    if device_id in _RESERVED_IDS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"{device_id!r} is reserved and cannot be a device id",
+        )
+    fields = DeviceFields(
+        kind=body.kind,
+        status=body.status,
+        serial=body.serial,
+        unit_id=body.unit_id,
+        officer_id=body.officer_id,
+    )
+    try:
+        device, created = device_repo.put_device(session, device_id, fields)
+    except SerialTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DeviceOut.of(device)

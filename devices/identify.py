@@ -1,0 +1,274 @@
+"""Who is docked: the one entry point the station agent calls per dock.
+
+    volume --sysfs--> USB VID/PID/serial --registry--> adapter --> camera's own identity + clock
+      |                     |                              |
+      | nothing relates     | no adapter / it fails        +--> how = "usb_adapter"
+      v                     v
+    how = "volume_name"   how = "usb_serial"
+
+Cameras that show their volume only after a login (Ambarella, GA/T 947-style) are first
+found by `find_cameras_to_prepare` and switched by `prepare_camera`, which also reads the
+clock offset before any time sync; pass its results to `identify_dock` as `prepared` so the
+files of that dock keep the offset their timestamps were made with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import usb.backend
+
+from devices.adapters.base import AdapterOptions, CameraAdapter, CameraInfo
+from devices.adapters.registry import AdapterRegistry, default_registry
+from devices.clock import read_clock_offset, sync_clock
+from devices.errors import DeviceError, UnsupportedOperation
+from devices.sysfs import volume_usb_serial
+from devices.usb_enum import DEFAULT_TIMEOUT_MS, UsbIdentity, find_usb_device, iter_usb_devices
+
+log = logging.getLogger(__name__)
+
+HowIdentified = Literal["usb_adapter", "usb_serial", "volume_name"]
+GENERIC_ADAPTER = "generic"  # plain mass storage: nothing spoken to the camera
+
+
+@dataclass(frozen=True)
+class DockIdentity:
+    """Who a docked device is, and how we know; stored with every file of the dock.
+
+    `device_serial` is stable across docks: the USB serial when USB tells one, else the
+    camera's own ID, else the volume's folder name (CONTRACT.md). `clock_offset` is device
+    time minus station time before any sync at this dock (None: not known), the device's
+    local time read in Asia/Shanghai.
+    """
+
+    device_serial: str
+    how: HowIdentified
+    adapter: str = GENERIC_ADAPTER
+    device_id: str | None = None
+    officer_id: str | None = None
+    officer_name: str | None = None
+    unit_code: str | None = None
+    unit_name: str | None = None
+    model_code: str | None = None
+    vid: int | None = None
+    pid: int | None = None
+    usb_serial: str | None = None
+    clock_offset: timedelta | None = None
+    clock_synced: bool = False  # the station set the camera's clock (after reading the offset)
+
+    def is_usb_device(self, usb_identity: UsbIdentity) -> bool:
+        """Whether this identity was taken from that USB device (same VID:PID and serial)."""
+        return self.usb_serial is not None and (self.vid, self.pid, self.usb_serial) == (
+            usb_identity.vid,
+            usb_identity.pid,
+            usb_identity.serial,
+        )
+
+
+def identify_dock(
+    volume: Path,
+    *,
+    backend: usb.backend.IBackend | None = None,
+    usb_identity: UsbIdentity | None = None,
+    prepared: Iterable[DockIdentity] = (),
+    registry: AdapterRegistry | None = None,
+    options: AdapterOptions | None = None,
+    sysfs_root: Path = Path("/sys"),
+    mounts_file: Path = Path("/proc/self/mountinfo"),
+    now: datetime | None = None,
+) -> DockIdentity:
+    """Identify the device whose volume is mounted at `volume`. Never raises.
+
+    `usb_identity` is the USB device behind the volume when the caller knows it (the
+    simulator); otherwise sysfs is asked. A camera prepared at this dock (`prepared`, from
+    `prepare_camera`) is recognised by its USB serial and returned as it was then. Otherwise
+    the adapter registered for its VID/PID (`registry`, default: built-ins + plug-ins) reads
+    its identity and clock, each USB transfer limited to `options.timeout_ms`; a camera that
+    has no adapter, is gone, refuses or does not answer is identified by its USB serial, or
+    by the volume's folder name when nothing relates the volume to a USB device. It never
+    changes the camera (no time sync, no mode switch).
+    """
+    found = usb_identity or volume_usb_serial(
+        volume, sysfs_root=sysfs_root, mounts_file=mounts_file
+    )
+    if found is None:
+        return _generic(volume, None)
+    for identity in prepared:
+        if identity.is_usb_device(found):
+            return identity
+    try:
+        spoken = _identify_by_adapter(
+            found,
+            volume=volume,
+            backend=backend,
+            registry=registry or default_registry(),
+            options=options or AdapterOptions(),
+            now=now,
+        )
+    except DeviceError as exc:
+        log.warning("%s: %s; identified without the camera's help", volume, exc)
+        spoken = None
+    except Exception:  # a vendor plug-in's bug must not stop the import
+        log.exception("%s: camera adapter failed for %s; identified without it", volume, found)
+        spoken = None
+    return spoken if spoken is not None else _generic(volume, found)
+
+
+def find_cameras_to_prepare(
+    *,
+    backend: usb.backend.IBackend | None = None,
+    registry: AdapterRegistry | None = None,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+) -> list[UsbIdentity]:
+    """Docked cameras that must be switched (`prepare_camera`) before they show a volume.
+
+    Decided from USB descriptors alone; never raises for one device's failure.
+    """
+    registry = registry or default_registry()
+    waiting = []
+    for device, identity in iter_usb_devices(backend, timeout_ms=timeout_ms):
+        adapter = registry.lookup(identity.vid, identity.pid)
+        try:
+            if adapter is not None and adapter.needs_preparation(device):
+                waiting.append(identity)
+        except Exception:  # a plug-in's bug: that camera is skipped, the others are not
+            log.exception("camera adapter %s failed to inspect %s", adapter, identity)
+    return waiting
+
+
+def prepare_camera(
+    usb_identity: UsbIdentity,
+    *,
+    backend: usb.backend.IBackend | None = None,
+    registry: AdapterRegistry | None = None,
+    options: AdapterOptions | None = None,
+    sync_time: bool = False,
+    now: datetime | None = None,
+) -> DockIdentity:
+    """Log in to the camera, read its identity and clock offset, set its clock to the
+    station's if `sync_time`, and switch it to mass storage so its volume appears.
+
+    Returns the identity to pass to `identify_dock(prepared=...)` once the volume is
+    mounted: its `clock_offset` is the one before the sync, which the camera's files were
+    stamped with. A failed clock read or sync is logged and does not stop the switch.
+    Raises DeviceError (DeviceTimeout, ProtocolError) when there is no adapter for the
+    camera, it is gone, or it refuses or does not answer the login or the switch.
+    """
+    registry = registry or default_registry()
+    options = options or AdapterOptions()
+    adapter_cls = registry.lookup(usb_identity.vid, usb_identity.pid)
+    if adapter_cls is None:
+        raise DeviceError(f"{usb_identity}: no camera adapter serves this device")
+    located = find_usb_device(usb_identity, backend, timeout_ms=options.timeout_ms)
+    if located is None:
+        raise DeviceError(f"{usb_identity}: no longer connected; dock the camera again")
+    device, seen = located
+    try:
+        with adapter_cls.open(device, options) as adapter:
+            info = adapter.read_info()
+            offset = _clock_offset(adapter, now, seen)
+            synced = _sync(adapter, now, seen) if sync_time else False
+            adapter.switch_to_mass_storage()
+    except DeviceError:
+        raise
+    except Exception as exc:  # a plug-in's bug, reported like any camera failure
+        raise DeviceError(f"{seen}: camera adapter {adapter_cls.name} failed: {exc!r}") from exc
+    log.info("%s: prepared by %s (clock offset %s)", seen, adapter_cls.name, offset)
+    return _from_adapter(
+        adapter_cls.name, seen, info, offset, fallback_serial=seen.vid_pid, clock_synced=synced
+    )
+
+
+def _identify_by_adapter(
+    found: UsbIdentity,
+    *,
+    volume: Path,
+    backend: usb.backend.IBackend | None,
+    registry: AdapterRegistry,
+    options: AdapterOptions,
+    now: datetime | None,
+) -> DockIdentity | None:
+    adapter_cls = registry.lookup(found.vid, found.pid)
+    if adapter_cls is None:
+        return None
+    located = find_usb_device(found, backend, timeout_ms=options.timeout_ms)
+    if located is None:
+        raise DeviceError(f"{found}: not found on USB (unplugged, or no permission)")
+    device, seen = located
+    with adapter_cls.open(device, options) as adapter:
+        info = adapter.read_info()
+        offset = _clock_offset(adapter, now, seen)
+    usb_seen = UsbIdentity(
+        seen.vid, seen.pid, found.serial or seen.serial, seen.manufacturer, seen.product
+    )
+    return _from_adapter(adapter_cls.name, usb_seen, info, offset, fallback_serial=volume.name)
+
+
+def _clock_offset(
+    adapter: CameraAdapter, now: datetime | None, seen: UsbIdentity
+) -> timedelta | None:
+    try:
+        return read_clock_offset(adapter, now=now)
+    except UnsupportedOperation:
+        return None
+    except DeviceError as exc:
+        log.warning("%s: clock not read (%s); its files keep their own times", seen, exc)
+        return None
+
+
+def _sync(adapter: CameraAdapter, now: datetime | None, seen: UsbIdentity) -> bool:
+    try:
+        sync_clock(adapter, now=now)
+    except DeviceError as exc:
+        log.warning("%s: clock not set (%s)", seen, exc)
+        return False
+    return True
+
+
+def _from_adapter(
+    adapter: str,
+    usb_identity: UsbIdentity,
+    info: CameraInfo,
+    offset: timedelta | None,
+    *,
+    fallback_serial: str,
+    clock_synced: bool = False,
+) -> DockIdentity:
+    return DockIdentity(
+        device_serial=usb_identity.serial or info.device_id or fallback_serial,
+        how="usb_adapter",
+        adapter=adapter,
+        device_id=info.device_id,
+        officer_id=info.officer_id,
+        officer_name=info.officer_name,
+        unit_code=info.unit_code,
+        unit_name=info.unit_name,
+        model_code=info.model_code,
+        vid=usb_identity.vid,
+        pid=usb_identity.pid,
+        usb_serial=usb_identity.serial,
+        clock_offset=offset,
+        clock_synced=clock_synced,
+    )
+
+
+def _generic(volume: Path, found: UsbIdentity | None) -> DockIdentity:
+    if found is not None and found.serial:
+        return DockIdentity(
+            device_serial=found.serial,
+            how="usb_serial",
+            vid=found.vid,
+            pid=found.pid,
+            usb_serial=found.serial,
+        )
+    return DockIdentity(
+        device_serial=volume.name,
+        how="volume_name",
+        vid=found.vid if found else None,
+        pid=found.pid if found else None,
+    )
