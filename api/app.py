@@ -13,6 +13,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from api.routes import health, ingest, media
+from api.routes.custody import router as custody_router
 from api.routes.devices import router as devices_router
 from api.settings import ApiSettings
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
@@ -48,4 +49,5 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(ingest.router)
     app.include_router(media.router)
     app.include_router(devices_router)
+    app.include_router(custody_router)
     return app

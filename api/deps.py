@@ -88,3 +88,6 @@ DeviceAdmin = Annotated[ApiToken, Depends(require_roles("it_admin", "admin"))]
 
 DeviceLookup = Annotated[ApiToken, Depends(require_roles("it_admin", "admin", "station"))]
 """A caller that may look devices up; a station only by serial (the route checks)."""
+
+CustodyReader = Annotated[ApiToken, Depends(require_roles("admin"))]
+"""A caller that may read a medium's chain of custody; reviewer+ (unit-scoped) later."""

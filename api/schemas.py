@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from ingest.media_kinds import MediaKind
-from storage.catalogue.models import Device, DeviceKind, DeviceStatus, Media
+from storage.catalogue.models import (
+    CustodyEvent,
+    CustodyEventKind,
+    CustodyOutcome,
+    Device,
+    DeviceKind,
+    DeviceStatus,
+    Media,
+)
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -144,3 +152,52 @@ class UnregisteredDeviceOut(BaseModel):
 
 class UnregisteredDevices(BaseModel):
     items: list[UnregisteredDeviceOut]
+
+
+class CustodyEventOut(BaseModel):
+    """One step of a medium's chain of custody."""
+
+    at: UtcTime = Field(description="when it happened (dock steps: station clock)")
+    event: CustodyEventKind
+    actor: str = Field(description="name of the api token that did or reported it")
+    role: str = Field(description="role of that token")
+    station_id: str | None = Field(description="the station where it happened, if at a dock")
+    device_id: str | None = Field(description="the device it concerned, if any")
+    client: str | None = Field(description="network address the request came from")
+    detail: dict[str, Any] | None = Field(description="what else is known; depends on event")
+    outcome: CustodyOutcome
+
+    @classmethod
+    def of(cls, event: CustodyEvent) -> CustodyEventOut:
+        return cls.model_validate(event, from_attributes=True)
+
+
+class CustodyOut(BaseModel):
+    """GET /api/v1/media/{id}/custody: every event from the dock to now, oldest first."""
+
+    media_id: str
+    events: list[CustodyEventOut]
+
+
+class CustodyReportIn(BaseModel):
+    """POST /api/v1/media/{id}/custody: a station reports what it did at the dock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: Literal["wiped_from_device", "wipe_failed"] = Field(
+        description="only events that happen at the dock after registration"
+    )
+    at: AwareDatetime = Field(description="when it happened, with an offset")
+    device_id: _DeviceRef = Field(description="the device the file was on")
+    path: str = Field(
+        min_length=1, max_length=4096, description="the file's path on the device volume"
+    )
+    sha256_verified: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) the station verified the stored copy against before it "
+        "acted; must be the medium's",
+    )
+    station_id: _DeviceRef | None = Field(default=None, description="the reporting station")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="why a wipe failed, if it did"
+    )

@@ -58,3 +58,8 @@ class IngestRecord(BaseModel):
         allow_inf_nan=False,
         description="device clock minus station clock at the dock, in seconds",
     )
+    uploaded_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the station had uploaded the original and verified it in the "
+        "object store; recorded as the `stored` step of the chain of custody",
+    )

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
 from ingest.record import IngestRecord
 
 
-class RegistrationError(Exception):
-    """The api did not register the media; the file stays staged and is retried."""
+class ApiError(Exception):
+    """The api could not be reached or refused; `retryable` says whether trying later helps."""
 
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class RegistrationError(ApiError):
+    """The api did not register the media; the file stays staged and is retried."""
+
+
+@dataclass(frozen=True)
+class RegisteredDevice:
+    device_id: str
+    kind: str
+    unit_id: str | None
+    officer_id: str | None
+    status: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,67 @@ class ApiClient:
 
     def close(self) -> None:
         self._client.close()
+
+    def _call(self, method: str, url: str, what: str, **kwargs: object) -> httpx.Response:
+        try:
+            return self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"api at {self._client.base_url} unreachable while {what} "
+                f"({exc.__class__.__name__}: {exc})",
+                retryable=True,
+            ) from exc
+
+    @staticmethod
+    def _refused(response: httpx.Response, what: str) -> ApiError:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text[:300]
+        return ApiError(
+            f"api refused {what}: HTTP {response.status_code} {detail}",
+            retryable=response.status_code >= 500 or response.status_code == 429,
+        )
+
+    def find_device(self, serial: str) -> RegisteredDevice | None:
+        """The registered device with this serial, or None when the registry has none."""
+        response = self._call(
+            "GET", "/api/v1/devices", "looking up a device", params={"serial": serial}
+        )
+        if response.status_code != 200:
+            raise self._refused(response, f"the lookup of device serial {serial!r}")
+        items = response.json()["items"]
+        if not items:
+            return None
+        d = items[0]
+        return RegisteredDevice(
+            d["device_id"], d["kind"], d["unit_id"], d["officer_id"], d["status"]
+        )
+
+    def report_wipe(
+        self,
+        media_id: str,
+        *,
+        at: datetime,
+        device_id: str,
+        path: str,
+        sha256: str,
+        station_id: str,
+    ) -> None:
+        """Record in the media's custody that its file was wiped from the device."""
+        body = {
+            "event": "wiped_from_device",
+            "at": at.isoformat(),
+            "device_id": device_id,
+            "path": path,
+            "sha256_verified": sha256,
+            "station_id": station_id,
+        }
+        response = self._call(
+            "POST", f"/api/v1/media/{media_id}/custody", "reporting a wipe", json=body
+        )
+        if response.status_code not in (200, 201):
+            raise self._refused(response, f"the wipe report of {path!r}")
 
     def register(self, record: IngestRecord) -> Registered:
         """Register one media item; idempotent on sha256. Raises RegistrationError."""

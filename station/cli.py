@@ -127,6 +127,53 @@ def import_command(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command("agent")
+def agent_command() -> None:
+    """Run the station agent: watch mount roots and export folders, import, upload, wipe."""
+    import signal
+
+    import uvicorn
+
+    from station.agent import Agent
+    from station.status import StatusBoard
+    from station.status_page import create_status_app
+
+    settings = StationSettings()
+    if not settings.api_token:
+        raise _fail(
+            "未设置 STATION_API_TOKEN。请先运行 `station token create --role station` 并导出该令牌。"
+        )
+    try:
+        store = open_store(settings.storage_url)
+        journal = Journal(settings.state_dir / "journal.db")
+    except JournalBusy as exc:
+        raise _fail(f"采集站代理已在运行，或有导入任务正在进行。（{exc}）") from exc
+    except Exception as exc:
+        raise _fail(f"无法打开对象存储（STATION_STORAGE_URL）：{exc}") from exc
+    board = StatusBoard()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if settings.status_port:
+        page = uvicorn.Server(
+            uvicorn.Config(
+                create_status_app(board),
+                host="127.0.0.1",
+                port=settings.status_port,
+                log_level="warning",
+            )
+        )
+        threading.Thread(target=page.run, name="status page", daemon=True).start()
+        console.print(f"采集站状态页：http://127.0.0.1:{settings.status_port}/")
+    api = ApiClient.connect(settings.api_url, settings.api_token)
+    with Importer(
+        journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
+    ) as importer:
+        Agent(settings=settings, journal=journal, importer=importer, api=api, board=board).run(stop)
+    api.close()
+    journal.close()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the catalogue's migrations (STATION_DATABASE_URL)."""

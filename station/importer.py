@@ -220,6 +220,25 @@ class Importer:
         report.outcomes = [outcomes[row.id] for row in todo]
         return report
 
+    def finish_pending(self, observer: ImportObserver) -> list[FileOutcome]:
+        """Finish staged files whose retry is due (the offline queue): upload and register
+        what waits on the station disk. Rows another dock is working on are left to it."""
+        rows = [r for r in self._journal.pending(due_only=True) if self._claim(r.id)]
+        outcomes = []
+        for row in rows:
+            try:
+                done = self._finish(row, observer)
+                outcomes.append(FileOutcome(done.path, done.state, done.media_id))
+            except Exception as exc:
+                log.warning("retry of %s failed at %s: %s", row.path, row.state, exc)
+                failed = self._journal.fail(row.id, str(exc))
+                outcomes.append(FileOutcome(failed.path, failed.state, None, exc))
+                observer.failed(failed, exc)
+            finally:
+                with self._lock:
+                    self._in_flight.discard(row.id)
+        return outcomes
+
     def _claim(self, row_id: int) -> bool:
         """True when this caller may work on the row (no other dock or retry is)."""
         with self._lock:
@@ -336,6 +355,7 @@ class Importer:
             content_type="application/octet-stream",
         )
         keys: dict[str, str | None] = {
+            "uploaded_at": datetime.now(UTC).isoformat(),
             "original_key": original,
             "proxy_key": None,
             "thumbnail_key": None,
@@ -392,6 +412,9 @@ class Importer:
             thumbnail_key=facts["thumbnail_key"],
             file_mtime=datetime.fromtimestamp(row.mtime_ns / 1e9, UTC),
             staged_at=row.staged_at,
+            uploaded_at=datetime.fromisoformat(facts["uploaded_at"])
+            if "uploaded_at" in facts
+            else None,
         )
         registered = self._api.register(record)
         row = self._journal.advance(row.id, FileState.REGISTERED, media_id=registered.media_id)

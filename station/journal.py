@@ -1,6 +1,9 @@
 """The station's durable journal: one row per file found on a device, moving only forward.
 
-    discovered → staged → processed → uploaded → registered
+    discovered → staged → processed → uploaded → registered → released
+
+(`released`: wiped from the device after its bytes there were checked against the registered
+SHA-256; rows of devices that are never wiped stay `registered`.)
 
 A row is keyed by (device, path on device, size, mtime), so docking the same camera again
 finds the same rows and nothing is imported twice; a crash resumes from the last state
@@ -14,7 +17,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ class FileState(StrEnum):
     PROCESSED = "processed"
     UPLOADED = "uploaded"
     REGISTERED = "registered"
+    RELEASED = "released"
 
 
 _ORDER = list(FileState)
@@ -44,10 +48,16 @@ CREATE TABLE IF NOT EXISTS files (
     facts TEXT NOT NULL DEFAULT '{}',
     media_id TEXT,
     error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
     updated_at TEXT NOT NULL,
     UNIQUE (device_id, path, size, mtime_ns)
 );
+CREATE INDEX IF NOT EXISTS files_state ON files (state, next_attempt_at);
 """
+# Retries of a file that could not be uploaded or registered back off up to this long.
+MAX_BACKOFF_S = 600.0
+FIRST_BACKOFF_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class JournalRow:
     """What later steps need from earlier ones (probe summary, derived files, object keys)."""
     media_id: str | None
     error: str | None
+    attempts: int = 0
 
 
 def _now() -> str:
@@ -148,7 +159,8 @@ class Journal:
             self._db.execute(
                 "UPDATE files SET state=?, sha256=COALESCE(?, sha256),"
                 " staged_at=CASE WHEN ?='staged' THEN ? ELSE staged_at END,"
-                " facts=?, media_id=COALESCE(?, media_id), error=NULL, updated_at=? WHERE id=?",
+                " facts=?, media_id=COALESCE(?, media_id), error=NULL, attempts=0,"
+                " next_attempt_at=NULL, updated_at=? WHERE id=?",
                 (state, sha256, state, _now(), json.dumps(merged), media_id, _now(), row_id),
             )
             return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
@@ -158,7 +170,7 @@ class Journal:
         be copied from the device again (never past `uploaded`: then the store has it)."""
         with self._lock:
             current = _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
-            if current.state is FileState.REGISTERED:
+            if current.state in (FileState.REGISTERED, FileState.RELEASED):
                 raise ValueError(f"journal row {row_id} is registered; it is never copied again")
             self._db.execute(
                 "UPDATE files SET state=?, sha256=NULL, staged_at=NULL, facts='{}', error=?,"
@@ -167,21 +179,58 @@ class Journal:
             )
             return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
 
-    def pending(self) -> list[JournalRow]:
-        """Rows staged but not yet registered: their bytes wait on the station disk."""
+    def pending(self, *, due_only: bool = False) -> list[JournalRow]:
+        """Rows staged but not yet registered: their bytes wait on the station disk.
+        `due_only`: only those whose back-off after a failure has run out."""
+        query = "SELECT * FROM files WHERE state IN (?, ?, ?)"
+        params: list[str] = [FileState.STAGED, FileState.PROCESSED, FileState.UPLOADED]
+        if due_only:
+            query += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            params.append(_now())
+        with self._lock:
+            return _rows(self._db.execute(query + " ORDER BY id", params))
+
+    def registered_on(self, device_id: str) -> list[JournalRow]:
+        """Rows of a device that are registered but still on it (candidates for wiping)."""
         with self._lock:
             cur = self._db.execute(
-                "SELECT * FROM files WHERE state IN (?, ?, ?) ORDER BY id",
-                (FileState.STAGED, FileState.PROCESSED, FileState.UPLOADED),
+                "SELECT * FROM files WHERE device_id=? AND state=? ORDER BY id",
+                (device_id, FileState.REGISTERED),
             )
             return _rows(cur)
 
-    def fail(self, row_id: int, error: str) -> None:
-        """Record why a row is stuck; it stays in its state and is retried next time."""
+    def note(self, row_id: int, facts: dict[str, Any]) -> None:
+        """Merge facts into a row without changing its state."""
         with self._lock:
+            current = _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
             self._db.execute(
-                "UPDATE files SET error=?, updated_at=? WHERE id=?", (error, _now(), row_id)
+                "UPDATE files SET facts=?, updated_at=? WHERE id=?",
+                (json.dumps({**current.facts, **facts}), _now(), row_id),
             )
+
+    def unreported_wipes(self) -> list[JournalRow]:
+        """Rows wiped from their device whose wipe the api has not recorded yet."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT * FROM files WHERE state=? AND json_extract(facts, '$.wipe_reported') = 0"
+                " ORDER BY id",
+                (FileState.RELEASED,),
+            )
+            return _rows(cur)
+
+    def fail(self, row_id: int, error: str) -> JournalRow:
+        """Record why a row is stuck; it stays in its state and is retried after a back-off
+        that doubles with each failure (5 s, 10 s, ... up to 10 minutes)."""
+        with self._lock:
+            current = _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+            delay = min(FIRST_BACKOFF_S * 2**current.attempts, MAX_BACKOFF_S)
+            retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
+            self._db.execute(
+                "UPDATE files SET error=?, attempts=attempts+1, next_attempt_at=?, updated_at=?"
+                " WHERE id=?",
+                (error, retry_at, _now(), row_id),
+            )
+            return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
 
 
 def _row(cur: sqlite3.Cursor) -> JournalRow:
@@ -210,4 +259,5 @@ def _from_db(r: dict[str, Any]) -> JournalRow:
         facts=json.loads(r["facts"]),
         media_id=r["media_id"],
         error=r["error"],
+        attempts=r["attempts"],
     )

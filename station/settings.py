@@ -21,6 +21,27 @@ class StationSettings(BaseSettings):
     state_dir: Path = Field(default=Path("./var/station"), description="journal and staging")
     mount_roots: str = Field(default="/media:/run/media", description=":-separated mount roots")
     export_dirs: str = Field(default="", description=":-separated interview-room export folders")
+
+    def mount_root_paths(self) -> list[Path]:
+        return [Path(p) for p in self.mount_roots.split(":") if p]
+
+    def export_dir_paths(self) -> list[Path]:
+        return [Path(p) for p in self.export_dirs.split(":") if p]
+
     wipe: Literal["after_verified", "never"] = Field(
         default="after_verified", description="delete verified files from registered devices"
+    )
+    import_mode: Literal["auto", "touch"] = Field(
+        default="auto",
+        description="auto: a docked device imports at once; touch: it waits for 导入 on the status page",
+    )
+    status_port: int = Field(
+        default=8686, description="port of the status page on 127.0.0.1 (0: no status page)"
+    )
+    settle_s: float = Field(
+        default=2.0, gt=0, description="seconds a volume or export file must stay unchanged"
+    )
+    sync_clock: bool = Field(
+        default=False,
+        description="set a camera's clock to the station's at dock (its offset is read first)",
     )

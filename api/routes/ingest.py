@@ -6,13 +6,15 @@ size (and, when the store knows it, the SHA-256) the record claims.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
+from api.custody_log import caller
 from api.deps import SessionDep, StationToken, StoreDep
 from api.schemas import MediaOut
 from ingest.record import IngestRecord
-from storage.catalogue import media_repo
-from storage.catalogue.errors import DuplicateConflict
+from storage.catalogue import custody_repo, media_repo
+from storage.catalogue.errors import CatalogueError, DuplicateConflict
+from storage.catalogue.models import utc_now
 from storage.errors import ObjectNotFound, StorageError
 from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
 
@@ -30,20 +32,40 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"])
 )
 def ingest(
     record: IngestRecord,
+    request: Request,
     session: SessionDep,
     store: StoreDep,
     token: StationToken,
     response: Response,
 ) -> MediaOut:
-    """Register one uploaded original; idempotent on `sha256` (201 new, 200 known)."""
+    """Register one uploaded original; idempotent on `sha256` (201 new, 200 known).
+
+    A new medium starts its chain of custody: copied from the device (at `staged_at`),
+    stored (at `uploaded_at`, when given), registered. The same bytes from another device,
+    path or station add `seen_again` to the existing medium's chain, once per sighting.
+    """
     _check_keys(record)
     _check_stored(store, record)
+    who = caller(request, token)
+    now = utc_now()
     try:
         media, created = media_repo.register(
-            session, record, actor=token.name or f"token:{token.id}", unit_id=token.unit_id
+            session,
+            record,
+            actor=who.actor,
+            unit_id=token.unit_id,
+            now=now,
+            custody=custody_repo.registration_events(record, who, now=now),
         )
+        if not created:
+            custody_repo.record_seen_again(session, media, record, who, now=now)
     except DuplicateConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    except CatalogueError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the registration could not be recorded, try again later: {exc}",
+        ) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
     return MediaOut.of(media)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime
 
+from api.custody_log import logged_read
 from api.deps import MediaReader, SessionDep, StoreDep
 from api.object_responses import (
     content_disposition,
@@ -19,7 +20,7 @@ from api.schemas import MediaOut, MediaPage
 from ingest.media_kinds import MediaKind
 from storage.catalogue import media_repo
 from storage.catalogue.errors import InvalidCursor
-from storage.catalogue.models import Media
+from storage.catalogue.models import CustodyEventKind, Media
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 
@@ -87,58 +88,80 @@ def get_media(media_id: str, session: SessionDep, _token: MediaReader) -> MediaO
 @router.get("/{media_id}/original", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
 @router.head("/{media_id}/original", response_class=Response, include_in_schema=False)
 def get_original(
-    media_id: str, request: Request, session: SessionDep, store: StoreDep, _token: MediaReader
+    media_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
 ) -> Response:
-    """The original bytes exactly as read from the device, with their `Repr-Digest`."""
+    """The original bytes exactly as read from the device, with their `Repr-Digest`.
+
+    Each GET (whole or a range, served or failed) is recorded in the chain of custody as
+    `downloaded_original`, before any byte is sent.
+    """
     media = _media_or_404(session, media_id)
-    info = stat_object(store, media.original_key, "original")
-    if info.size != media.size_bytes:
-        raise HTTPException(
-            status.HTTP_500_INTERNAL_SERVER_ERROR,
-            detail=f"the stored original of media {media.id} has {info.size} bytes, the "
-            f"catalogue says {media.size_bytes}: run `station fixity check`",
+
+    def respond() -> Response:
+        info = stat_object(store, media.original_key, "original")
+        if info.size != media.size_bytes:
+            raise HTTPException(
+                status.HTTP_500_INTERNAL_SERVER_ERROR,
+                detail=f"the stored original of media {media.id} has {info.size} bytes, the "
+                f"catalogue says {media.size_bytes}: run `station fixity check`",
+            )
+        return object_response(
+            request,
+            store,
+            media.original_key,
+            size=media.size_bytes,
+            content_type=original_content_type(media.original_name),
+            etag=f'"{media.sha256}"',
+            what="original",
+            headers={
+                "Content-Disposition": content_disposition(media.original_name),
+                "Repr-Digest": repr_digest(media.sha256),
+            },
         )
-    return object_response(
-        request,
-        store,
-        media.original_key,
-        size=media.size_bytes,
-        content_type=original_content_type(media.original_name),
-        etag=f'"{media.sha256}"',
-        what="original",
-        headers={
-            "Content-Disposition": content_disposition(media.original_name),
-            "Repr-Digest": repr_digest(media.sha256),
-        },
+
+    return logged_read(
+        request, session, media, token, CustodyEventKind.DOWNLOADED_ORIGINAL, respond
     )
 
 
 @router.get("/{media_id}/proxy", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
 @router.head("/{media_id}/proxy", response_class=Response, include_in_schema=False)
 def get_proxy(
-    media_id: str, request: Request, session: SessionDep, store: StoreDep, _token: MediaReader
+    media_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
 ) -> Response:
-    """The browser-playable rendition (`video/mp4` or `audio/mp4`)."""
+    """The browser-playable rendition (`video/mp4` or `audio/mp4`).
+
+    Recorded in the chain of custody as `played_proxy` when a request starts playback (no
+    Range, or a range from byte 0); a player's follow-up ranges are not recorded (see
+    api.custody_log.logged_read).
+    """
     media = _media_or_404(session, media_id)
-    if media.proxy_key is None:
+    proxy = media.proxy_key
+    if proxy is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail=f"media {media.id} has no proxy: {_why_no_proxy(media)}; "
             "download the original instead",
         )
-    info = stat_object(store, media.proxy_key, "proxy")
-    content_type = media.proxy_content_type or (
-        "audio/mp4" if media.proxy_key.endswith(".m4a") else "video/mp4"
-    )
-    return object_response(
-        request,
-        store,
-        media.proxy_key,
-        size=info.size,
-        content_type=content_type,
-        etag=f'"{media.sha256}-proxy-{info.size}"',
-        what="proxy",
-        headers={},
+
+    def respond() -> Response:
+        info = stat_object(store, proxy, "proxy")
+        content_type = media.proxy_content_type or (
+            "audio/mp4" if proxy.endswith(".m4a") else "video/mp4"
+        )
+        return object_response(
+            request,
+            store,
+            proxy,
+            size=info.size,
+            content_type=content_type,
+            etag=f'"{media.sha256}-proxy-{info.size}"',
+            what="proxy",
+            headers={},
+        )
+
+    return logged_read(
+        request, session, media, token, CustodyEventKind.PLAYED_PROXY, respond, playback=True
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from ingest.media_kinds import MediaKind
 from ingest.record import IngestRecord
 from storage.catalogue import device_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict, InvalidCursor
-from storage.catalogue.models import RETENTION_PERIOD, CaseMedia, Media, utc_now
+from storage.catalogue.models import RETENTION_PERIOD, CaseMedia, CustodyEvent, Media, utc_now
 
 MAX_PAGE = 500
 
@@ -39,6 +40,7 @@ def register(
     actor: str,
     unit_id: str | None = None,
     now: datetime | None = None,
+    custody: Sequence[CustodyEvent] = (),
 ) -> tuple[Media, bool]:
     """Register one stored original; return (media, created) and commit.
 
@@ -48,6 +50,9 @@ def register(
     size: something is badly wrong with one of the two, and nothing is changed.
     `unit_id` is the station's; when `record.device_id` is a registered device, the unit and
     officer are filed as device_repo.attribute says.
+    `custody` (see custody_repo.registration_events) is written with a new medium, in the
+    same transaction, so a medium never exists without the start of its chain of custody;
+    it is dropped when the medium was registered already.
     """
     ingested_at = now or utc_now()
     filed = device_repo.attribute(
@@ -95,6 +100,9 @@ def register(
             CaseMedia(case_no=record.case_no, source="dock", actor=actor, created_at=ingested_at)
         )
     session.add(media)
+    for event in custody:
+        event.media = media
+        session.add(event)
     try:
         session.commit()
     except IntegrityError as exc:

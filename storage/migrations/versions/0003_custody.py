@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("dedupe_key", sa.String(length=64), nullable=True),
         sa.CheckConstraint(_in_list("event", _EVENTS), name=op.f("ck_custody_event_event")),
-        sa.CheckConstraint(
-            _in_list("outcome", _OUTCOMES), name=op.f("ck_custody_event_outcome")
-        ),
+        sa.CheckConstraint(_in_list("outcome", _OUTCOMES), name=op.f("ck_custody_event_outcome")),
         sa.ForeignKeyConstraint(
             ["media_id"], ["media.id"], name=op.f("fk_custody_event_media_id_media")
         ),

@@ -1,0 +1,86 @@
+"""The chain of custody of a medium: read it, and stations report what they did at the dock.
+
+The api writes the other events itself: registration (api/routes/ingest.py) and reads of
+content (api/routes/media.py, through api/custody_log.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from api.custody_log import caller
+from api.deps import CustodyReader, SessionDep, StationToken
+from api.schemas import CustodyEventOut, CustodyOut, CustodyReportIn
+from storage.catalogue import custody_repo, media_repo
+from storage.catalogue.custody_repo import CustodyRefused, StationReport
+from storage.catalogue.errors import CatalogueError
+from storage.catalogue.models import CustodyEventKind, Media
+
+router = APIRouter(prefix="/api/v1/media", tags=["custody"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such media"}}
+
+
+def _media_or_404(session: SessionDep, media_id: str) -> Media:
+    media = media_repo.get_media(session, media_id)
+    if media is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media with id {media_id!r}")
+    return media
+
+
+@router.get("/{media_id}/custody", responses=_NOT_FOUND)
+def get_custody(media_id: str, session: SessionDep, _token: CustodyReader) -> CustodyOut:
+    """Every event of the medium from the dock to now, oldest first, times in UTC."""
+    media = _media_or_404(session, media_id)
+    events = custody_repo.chain(session, media.id)
+    return CustodyOut(media_id=media.id, events=[CustodyEventOut.of(e) for e in events])
+
+
+@router.post(
+    "/{media_id}/custody",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **_NOT_FOUND,
+        200: {"description": "reported already (a retry): the event recorded then"},
+        422: {"description": "not a station event, or sha256_verified is not the medium's"},
+    },
+)
+def report_custody(
+    media_id: str,
+    body: CustodyReportIn,
+    request: Request,
+    session: SessionDep,
+    token: StationToken,
+    response: Response,
+) -> CustodyEventOut:
+    """A station reports a dock event (a wipe, or a failed one) of a registered medium.
+
+    Idempotent on (medium, event, at, device_id, path): a station retrying after a lost
+    response gets 200 and the event recorded the first time.
+    """
+    media = _media_or_404(session, media_id)
+    report = StationReport(
+        event=CustodyEventKind(body.event),
+        at=body.at,
+        device_id=body.device_id,
+        path=body.path,
+        sha256_verified=body.sha256_verified,
+        station_id=body.station_id,
+        reason=body.reason,
+    )
+    try:
+        event, created = custody_repo.record_station_report(
+            session, media, report, caller(request, token)
+        )
+    except CustodyRefused as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    except CatalogueError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the event could not be recorded, try again later: {exc}",
+        ) from exc
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return CustodyEventOut.of(event)

@@ -1,0 +1,237 @@
+"""The station agent: the long-lived service at a collection point.
+
+Threads, each a loop with a stop event:
+- volumes: watch the mount roots; each settled volume gets a dock thread
+  (identify → registry → import → wipe after verify);
+- exports: take finished files from the interview rooms' export folders;
+- retry: the offline queue: upload and register what waits on the station disk, and report
+  wipes the api has not recorded yet, with back-off;
+- usb: log in to cameras that show their volume only after a login, and switch them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import usb.backend
+
+from devices.errors import DeviceError
+from devices.identify import DockIdentity, find_cameras_to_prepare, identify_dock, prepare_camera
+from devices.usb_enum import UsbIdentity
+from ingest.scan import ScanResult
+from station.api_client import ApiClient, ApiError, RegisteredDevice
+from station.export_watch import ExportWatcher
+from station.importer import Importer, ImportOptions
+from station.journal import FileState, Journal, JournalRow
+from station.settings import StationSettings
+from station.status import DockObserver, DockState, StatusBoard
+from station.volume_watch import VolumeWatcher
+from station.wipe import report_wipe, wipe_registered
+
+log = logging.getLogger(__name__)
+
+RETRY_EVERY_S = 5.0
+USB_EVERY_S = 2.0
+
+
+@dataclass
+class Agent:
+    settings: StationSettings
+    journal: Journal
+    importer: Importer
+    api: ApiClient
+    board: StatusBoard
+    usb_backend: usb.backend.IBackend | None = None
+    identify: Callable[..., DockIdentity] = identify_dock
+    _docking: set[Path] = field(default_factory=set)
+    _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set; then let docks in progress finish their current step."""
+        loops = [
+            ("volumes", self._watch_volumes),
+            ("exports", self._watch_exports),
+            ("retry", self._retry),
+            ("usb", self._prepare_cameras),
+        ]
+        threads = [threading.Thread(target=f, args=(stop,), name=n, daemon=True) for n, f in loops]
+        for thread in threads:
+            thread.start()
+        log.info(
+            "agent %s watching %s, exports %s",
+            self.settings.id,
+            self.settings.mount_roots,
+            self.settings.export_dirs or "none",
+        )
+        stop.wait()
+        for thread in threads:
+            thread.join(timeout=10)
+
+    # -- docks ---------------------------------------------------------------------------
+
+    def _watch_volumes(self, stop: threading.Event) -> None:
+        watcher = VolumeWatcher(self.settings.mount_root_paths(), settle_s=self.settings.settle_s)
+        watcher.run(stop, self._on_settled, self._on_gone)
+
+    def _on_settled(self, volume: Path) -> None:
+        with self._lock:
+            if volume in self._docking:
+                return  # its dock thread is still at work; it will be seen again if it changes
+            self._docking.add(volume)
+        threading.Thread(target=self._dock, args=(volume,), name=f"dock {volume.name}").start()
+
+    def _on_gone(self, volume: Path) -> None:
+        dock_id = str(volume)
+        if any(d["dock_id"] == dock_id for d in self.board.snapshot()):
+            self.board.update(dock_id, state=DockState.UNDOCKED)
+
+    def _dock(self, volume: Path) -> None:
+        dock_id = str(volume)
+        self.board.open(dock_id, str(volume))
+        try:
+            self._import_dock(volume, dock_id)
+        except Exception as exc:  # the dock thread must report, never die silently
+            log.exception("dock %s failed", volume)
+            self.board.add_error(dock_id, f"内部错误：{exc!r}")
+        finally:
+            with self._lock:
+                self._docking.discard(volume)
+
+    def _import_dock(self, volume: Path, dock_id: str) -> None:
+        with self._lock:
+            prepared = list(self._prepared.values())
+        identity = self.identify(volume, backend=self.usb_backend, prepared=prepared)
+        device, registered = self._lookup(identity.device_serial)
+        device_id = device.device_id if device else (identity.device_id or identity.device_serial)
+        officer_id = identity.officer_id or (device.officer_id if device else None)
+        self.board.update(
+            dock_id,
+            device_id=device_id,
+            device_serial=identity.device_serial,
+            officer_id=officer_id,
+            registered=registered,
+            identified_by=identity.how,
+        )
+        if self.settings.import_mode == "touch":
+            self.board.update(dock_id, state=DockState.WAITING_TOUCH)
+            touched = self.board.touched(dock_id)
+            while not touched.wait(1.0):
+                if not volume.is_dir():
+                    self.board.update(dock_id, state=DockState.UNDOCKED)
+                    return
+        options = ImportOptions(
+            device_id=device_id,
+            station_id=self.settings.id,
+            officer_id=officer_id,
+            device_serial=identity.device_serial,
+            device_registered=registered,
+            clock_offset_s=identity.clock_offset.total_seconds()
+            if identity.clock_offset is not None
+            else None,
+        )
+        report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
+        if self._may_wipe(device):
+            summary = wipe_registered(
+                volume, device_id, journal=self.journal, api=self.api, station_id=self.settings.id
+            )
+            self.board.update(dock_id, wiped=len(summary.wiped))
+            for path, why in summary.kept:
+                self.board.add_error(dock_id, f"{path}：未从设备清除（{why}）")
+        if report.ok:
+            self.board.update(dock_id, state=DockState.DONE)
+
+    def _lookup(self, serial: str) -> tuple[RegisteredDevice | None, bool | None]:
+        """The registry's device for a serial; registered is None when the api cannot say."""
+        try:
+            device = self.api.find_device(serial)
+        except ApiError as exc:
+            log.warning("device registry unavailable for serial %s: %s", serial, exc)
+            return None, None
+        return device, device is not None
+
+    def _may_wipe(self, device: RegisteredDevice | None) -> bool:
+        # Unregistered (or unknown, when the api is down) devices are never wiped: IT has
+        # not vouched for them, and their footage may be needed again from the card.
+        return (
+            self.settings.wipe == "after_verified"
+            and device is not None
+            and device.status == "active"
+        )
+
+    # -- interview rooms -----------------------------------------------------------------
+
+    def _watch_exports(self, stop: threading.Event) -> None:
+        watcher = ExportWatcher(self.settings.export_dir_paths(), settle_s=self.settings.settle_s)
+        while not stop.wait(1.0):
+            for folder, ready in watcher.poll().items():
+                dock_id = str(folder)
+                if not any(d["dock_id"] == dock_id for d in self.board.snapshot()):
+                    self.board.open(dock_id, str(folder))
+                    self.board.update(dock_id, device_id=folder.name, identified_by="export_dir")
+                # The room is the device; the officer is unknown until a case names it.
+                options = ImportOptions(device_id=folder.name, station_id=self.settings.id)
+                self.importer.run(
+                    folder,
+                    options,
+                    DockObserver(self.board, dock_id),
+                    select=lambda found, ready=ready: found.rel_path in ready,  # type: ignore[misc]
+                )
+
+    # -- offline queue -------------------------------------------------------------------
+
+    def _retry(self, stop: threading.Event) -> None:
+        observer = _LogObserver()
+        while not stop.wait(RETRY_EVERY_S):
+            try:
+                self.importer.finish_pending(observer)
+                for row in self.journal.unreported_wipes():
+                    report_wipe(
+                        row, journal=self.journal, api=self.api, station_id=self.settings.id
+                    )
+            except Exception:
+                log.exception("retry round failed; trying again in %.0f s", RETRY_EVERY_S)
+
+    # -- cameras that need a login -------------------------------------------------------
+
+    def _prepare_cameras(self, stop: threading.Event) -> None:
+        failed: set[UsbIdentity] = set()
+        while not stop.wait(USB_EVERY_S):
+            try:
+                waiting = find_cameras_to_prepare(backend=self.usb_backend)
+            except Exception:
+                log.exception("USB enumeration failed")
+                continue
+            for camera in waiting:
+                try:
+                    identity = prepare_camera(
+                        camera, backend=self.usb_backend, sync_time=self.settings.sync_clock
+                    )
+                except DeviceError as exc:
+                    if camera not in failed:  # say it once, keep trying quietly
+                        log.warning("cannot prepare camera %s: %s", camera, exc)
+                        failed.add(camera)
+                    continue
+                failed.discard(camera)
+                with self._lock:
+                    self._prepared[(camera.vid, camera.pid, camera.serial)] = identity
+
+
+class _LogObserver:
+    """The retry loop has no screen: it logs."""
+
+    def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None: ...
+    def copying(self, row: JournalRow) -> None: ...
+    def copied_bytes(self, row: JournalRow, n: int) -> None: ...
+
+    def reached(self, row: JournalRow, state: FileState) -> None:
+        if state is FileState.REGISTERED:
+            log.info("registered %s of %s after retry", row.path, row.device_id)
+
+    def failed(self, row: JournalRow, error: Exception) -> None: ...
+    def safe_to_undock(self) -> None: ...
+    def keep_docked(self, not_copied: list[JournalRow]) -> None: ...

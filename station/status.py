@@ -1,0 +1,154 @@
+"""What each dock is doing, for the officer at the station: the agent's status board.
+
+A DockObserver turns importer events into a DockStatus; the board holds one per docked
+volume and hands out consistent snapshots to the status page.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from ingest.scan import ScanResult
+from station.journal import FileState, JournalRow
+from station.progress import describe_error
+
+
+class DockState(StrEnum):
+    IDENTIFYING = "identifying"
+    WAITING_TOUCH = "waiting_touch"
+    COPYING = "copying"
+    SAFE_TO_UNDOCK = "safe_to_undock"
+    KEEP_DOCKED = "keep_docked"
+    DONE = "done"
+    UNDOCKED = "undocked"
+
+
+STATE_TEXT = {
+    DockState.IDENTIFYING: "正在识别设备",
+    DockState.WAITING_TOUCH: "等待确认导入",
+    DockState.COPYING: "正在复制，请勿拔出",
+    DockState.SAFE_TO_UNDOCK: "可以拔出",
+    DockState.KEEP_DOCKED: "请勿拔出：有文件未能复制",
+    DockState.DONE: "导入完成，可以拔出",
+    DockState.UNDOCKED: "已拔出",
+}
+
+
+@dataclass
+class DockStatus:
+    dock_id: str
+    volume: str
+    device_id: str | None = None
+    device_serial: str | None = None
+    officer_id: str | None = None
+    registered: bool | None = None
+    identified_by: str | None = None
+    state: DockState = DockState.IDENTIFYING
+    files_total: int = 0
+    files_staged: int = 0
+    files_registered: int = 0
+    already_imported: int = 0
+    bytes_total: int = 0
+    bytes_copied: int = 0
+    wiped: int = 0
+    errors: list[str] = field(default_factory=list)
+    docked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def snapshot(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state_text"] = STATE_TEXT[self.state]
+        data["docked_at"] = self.docked_at.isoformat().replace("+00:00", "Z")
+        return data
+
+
+class StatusBoard:
+    """All docks the agent knows of, guarded by one lock (updates come from many threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._docks: dict[str, DockStatus] = {}
+        self._touches: dict[str, threading.Event] = {}
+
+    def open(self, dock_id: str, volume: str) -> DockStatus:
+        with self._lock:
+            status = self._docks[dock_id] = DockStatus(dock_id=dock_id, volume=volume)
+            self._touches[dock_id] = threading.Event()
+            return status
+
+    def update(self, dock_id: str, **changes: Any) -> None:
+        with self._lock:
+            status = self._docks[dock_id]
+            for name, value in changes.items():
+                setattr(status, name, value)
+
+    def add_error(self, dock_id: str, message: str) -> None:
+        with self._lock:
+            self._docks[dock_id].errors.append(message)
+
+    def touch(self, dock_id: str) -> bool:
+        """The officer pressed 导入 for this dock; False when there is no such dock."""
+        with self._lock:
+            event = self._touches.get(dock_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def touched(self, dock_id: str) -> threading.Event:
+        with self._lock:
+            return self._touches[dock_id]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [d.snapshot() for d in self._docks.values()]
+
+
+class DockObserver:
+    """ImportObserver that keeps a dock's status current."""
+
+    def __init__(self, board: StatusBoard, dock_id: str) -> None:
+        self._board = board
+        self._id = dock_id
+        self._lock = threading.Lock()
+        self._copied = 0
+        self._staged = 0
+        self._registered = 0
+
+    def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None:
+        self._board.update(
+            self._id,
+            state=DockState.COPYING,
+            files_total=len(todo),
+            bytes_total=sum(r.size for r in todo if r.state is FileState.DISCOVERED),
+            already_imported=len(scan.found) - len(todo),
+        )
+
+    def copying(self, row: JournalRow) -> None: ...
+
+    def copied_bytes(self, row: JournalRow, n: int) -> None:
+        with self._lock:
+            self._copied += n
+            copied = self._copied
+        self._board.update(self._id, bytes_copied=copied)
+
+    def reached(self, row: JournalRow, state: FileState) -> None:
+        with self._lock:
+            if state is FileState.STAGED:
+                self._staged += 1
+            elif state is FileState.REGISTERED:
+                self._registered += 1
+            staged, registered = self._staged, self._registered
+        self._board.update(self._id, files_staged=staged, files_registered=registered)
+
+    def failed(self, row: JournalRow, error: Exception) -> None:
+        self._board.add_error(self._id, f"{row.path}：{describe_error(error)}")
+
+    def safe_to_undock(self) -> None:
+        self._board.update(self._id, state=DockState.SAFE_TO_UNDOCK)
+
+    def keep_docked(self, not_copied: list[JournalRow]) -> None:
+        self._board.update(self._id, state=DockState.KEEP_DOCKED)

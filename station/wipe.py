@@ -1,0 +1,83 @@
+"""Wipe after verify: a file leaves the camera only after its original is verified in object
+storage and registered, and after the bytes still on the camera are checked to be exactly
+the registered ones. Each wipe goes into the media's chain of custody."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.scan import scan_volume
+from station.api_client import ApiClient, ApiError
+from station.journal import FileState, Journal, JournalRow
+from storage.durable import fsync_path, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WipeSummary:
+    wiped: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)
+    """(path, why) of registered files left on the device."""
+
+
+def wipe_registered(
+    volume: Path, device_id: str, *, journal: Journal, api: ApiClient, station_id: str
+) -> WipeSummary:
+    """Delete from `volume` every file of `device_id` registered from this station, once its
+    bytes on the device are checked against the registered SHA-256 (a file undocked before
+    it was registered is wiped at its next dock). Never raises for one file."""
+    summary = WipeSummary()
+    rows = journal.registered_on(device_id)
+    if not rows:
+        return summary
+    on_volume = {(f.rel_path, f.size, f.mtime_ns): f.path for f in scan_volume(volume).found}
+    for row in rows:
+        path = on_volume.get((row.path, row.size, row.mtime_ns))
+        if path is None:
+            continue  # gone from the device, or rewritten since: not the registered file
+        try:
+            same = sha256_file(path) == row.sha256
+        except OSError as exc:
+            summary.kept.append((row.path, f"cannot read it on the device: {exc.strerror}"))
+            continue
+        if not same:
+            summary.kept.append((row.path, "its bytes on the device differ from the registered"))
+            continue
+        at = datetime.now(UTC)
+        try:
+            path.unlink()
+            fsync_path(path.parent)
+        except OSError as exc:  # a volume mounted read-only keeps its files
+            summary.kept.append((row.path, f"cannot delete it on the device: {exc.strerror}"))
+            continue
+        row = journal.advance(
+            row.id, FileState.RELEASED, facts={"wiped_at": at.isoformat(), "wipe_reported": False}
+        )
+        summary.wiped.append(row.path)
+        report_wipe(row, journal=journal, api=api, station_id=station_id)
+    for path_on_device, why in summary.kept:
+        log.warning("kept %s on device %s: %s", path_on_device, device_id, why)
+    return summary
+
+
+def report_wipe(row: JournalRow, *, journal: Journal, api: ApiClient, station_id: str) -> bool:
+    """Tell the api about a wipe; False when it must be retried later (the journal knows)."""
+    assert row.media_id is not None and row.sha256 is not None
+    try:
+        api.report_wipe(
+            row.media_id,
+            at=datetime.fromisoformat(row.facts["wiped_at"]),
+            device_id=row.device_id,
+            path=row.path,
+            sha256=row.sha256,
+            station_id=station_id,
+        )
+    except ApiError as exc:
+        log.warning("wipe of %s not yet in custody (%s); will retry", row.path, exc)
+        return False
+    journal.note(row.id, {"wipe_reported": True})
+    return True

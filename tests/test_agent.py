@@ -1,0 +1,104 @@
+"""The station agent as a real process: docking, registry, wipe after verify, many at once."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.station_processes import Station, wait_for
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[Station]:
+    station = Station(tmp_path)
+    station.start_api()
+    yield station
+    station.stop()
+
+
+def camera(clips, n: int = 1) -> Callable[[Path], None]:  # noqa: ANN001
+    """A camera volume: `n` H.264 clips, a WAV, a photo and a log file."""
+
+    def build(volume: Path) -> None:
+        (volume / "DCIM").mkdir()
+        for i in range(n):
+            shutil.copy(clips.h264_mp4, volume / "DCIM" / f"V_{i:04d}.MP4")
+            # Distinct bytes per copy, as distinct recordings have.
+            with (volume / "DCIM" / f"V_{i:04d}.MP4").open("ab") as f:
+                f.write(i.to_bytes(4, "big"))
+        (volume / "RECORD").mkdir()
+        shutil.copy(clips.wav, volume / "RECORD" / "R_0001.WAV")
+        shutil.copy(clips.jpg, volume / "P_0001.JPG")
+        (volume / "device.log").write_text("power on\n")
+
+    return build
+
+
+def register_device(station: Station, device_id: str, serial: str, **fields: str) -> None:
+    it = httpx.Client(
+        base_url=station.api_url, headers={"Authorization": f"Bearer {station.token('it_admin')}"}
+    )
+    body = {"kind": "body_camera", "serial": serial, "status": "active", **fields}
+    response = it.put(f"/api/v1/devices/{device_id}", json=body)
+    assert response.status_code in (200, 201), response.text
+    it.close()
+
+
+def media_files(volume: Path) -> list[str]:
+    return sorted(p.name for p in volume.rglob("*") if p.is_file() and p.suffix != ".log")
+
+
+def test_registered_camera_is_imported_then_wiped_after_verify(station: Station, clips) -> None:  # noqa: ANN001
+    register_device(station, "BC-0001", "ZFY-0001", unit_id="U1", officer_id="010001")
+    station.start_agent()
+    volume = station.dock(camera(clips, n=2), "ZFY-0001")
+
+    wait_for("4 media registered", lambda: len(station.media()) == 4)
+    wait_for("the camera wiped", lambda: media_files(volume) == [])
+    assert (volume / "device.log").exists()  # only registered footage leaves the camera
+
+    media = station.media()
+    assert {m["device_id"] for m in media} == {"BC-0001"}
+    assert {m["officer_id"] for m in media} == {"010001"}
+    assert {m["unit_id"] for m in media} == {"U1"}
+    custody = station.admin.get(f"/api/v1/media/{media[0]['id']}/custody").json()["events"]
+    assert [e["event"] for e in custody][-1] == "wiped_from_device"
+
+    dock = wait_for(
+        "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
+    )
+    assert dock[0]["wiped"] == 4 and dock[0]["registered"] is True
+
+
+def test_unregistered_camera_is_imported_flagged_and_never_wiped(station: Station, clips) -> None:  # noqa: ANN001
+    station.start_agent()
+    volume = station.dock(camera(clips), "NO-NAME-CAM")
+
+    wait_for("3 media registered", lambda: len(station.media()) == 3)
+    dock = wait_for(
+        "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
+    )
+    assert dock[0]["registered"] is False
+    assert media_files(volume) == ["P_0001.JPG", "R_0001.WAV", "V_0000.MP4"]
+    flagged = station.admin.get("/api/v1/devices/unregistered").json()["items"]
+    assert [(f["device_id"], f["media_count"]) for f in flagged] == [("NO-NAME-CAM", 3)]
+
+
+def test_never_wipe_policy_keeps_registered_footage(tmp_path: Path, clips) -> None:  # noqa: ANN001
+    station = Station(tmp_path, STATION_WIPE="never")
+    station.start_api()
+    try:
+        register_device(station, "BC-0002", "ZFY-0002")
+        station.start_agent()
+        volume = station.dock(camera(clips), "ZFY-0002")
+        wait_for("3 media registered", lambda: len(station.media()) == 3)
+        wait_for(
+            "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
+        )
+        assert len(media_files(volume)) == 3
+    finally:
+        station.stop()

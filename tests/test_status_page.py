@@ -1,0 +1,247 @@
+"""The status page officers see at the dock: its json, the 导入 button, and the page itself
+in a real Chromium (textContent rendering against hostile names, live refresh, Shanghai time)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, expect, sync_playwright
+
+from station.status import DockState, StatusBoard
+from station.status_page import create_status_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def board() -> StatusBoard:
+    return StatusBoard()
+
+
+@pytest.fixture
+def client(board: StatusBoard) -> Iterator[TestClient]:
+    with TestClient(create_status_app(board), base_url="http://localhost") as c:
+        yield c
+
+
+def test_status_json_lists_each_dock_with_state_text_and_utc_times(
+    board: StatusBoard, client: TestClient
+) -> None:
+    board.open("d1", "/media/evidence/CAM01")
+    board.update(
+        "d1",
+        state=DockState.COPYING,
+        device_id="44010000001510000001",
+        officer_id="123456",
+        bytes_total=100,
+        bytes_copied=40,
+    )
+    response = client.get("/status.json")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"docks", "now"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", body["now"])
+    [dock] = body["docks"]
+    assert dock["dock_id"] == "d1"
+    assert dock["state"] == "copying"
+    assert dock["state_text"] == "正在复制，请勿拔出"
+    assert (dock["bytes_copied"], dock["bytes_total"]) == (40, 100)
+    assert dock["docked_at"].endswith("Z")
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_import_press_sets_the_docks_touch_event(board: StatusBoard, client: TestClient) -> None:
+    board.open("d1", "/media/evidence/CAM01")
+    response = client.post("/docks/d1/import")
+    assert response.status_code == 200
+    assert response.json() == {"dock_id": "d1", "touched": True}
+    assert board.touched("d1").is_set()
+
+
+def test_import_press_on_unknown_dock_is_404(client: TestClient) -> None:
+    assert client.post("/docks/nope/import").status_code == 404
+
+
+def test_import_press_routes_dock_ids_that_are_paths(
+    board: StatusBoard, client: TestClient
+) -> None:
+    board.open("/media/evidence/CAM 01", "/media/evidence/CAM 01")
+    assert client.post("/docks/%2Fmedia%2Fevidence%2FCAM%2001/import").status_code == 200
+    assert board.touched("/media/evidence/CAM 01").is_set()
+
+
+def test_import_press_from_another_site_is_refused(board: StatusBoard, client: TestClient) -> None:
+    board.open("d1", "/media/evidence/CAM01")
+    response = client.post("/docks/d1/import", headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
+    assert not board.touched("d1").is_set()
+    same_site = client.post("/docks/d1/import", headers={"Origin": "http://localhost"})
+    assert same_site.status_code == 200
+
+
+def test_requests_addressed_to_another_host_are_refused(board: StatusBoard) -> None:
+    # A DNS-rebinding page reaches 127.0.0.1 with its own name in Host.
+    with TestClient(create_status_app(board), base_url="http://evil.example") as c:
+        assert c.get("/status.json").status_code == 400
+
+
+def test_page_is_self_contained_and_locks_scripts_to_its_own(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "<script src" not in html and "<link" not in html
+    assert "http://" not in html and "https://" not in html
+    assert "innerHTML" not in html and "insertAdjacentHTML" not in html
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'sha256-" in csp and "unsafe-inline" not in csp
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def served(board: StatusBoard) -> Iterator[str]:
+    """The status app under uvicorn on a free localhost port, in a thread."""
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_status_app(board),
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        http="h11",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        threading.Event().wait(0.025)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://localhost:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+        )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def test_status_page_in_chromium(board: StatusBoard, served: str, page: Page) -> None:
+    dialogs: list[str] = []
+    problems: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    def on_page_error(error: Error) -> None:
+        problems.append(str(error))
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+
+    board.open("safe", "/media/evidence/CAM01")
+    board.update(
+        "safe",
+        device_id="44010000001510000001",
+        device_serial="SN001",
+        officer_id="123456",
+        registered=True,
+        state=DockState.SAFE_TO_UNDOCK,
+        files_total=3,
+        files_registered=1,
+        docked_at=datetime(2024, 5, 1, 6, 3, 5, tzinfo=UTC),
+    )
+    board.open("hostile", f"/media/evidence/{HOSTILE}")
+    board.update(
+        "hostile",
+        device_id=HOSTILE,
+        registered=False,
+        state=DockState.KEEP_DOCKED,
+        files_total=1,
+    )
+    board.add_error("hostile", f"DCIM/{HOSTILE}.mp4：从设备复制失败")
+    board.open("touch", "/media/evidence/CAM02")
+    board.update("touch", device_id="CAM02", state=DockState.WAITING_TOUCH)
+
+    page.goto(served)
+    safe = page.locator("section.dock", has_text="SN001")
+    expect(safe.locator(".verdict")).to_have_text("可以拔出")
+    expect(safe).to_contain_text("123456")
+    expect(safe).to_contain_text("已登记设备")
+    expect(safe).to_contain_text("2024-05-01 14:03:05")  # 06:03:05Z in Asia/Shanghai
+    expect(safe.locator(".progress-text")).to_have_text("已登记入库 1 / 3 个文件")
+
+    hostile = page.locator("section.dock", has_text="未登记设备")
+    expect(hostile.locator(".verdict")).to_have_text("请勿拔出")
+    expect(hostile).to_contain_text("未登记设备（已导入，已通知信息通信部门）")
+    expect(hostile.locator(".device")).to_have_text(f"设备 {HOSTILE}")
+    expect(hostile.locator(".errors li")).to_have_text(f"DCIM/{HOSTILE}.mp4：从设备复制失败")
+    assert page.locator("img").count() == 0
+
+    # A change on the board shows up by polling, not by reloading the page.
+    page.evaluate("window.__notReloaded = true")
+    board.update("safe", state=DockState.COPYING, bytes_total=4 * 1024**3, bytes_copied=1024**3)
+    expect(safe.locator(".verdict")).to_have_text("请勿拔出")
+    expect(safe.locator(".progress-text")).to_have_text("已复制 1.0 GB / 4.0 GB（25%）")
+    board.update("safe", state=DockState.DONE, files_registered=3, wiped=3)
+    expect(safe.locator(".verdict")).to_have_text("可以拔出")
+    expect(safe).to_contain_text("已从设备清除 3 个已入库文件")
+    assert page.evaluate("window.__notReloaded") is True
+
+    touch = page.locator("section.dock", has_text="CAM02")
+    expect(safe.locator("button.import")).to_be_hidden()
+    touch.get_by_role("button", name="导入").click()
+    assert board.touched("touch").wait(timeout=5), "pressing 导入 did not reach the board"
+
+    # When the agent stops answering, the page says its state may be out of date.
+    expect(page.locator("#offline")).to_be_hidden()
+    page.route("**/status.json", lambda route: route.abort())
+    expect(page.locator("#offline")).to_be_visible(timeout=6000)
+
+    assert dialogs == [], "hostile text ran as script"
+    assert problems == [], "the page's script failed or was blocked by its own CSP"
