@@ -29,7 +29,7 @@ from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
 from station.settings import StationSettings
 from station.status import DockObserver, DockState, StatusBoard
-from station.volume_watch import VolumeWatcher
+from station.volume_watch import VolumeWatcher, signature
 from station.wipe import report_wipe, wipe_registered
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,12 @@ class Agent:
     _docking: set[Path] = field(default_factory=set)
     _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _volumes: VolumeWatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._volumes = VolumeWatcher(
+            self.settings.mount_root_paths(), settle_s=self.settings.settle_s
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; then let docks in progress finish their current step."""
@@ -75,8 +81,7 @@ class Agent:
     # -- docks ---------------------------------------------------------------------------
 
     def _watch_volumes(self, stop: threading.Event) -> None:
-        watcher = VolumeWatcher(self.settings.mount_root_paths(), settle_s=self.settings.settle_s)
-        watcher.run(stop, self._on_settled, self._on_gone)
+        self._volumes.run(stop, self._on_settled, self._on_gone)
 
     def _on_settled(self, volume: Path) -> None:
         with self._lock:
@@ -99,6 +104,8 @@ class Agent:
             log.exception("dock %s failed", volume)
             self.board.add_error(dock_id, f"内部错误：{exc!r}")
         finally:
+            # Our own wipe changed the volume; that is not the officer docking again.
+            self._volumes.acknowledge(volume, signature(volume))
             with self._lock:
                 self._docking.discard(volume)
 

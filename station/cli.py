@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from station.importer import Importer, ImportOptions, ImportReport
 from station.journal import Journal, JournalBusy
 from station.progress import RichImportProgress, describe_error, print_summary
 from station.settings import StationSettings
+from station.status import StatusBoard
 from storage.object_store import open_store
 
 app = typer.Typer(help="执法记录仪采集站 / evidence media station", no_args_is_help=True)
@@ -132,46 +134,19 @@ def agent_command() -> None:
     """Run the station agent: watch mount roots and export folders, import, upload, wipe."""
     import signal
 
-    import uvicorn
-
-    from station.agent import Agent
-    from station.status import StatusBoard
-    from station.status_page import create_status_app
-
     settings = StationSettings()
     if not settings.api_token:
         raise _fail(
             "未设置 STATION_API_TOKEN。请先运行 `station token create --role station` 并导出该令牌。"
         )
-    try:
-        store = open_store(settings.storage_url)
-        journal = Journal(settings.state_dir / "journal.db")
-    except JournalBusy as exc:
-        raise _fail(f"采集站代理已在运行，或有导入任务正在进行。（{exc}）") from exc
-    except Exception as exc:
-        raise _fail(f"无法打开对象存储（STATION_STORAGE_URL）：{exc}") from exc
     board = StatusBoard()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if settings.status_port:
-        page = uvicorn.Server(
-            uvicorn.Config(
-                create_status_app(board),
-                host="127.0.0.1",
-                port=settings.status_port,
-                log_level="warning",
-            )
-        )
-        threading.Thread(target=page.run, name="status page", daemon=True).start()
+        _serve_status_page(board, settings.status_port)
         console.print(f"采集站状态页：http://127.0.0.1:{settings.status_port}/")
-    api = ApiClient.connect(settings.api_url, settings.api_token)
-    with Importer(
-        journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
-    ) as importer:
-        Agent(settings=settings, journal=journal, importer=importer, api=api, board=board).run(stop)
-    api.close()
-    journal.close()
+    _run_agent(settings, board, stop)
 
 
 @db_app.command("upgrade")
@@ -228,24 +203,107 @@ def api_command(
 
 @app.command("demo")
 def demo_command(
-    port: Annotated[int, typer.Option(help="port of the api")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="port of the api (the status page uses the next one)")
+    ] = 8000,
 ) -> None:
-    """The main job on embedded defaults: api + a simulated body camera docked and imported."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.settings import ApiSettings
+    """The main job on embedded defaults: the api, the agent, and a simulated body camera
+    docked under ./var/demo/media, imported and wiped after verify."""
     from devices.simulator import SimulatedCamera, build_camera_volume
+    from station.status import DockState
     from storage.catalogue.db import session_scope, upgrade
+    from storage.catalogue.device_repo import DeviceFields, put_device
+    from storage.catalogue.models import DeviceKind, DeviceStatus
     from storage.catalogue.tokens import create_token
 
     base = Path("var/demo").resolve()
     database_url = f"sqlite:///{base}/station.db"
     storage_url = f"file://{base}/objects"
+    camera = SimulatedCamera()
     upgrade(database_url)
     with session_scope(database_url) as session:
         admin_token = create_token(session, role="admin", name="demo-admin")
         station_token = create_token(session, role="station", name="demo-station")
+        # IT registered this camera: it is attributed to its officer and wiped after verify.
+        put_device(
+            session,
+            camera.device_id,
+            DeviceFields(
+                kind=DeviceKind.BODY_CAMERA,
+                status=DeviceStatus.ACTIVE,
+                serial=camera.label,
+                unit_id="130100000000",
+                officer_id=camera.officer_id,
+            ),
+        )
+    address = f"http://127.0.0.1:{port}"
+    stop = threading.Event()
+    _serve_api(database_url, storage_url, port)
+    settings = StationSettings(
+        storage_url=storage_url,
+        api_url=address,
+        api_token=station_token,
+        state_dir=base / "station",
+        id="demo-station",
+        mount_roots=str(base / "media"),
+        status_port=port + 1,
+    )
+    board = StatusBoard()
+    _serve_status_page(board, settings.status_port)
+    agent = threading.Thread(target=_run_agent, args=(settings, board, stop), name="agent")
+    agent.start()
+
+    volume = base / "media" / camera.label
+    if volume.exists() and not any(p.is_file() and p.suffix != ".log" for p in volume.rglob("*")):
+        shutil.rmtree(volume)  # wiped at the last demo: the camera recorded a new shift since
+    if not volume.exists():
+        console.print("正在用 ffmpeg 生成模拟执法记录仪的录像……")
+        build_camera_volume(base / "media", camera)
+    console.print(f"模拟执法记录仪已接入：{volume}（采集站状态页：http://127.0.0.1:{port + 1}/）")
+    dock: dict[str, object] = {}
+    while not stop.is_set() and dock.get("state") not in (DockState.DONE, DockState.KEEP_DOCKED):
+        dock = next((d for d in board.snapshot() if d["dock_id"] == str(volume)), {})
+        if dock:
+            console.print(
+                f"  {dock['state_text']}：已复制 {dock['files_staged']}/{dock['files_total']}，"
+                f"已登记 {dock['files_registered']}/{dock['files_total']}，"
+                f"已从设备清除 {dock['wiped']}"
+            )
+        stop.wait(1.0)
+    auth = f"-H 'Authorization: Bearer {admin_token}'"
+    console.print(
+        "\n".join(
+            [
+                "",
+                f"[bold]管理平台 api：[/bold]{address}    接口文档：{address}/docs",
+                f"[bold]采集站状态页：[/bold]http://127.0.0.1:{port + 1}/",
+                f"管理员令牌（admin）：{admin_token}",
+                f"采集站令牌（station）：{station_token}",
+                "",
+                "试一试：",
+                f"  列出媒体：curl {auth} {address}/api/v1/media",
+                f"  下载可播放的视频：curl {auth} -o demo.mp4 {address}/api/v1/media/<id>/proxy",
+                f"  或在浏览器中打开 {address}/docs ，点 Authorize 填入管理员令牌。",
+                f"  再接入一台设备：把一个装有录像的文件夹放到 {base / 'media'} 下。",
+                "按 Ctrl-C 退出。",
+            ]
+        ),
+        soft_wrap=True,
+    )
+    try:
+        while agent.is_alive():
+            agent.join(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        agent.join(15)
+
+
+def _serve_api(database_url: str, storage_url: str, port: int) -> None:
+    """The api on 127.0.0.1:port in a background thread; returns once it accepts requests."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
 
     server = uvicorn.Server(
         uvicorn.Config(
@@ -261,55 +319,39 @@ def demo_command(
         if not thread.is_alive():
             raise _fail(f"api 无法在端口 {port} 启动（端口被占用？可用 --port 指定其他端口）")
         time.sleep(0.05)
-    address = f"http://127.0.0.1:{port}"
 
-    camera = SimulatedCamera()
-    volume = base / "mnt" / camera.label
-    if not volume.exists():
-        console.print("首次运行：正在用 ffmpeg 生成模拟执法记录仪的录像……")
-        volume = build_camera_volume(base / "mnt", camera)
-    console.print(f"模拟执法记录仪已接入：{volume}")
-    settings = StationSettings(
-        storage_url=storage_url,
-        api_url=address,
-        api_token=station_token,
-        state_dir=base / "station",
-        id="demo-station",
+
+def _serve_status_page(board: StatusBoard, port: int) -> None:
+    import uvicorn
+
+    from station.status_page import create_status_app
+
+    page = uvicorn.Server(
+        uvicorn.Config(create_status_app(board), host="127.0.0.1", port=port, log_level="warning")
     )
-    report = import_volume(
-        settings,
-        volume,
-        ImportOptions(
-            device_id=camera.device_id, station_id=settings.id, officer_id=camera.officer_id
-        ),
-    )
-    video = next(
-        (o.media_id for o in report.outcomes if o.media_id and o.rel_path.endswith(".MP4")), None
-    )
-    auth = f"-H 'Authorization: Bearer {admin_token}'"
-    lines = [
-        "",
-        f"[bold]管理平台 api 已启动：[/bold]{address}    接口文档：{address}/docs",
-        f"管理员令牌（admin）：{admin_token}",
-        f"采集站令牌（station）：{station_token}",
-        "",
-        "试一试：",
-        f"  列出媒体：curl {auth} {address}/api/v1/media",
-    ]
-    if video:
-        lines.append(
-            f"  下载可在浏览器播放的视频：curl {auth} -o demo.mp4 {address}/api/v1/media/{video}/proxy"
-        )
-    lines += [
-        f"  或在浏览器中打开 {address}/docs ，点 Authorize 填入管理员令牌，即可查询和下载媒体。",
-        "按 Ctrl-C 退出。",
-    ]
-    console.print("\n".join(lines), soft_wrap=True)
+    threading.Thread(target=page.run, name="status page", daemon=True).start()
+
+
+def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Event) -> None:
+    """The agent until `stop` is set (the composition of journal, store, api and importer)."""
+    from station.agent import Agent
+
+    assert settings.api_token is not None
     try:
-        while thread.is_alive():
-            thread.join(0.5)
-    except KeyboardInterrupt:
-        server.should_exit = True
-        thread.join(5)
-    if not report.ok:
-        raise typer.Exit(1)
+        store = open_store(settings.storage_url)
+        journal = Journal(settings.state_dir / "journal.db")
+    except JournalBusy as exc:
+        raise _fail(f"采集站代理已在运行，或有导入任务正在进行。（{exc}）") from exc
+    except Exception as exc:
+        raise _fail(f"无法打开对象存储（STATION_STORAGE_URL）：{exc}") from exc
+    api = ApiClient.connect(settings.api_url, settings.api_token)
+    try:
+        with Importer(
+            journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
+        ) as importer:
+            Agent(settings=settings, journal=journal, importer=importer, api=api, board=board).run(
+                stop
+            )
+    finally:
+        api.close()
+        journal.close()

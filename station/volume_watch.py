@@ -75,6 +75,13 @@ class VolumeWatcher:
         self._settle_s = settle_s
         self._clock = clock
         self._tracked: dict[Path, _Tracked] = {}
+        self._lock = threading.Lock()
+        self._acknowledged: dict[Path, Signature] = {}
+
+    def acknowledge(self, volume: Path, seen: Signature) -> None:
+        """The agent changed the volume itself (it wiped files): `seen` is not a new dock."""
+        with self._lock:
+            self._acknowledged[volume] = seen
 
     def poll(self) -> tuple[list[Path], list[Path]]:
         """(volumes that settled since last reported, volumes that disappeared)."""
@@ -93,9 +100,14 @@ class VolumeWatcher:
         for volume in gone:
             del self._tracked[volume]
         settled = []
+        with self._lock:
+            acknowledged, self._acknowledged = self._acknowledged, {}
         for volume in sorted(present):
             sig = signature(volume)
             tracked = self._tracked.get(volume)
+            if volume in acknowledged and sig == acknowledged[volume]:
+                self._tracked[volume] = _Tracked(sig, now, reported=sig)
+                continue
             if tracked is None or tracked.signature != sig:
                 self._tracked[volume] = _Tracked(sig, now, tracked.reported if tracked else None)
                 continue

@@ -219,3 +219,74 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once per store; SeaweedFS only starts when an s3 case runs."""
     name = "local_store_url" if request.param == "local" else "s3_store_url"
     return str(request.getfixturevalue(name))
+
+
+class SeaweedFSProcess:
+    """A `weed mini` of a test's own, to be killed and restarted on the same data and ports
+    (an outage of the object store); the session's `seaweedfs` is shared and never stopped.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.data = base / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        keys = ("station" + secrets.token_hex(4), secrets.token_hex(8))
+        self.config = base / "s3.json"
+        self.config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "station",
+                            "credentials": [{"accessKey": keys[0], "secretKey": keys[1]}],
+                            "actions": ["Read", "Write", "List", "Tagging", "Admin"],
+                        }
+                    ]
+                }
+            )
+        )
+        self.ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
+        self.server = SeaweedFS(f"127.0.0.1:{self.ports['s3.port']}", *keys)
+        self.log_path = base / "weed.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start (or start again) and wait until a bucket can be written; fails the test
+        with the log's tail when it cannot."""
+        argv = [
+            _weed_binary(),
+            "mini",
+            f"-dir={self.data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={self.config}",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-master.telemetry=false",
+            f"-filer.localSocket={self.base / 'filer.sock'}",
+            f"-s3.localSocket={self.base / 's3.sock'}",
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=self.base,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "S3_BUCKET": ""},
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        _wait_until_writable(self.process, self.server, self.log_path)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or power cut of the storage server."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
