@@ -30,6 +30,7 @@ test: system-deps $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(PY) bench/import_bench.py
+	$(PY) bench/docks_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

@@ -23,7 +23,7 @@ from ingest.errors import CopyError
 from storage.durable import fsync_path
 
 CHUNK_SIZE = 4 * 1024 * 1024
-_BUFFERS = 6  # in flight per copy: memory is _BUFFERS * CHUNK_SIZE
+BUFFERS = 6  # in flight per copy by default: memory is BUFFERS * CHUNK_SIZE
 
 _Filled = tuple[bytearray, int] | None  # a buffer and how many bytes of it hold data; None ends
 
@@ -72,6 +72,7 @@ def copy_and_hash(
     expect_mtime_ns: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    buffers: int = BUFFERS,
 ) -> StagedCopy:
     """Copy `src` to `dst` durably and return the SHA-256 of the bytes read.
 
@@ -104,7 +105,9 @@ def copy_and_hash(
         except OSError as exc:
             raise CopyError(f"cannot write {part} on the station disk: {exc.strerror}") from exc
         try:
-            digest, copied = _pipe(src, src_fd, dst_fd, info.st_size, on_progress, chunk_size)
+            digest, copied = _pipe(
+                src, src_fd, dst_fd, info.st_size, on_progress, chunk_size, max(buffers, 2)
+            )
             try:
                 os.fsync(dst_fd)
             except OSError as exc:
@@ -134,11 +137,12 @@ def _pipe(
     expected: int,
     on_progress: Callable[[int], None] | None,
     chunk_size: int,
+    buffers: int,
 ) -> tuple[str, int]:
     """Read `src_fd` to its end through the hash and write stages; (hex digest, bytes)."""
     digest = hashlib.sha256()
     free: queue.Queue[_Filled] = queue.Queue()
-    for _ in range(_BUFFERS):
+    for _ in range(buffers):
         free.put((bytearray(chunk_size), 0))
     writer = _Stage("write", lambda view: _write_all(dst_fd, view), after=free)
     hasher = _Stage("hash", digest.update, after=writer.inbox)

@@ -48,6 +48,8 @@ class Agent:
     usb_backend: usb.backend.IBackend | None = None
     identify: Callable[..., DockIdentity] = identify_dock
     _docking: set[Path] = field(default_factory=set)
+    _undocked_meanwhile: set[Path] = field(default_factory=set)
+    _dock_again: set[Path] = field(default_factory=set)
     _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _volumes: VolumeWatcher = field(init=False)
@@ -86,11 +88,19 @@ class Agent:
     def _on_settled(self, volume: Path) -> None:
         with self._lock:
             if volume in self._docking:
-                return  # its dock thread is still at work; it will be seen again if it changes
+                # Its dock thread is still at work (registering after safe-to-undock). Undocked
+                # and docked again meanwhile: dock it when that thread ends, since the watcher
+                # reports it only once. (A change without an undock is our own wipe.)
+                if volume in self._undocked_meanwhile:
+                    self._dock_again.add(volume)
+                return
             self._docking.add(volume)
         threading.Thread(target=self._dock, args=(volume,), name=f"dock {volume.name}").start()
 
     def _on_gone(self, volume: Path) -> None:
+        with self._lock:
+            if volume in self._docking:
+                self._undocked_meanwhile.add(volume)
         dock_id = str(volume)
         if any(d["dock_id"] == dock_id for d in self.board.snapshot()):
             self.board.update(dock_id, state=DockState.UNDOCKED)
@@ -108,6 +118,11 @@ class Agent:
             self._volumes.acknowledge(volume, signature(volume))
             with self._lock:
                 self._docking.discard(volume)
+                self._undocked_meanwhile.discard(volume)
+                again = volume in self._dock_again
+                self._dock_again.discard(volume)
+            if again and volume.is_dir():
+                self._on_settled(volume)
 
     def _import_dock(self, volume: Path, dock_id: str) -> None:
         with self._lock:
@@ -144,7 +159,11 @@ class Agent:
         report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
         if self._may_wipe(device):
             summary = wipe_registered(
-                volume, device_id, journal=self.journal, api=self.api, station_id=self.settings.id
+                volume,
+                options.device_key,
+                journal=self.journal,
+                api=self.api,
+                station_id=self.settings.id,
             )
             self.board.update(dock_id, wiped=len(summary.wiped))
             for path, why in summary.kept:
@@ -192,7 +211,7 @@ class Agent:
     # -- offline queue -------------------------------------------------------------------
 
     def _retry(self, stop: threading.Event) -> None:
-        observer = _LogObserver()
+        observer = _RetryObserver(self.board)
         while not stop.wait(RETRY_EVERY_S):
             try:
                 self.importer.finish_pending(observer)
@@ -228,8 +247,11 @@ class Agent:
                     self._prepared[(camera.vid, camera.pid, camera.serial)] = identity
 
 
-class _LogObserver:
-    """The retry loop has no screen: it logs."""
+class _RetryObserver:
+    """The offline queue's progress: logged, and shown on the dock it came from."""
+
+    def __init__(self, board: StatusBoard) -> None:
+        self._board = board
 
     def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None: ...
     def copying(self, row: JournalRow) -> None: ...
@@ -237,7 +259,8 @@ class _LogObserver:
 
     def reached(self, row: JournalRow, state: FileState) -> None:
         if state is FileState.REGISTERED:
-            log.info("registered %s of %s after retry", row.path, row.device_id)
+            log.info("registered %s of %s after retry", row.path, row.device_key)
+            self._board.registered_later(row.device_key, row.path)
 
     def failed(self, row: JournalRow, error: Exception) -> None: ...
     def safe_to_undock(self) -> None: ...

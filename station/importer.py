@@ -23,9 +23,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from ingest.copy_and_hash import copy_and_hash
+from ingest.copy_and_hash import BUFFERS, copy_and_hash
 from ingest.derive import derive
 from ingest.errors import CopyError
 from ingest.media_kinds import MediaKind
@@ -45,6 +45,9 @@ FREE_SPACE_MARGIN = 512 * 1024 * 1024
 # copiers let two cores hash (SHA-256 of one stream is sequential, ~1 GB/s per core).
 COPIERS = 2
 WORKERS = 2
+# Copy buffers of all docks together stay within this many chunks (4 MiB each): one dock
+# copies with the full pipeline depth, eight docks at once with a shallower one each.
+BUFFER_BUDGET = 24
 
 
 def _lower_priority() -> None:
@@ -70,6 +73,12 @@ class ImportOptions:
     """Whether the registry knows the device; None when the station could not ask."""
     clock_offset_s: float | None = None
     """Device clock minus station clock, read at this dock."""
+
+    @property
+    def device_key(self) -> str:
+        """What the journal knows the device by: its serial, stable whether or not the
+        registry could be asked at this dock; else its id."""
+        return self.device_serial or self.device_id
 
 
 class ImportObserver(Protocol):
@@ -130,6 +139,7 @@ class Importer:
         self._lock = threading.Lock()
         self._reserved: dict[int, int] = {}
         self._in_flight: set[int] = set()
+        self._copying = 0
 
     def close(self) -> None:
         self._workers.shutdown(wait=True)
@@ -155,7 +165,7 @@ class Importer:
         scan = scan_volume(volume)
         chosen = [f for f in scan.found if select is None or select(f)]
         rows = [
-            self._journal.discover(options.device_id, f.rel_path, f.size, f.mtime_ns, f.kind)
+            self._journal.discover(options.device_key, f.rel_path, f.size, f.mtime_ns, f.kind)
             for f in chosen
         ]
         found = {row.id: f for row, f in zip(rows, chosen, strict=True)}
@@ -278,6 +288,9 @@ class Importer:
         workdir = self._workdir(row)
         workdir.mkdir(parents=True, exist_ok=True)
         self._reserve(row, found.size)
+        with self._lock:
+            self._copying += 1
+            buffers = min(BUFFERS, BUFFER_BUDGET // self._copying)
         try:
             observer.copying(row)
             staged = copy_and_hash(
@@ -286,12 +299,15 @@ class Importer:
                 expect_size=found.size,
                 expect_mtime_ns=found.mtime_ns,
                 on_progress=lambda n: observer.copied_bytes(row, n),
+                buffers=buffers,
             )
         finally:
             with self._lock:
                 self._reserved.pop(row.id, None)
+                self._copying -= 1
         # What the dock knew is kept with the file: it may be registered by a later run.
         dock = {
+            "device_id": options.device_id,
             "station_id": options.station_id,
             "officer_id": options.officer_id,
             "case_no": options.case_no,
@@ -373,10 +389,25 @@ class Importer:
         row = self._journal.advance(row.id, FileState.UPLOADED, facts=keys)
         return row
 
+    def _resolve_device(self, dock: dict[str, Any]) -> dict[str, Any]:
+        """The registry could not be asked at the dock (api down): ask now, so the footage
+        goes under the registered device and officer rather than its bare serial."""
+        if dock.get("device_registered") is not None or not dock.get("device_serial"):
+            return dock
+        device = self._api.find_device(dock["device_serial"])  # ApiError: retried later
+        if device is None:
+            return {**dock, "device_registered": False}
+        return {
+            **dock,
+            "device_id": device.device_id,
+            "officer_id": dock["officer_id"] or device.officer_id,
+            "device_registered": True,
+        }
+
     def _register(self, row: JournalRow) -> JournalRow:
         assert row.sha256 is not None and row.staged_at is not None
         facts = row.facts
-        dock = facts["dock"]
+        dock = self._resolve_device(facts["dock"])
         interval = recorded_interval(
             datetime.fromisoformat(facts["creation_time"]) if facts["creation_time"] else None,
             row.mtime_ns,
@@ -388,7 +419,7 @@ class Importer:
             kind=MediaKind(row.kind),
             original_name=row.path.rsplit("/", 1)[-1],
             original_path=row.path,
-            device_id=row.device_id,
+            device_id=dock.get("device_id") or row.device_key,
             officer_id=dock["officer_id"],
             station_id=dock["station_id"],
             case_no=dock["case_no"],

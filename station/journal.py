@@ -5,7 +5,7 @@
 (`released`: wiped from the device after its bytes there were checked against the registered
 SHA-256; rows of devices that are never wiped stay `registered`.)
 
-A row is keyed by (device, path on device, size, mtime), so docking the same camera again
+A row is keyed by (device key, path on device, size, mtime), so docking the same camera again
 finds the same rows and nothing is imported twice; a crash resumes from the last state
 written here. Each transition is committed (synchronous=FULL) before the next step starts.
 """
@@ -37,7 +37,7 @@ _ORDER = list(FileState)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
-    device_id TEXT NOT NULL,
+    device_key TEXT NOT NULL,
     path TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
@@ -51,9 +51,8 @@ CREATE TABLE IF NOT EXISTS files (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT,
     updated_at TEXT NOT NULL,
-    UNIQUE (device_id, path, size, mtime_ns)
+    UNIQUE (device_key, path, size, mtime_ns)
 );
-CREATE INDEX IF NOT EXISTS files_state ON files (state, next_attempt_at);
 """
 # Retries of a file that could not be uploaded or registered back off up to this long.
 MAX_BACKOFF_S = 600.0
@@ -63,7 +62,9 @@ FIRST_BACKOFF_S = 5.0
 @dataclass(frozen=True)
 class JournalRow:
     id: int
-    device_id: str
+    device_key: str
+    """The device's stable key: its serial when known (not the registry's id, which the
+    station may not be able to ask for at every dock), else the volume's name."""
     path: str
     size: int
     mtime_ns: int
@@ -109,6 +110,7 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            _upgrade(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -122,18 +124,18 @@ class Journal:
         self.close()
 
     def discover(
-        self, device_id: str, path: str, size: int, mtime_ns: int, kind: str
+        self, device_key: str, path: str, size: int, mtime_ns: int, kind: str
     ) -> JournalRow:
         """The row for this file, created as `discovered` when it is new."""
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO files (device_id, path, size, mtime_ns, kind, state,"
+                "INSERT OR IGNORE INTO files (device_key, path, size, mtime_ns, kind, state,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (device_id, path, size, mtime_ns, kind, FileState.DISCOVERED, _now()),
+                (device_key, path, size, mtime_ns, kind, FileState.DISCOVERED, _now()),
             )
             cur = self._db.execute(
-                "SELECT * FROM files WHERE device_id=? AND path=? AND size=? AND mtime_ns=?",
-                (device_id, path, size, mtime_ns),
+                "SELECT * FROM files WHERE device_key=? AND path=? AND size=? AND mtime_ns=?",
+                (device_key, path, size, mtime_ns),
             )
             return _row(cur)
 
@@ -190,12 +192,12 @@ class Journal:
         with self._lock:
             return _rows(self._db.execute(query + " ORDER BY id", params))
 
-    def registered_on(self, device_id: str) -> list[JournalRow]:
+    def registered_on(self, device_key: str) -> list[JournalRow]:
         """Rows of a device that are registered but still on it (candidates for wiping)."""
         with self._lock:
             cur = self._db.execute(
-                "SELECT * FROM files WHERE device_id=? AND state=? ORDER BY id",
-                (device_id, FileState.REGISTERED),
+                "SELECT * FROM files WHERE device_key=? AND state=? ORDER BY id",
+                (device_key, FileState.REGISTERED),
             )
             return _rows(cur)
 
@@ -233,6 +235,18 @@ class Journal:
             return _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
 
 
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring a journal written by an earlier version of the station to this schema."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(files)")}
+    if "device_id" in columns:
+        db.execute("ALTER TABLE files RENAME COLUMN device_id TO device_key")
+    if "attempts" not in columns:
+        db.execute("ALTER TABLE files ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+    if "next_attempt_at" not in columns:
+        db.execute("ALTER TABLE files ADD COLUMN next_attempt_at TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS files_state ON files (state, next_attempt_at)")
+
+
 def _row(cur: sqlite3.Cursor) -> JournalRow:
     rows = _rows(cur)
     if not rows:
@@ -248,7 +262,7 @@ def _rows(cur: sqlite3.Cursor) -> list[JournalRow]:
 def _from_db(r: dict[str, Any]) -> JournalRow:
     return JournalRow(
         id=r["id"],
-        device_id=r["device_id"],
+        device_key=r["device_key"],
         path=r["path"],
         size=r["size"],
         mtime_ns=r["mtime_ns"],

@@ -51,9 +51,9 @@ def describe_error(error: BaseException) -> str:
     elif isinstance(error, StoredObjectMismatch):
         prefix = "存储校验不一致，未登记"
     elif isinstance(error, StorageError):
-        prefix = "上传存储失败，文件已暂存，重新导入即可继续"
+        prefix = "上传存储失败，文件已安全暂存在采集站，稍后自动重试（或再次导入）"
     elif isinstance(error, RegistrationError) and error.retryable:
-        prefix = "登记失败，文件已存储，重新导入即可继续"
+        prefix = "登记失败，文件已存储，稍后自动重试（或再次导入）"
     elif isinstance(error, RegistrationError):
         prefix = "管理平台拒绝登记，文件已存储，请联系信息通信部门处理"
     elif isinstance(error, IngestError):

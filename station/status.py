@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from ingest.scan import ScanResult
+from ingest.scan import INCOMPLETE_REASONS, ScanResult
 from station.journal import FileState, JournalRow
-from station.progress import describe_error
+from station.progress import SKIP_REASONS, describe_error
 
 
 class DockState(StrEnum):
@@ -56,6 +56,8 @@ class DockStatus:
     bytes_copied: int = 0
     wiped: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Every entry of the volume not imported, with why (ingest.scan.SkippedEntry)."""
     docked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def snapshot(self) -> dict[str, Any]:
@@ -88,6 +90,18 @@ class StatusBoard:
     def add_error(self, dock_id: str, message: str) -> None:
         with self._lock:
             self._docks[dock_id].errors.append(message)
+
+    def registered_later(self, device_key: str, path: str) -> None:
+        """The offline queue registered a file of a device after its dock finished."""
+        with self._lock:
+            for dock in self._docks.values():
+                if device_key not in (dock.device_serial, dock.device_id):
+                    continue
+                dock.files_registered = min(dock.files_registered + 1, dock.files_total)
+                dock.errors.append(f"{path}：已自动重试并登记入库")
+                complete = dock.files_registered == dock.files_total
+                if complete and dock.state is DockState.SAFE_TO_UNDOCK:
+                    dock.state = DockState.DONE
 
     def touch(self, dock_id: str) -> bool:
         """The officer pressed 导入 for this dock; False when there is no such dock."""
@@ -125,7 +139,11 @@ class DockObserver:
             files_total=len(todo),
             bytes_total=sum(r.size for r in todo if r.state is FileState.DISCOVERED),
             already_imported=len(scan.found) - len(todo),
+            skipped=[asdict(s) for s in scan.skipped],
         )
+        for s in scan.skipped:  # what keeps the device docked must say why on the screen
+            if s.reason in INCOMPLETE_REASONS:
+                self._board.add_error(self._id, f"{s.rel_path}：{SKIP_REASONS[s.reason]}")
 
     def copying(self, row: JournalRow) -> None: ...
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from ingest.scan import INCOMPLETE_REASONS
 from station.status import StatusBoard
 
 LOCAL_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1")
@@ -93,6 +95,8 @@ const CAN_UNDOCK = new Set(["safe_to_undock", "done"]);
 const KEEP_DOCKED = new Set(["copying", "keep_docked"]);
 const MAX_ERRORS_SHOWN = 20;
 const STALE_AFTER_MS = 3000;
+// Skip reasons that already show as errors (the file may hold footage).
+const INCOMPLETE_REASONS = new Set(__INCOMPLETE_REASONS__);
 const docksEl = document.getElementById("docks");
 const emptyEl = document.getElementById("empty");
 const offlineEl = document.getElementById("offline");
@@ -216,6 +220,12 @@ function fillCard(c, d) {
 
   const counts = [];
   if (d.already_imported > 0) { counts.push("另有 " + d.already_imported + " 个文件此前已导入"); }
+  const skipped = (Array.isArray(d.skipped) ? d.skipped : []).filter(function (s) {
+    return !INCOMPLETE_REASONS.has(s && s.reason);
+  });
+  if (skipped.length > 0) {
+    counts.push("跳过 " + skipped.length + " 个非视音频条目（非媒体文件、空文件、系统文件等）");
+  }
   if (d.wiped > 0 || CAN_UNDOCK.has(d.state)) {
     counts.push("已从设备清除 " + d.wiped + " 个已入库文件");
   }
@@ -305,7 +315,7 @@ async function poll(again) {
 }
 
 poll(true);
-"""
+""".replace("__INCOMPLETE_REASONS__", json.dumps(sorted(INCOMPLETE_REASONS)))
 
 _PAGE = (
     """<!doctype html>

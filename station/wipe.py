@@ -25,20 +25,23 @@ class WipeSummary:
 
 
 def wipe_registered(
-    volume: Path, device_id: str, *, journal: Journal, api: ApiClient, station_id: str
+    volume: Path, device_key: str, *, journal: Journal, api: ApiClient, station_id: str
 ) -> WipeSummary:
-    """Delete from `volume` every file of `device_id` registered from this station, once its
+    """Delete from `volume` every file of the device registered from this station, once its
     bytes on the device are checked against the registered SHA-256 (a file undocked before
     it was registered is wiped at its next dock). Never raises for one file."""
     summary = WipeSummary()
-    rows = journal.registered_on(device_id)
+    rows = journal.registered_on(device_key)
     if not rows:
         return summary
     on_volume = {(f.rel_path, f.size, f.mtime_ns): f.path for f in scan_volume(volume).found}
     for row in rows:
         path = on_volume.get((row.path, row.size, row.mtime_ns))
         if path is None:
-            continue  # gone from the device, or rewritten since: not the registered file
+            if row.facts.get("wiping_at"):  # deleted by a wipe cut off before it was recorded
+                at = datetime.fromisoformat(row.facts["wiping_at"])
+                _released(row, at, summary, journal=journal, api=api, station_id=station_id)
+            continue  # else gone from the device, or rewritten since: not the registered file
         try:
             same = sha256_file(path) == row.sha256
         except OSError as exc:
@@ -48,20 +51,36 @@ def wipe_registered(
             summary.kept.append((row.path, "its bytes on the device differ from the registered"))
             continue
         at = datetime.now(UTC)
+        # Journalled before the delete: a crash between the delete and `released` must not
+        # lose the wipe from the media's custody (the next dock records it, above).
+        journal.note(row.id, {"wiping_at": at.isoformat()})
         try:
             path.unlink()
             fsync_path(path.parent)
         except OSError as exc:  # a volume mounted read-only keeps its files
+            journal.note(row.id, {"wiping_at": None})
             summary.kept.append((row.path, f"cannot delete it on the device: {exc.strerror}"))
             continue
-        row = journal.advance(
-            row.id, FileState.RELEASED, facts={"wiped_at": at.isoformat(), "wipe_reported": False}
-        )
-        summary.wiped.append(row.path)
-        report_wipe(row, journal=journal, api=api, station_id=station_id)
+        _released(row, at, summary, journal=journal, api=api, station_id=station_id)
     for path_on_device, why in summary.kept:
-        log.warning("kept %s on device %s: %s", path_on_device, device_id, why)
+        log.warning("kept %s on device %s: %s", path_on_device, device_key, why)
     return summary
+
+
+def _released(
+    row: JournalRow,
+    at: datetime,
+    summary: WipeSummary,
+    *,
+    journal: Journal,
+    api: ApiClient,
+    station_id: str,
+) -> None:
+    row = journal.advance(
+        row.id, FileState.RELEASED, facts={"wiped_at": at.isoformat(), "wipe_reported": False}
+    )
+    summary.wiped.append(row.path)
+    report_wipe(row, journal=journal, api=api, station_id=station_id)
 
 
 def report_wipe(row: JournalRow, *, journal: Journal, api: ApiClient, station_id: str) -> bool:
@@ -71,7 +90,7 @@ def report_wipe(row: JournalRow, *, journal: Journal, api: ApiClient, station_id
         api.report_wipe(
             row.media_id,
             at=datetime.fromisoformat(row.facts["wiped_at"]),
-            device_id=row.device_id,
+            device_id=row.facts["dock"].get("device_id") or row.device_key,
             path=row.path,
             sha256=row.sha256,
             station_id=station_id,

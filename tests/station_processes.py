@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -94,6 +95,31 @@ class Station:
         assert self.agent is not None
         self.agent.send_signal(signal.SIGKILL)
         self.agent.wait()
+
+    def stop_api(self) -> None:
+        """The api goes away (an outage of the network or the server); start_api() again."""
+        assert self.api is not None
+        self.api.terminate()
+        try:
+            self.api.wait(10)
+        except subprocess.TimeoutExpired:
+            self.api.kill()
+            self.api.wait()
+
+    def journal(self) -> list[dict[str, Any]]:
+        """The agent's journal rows as it last committed them (read-only; the agent may be
+        running, or dead after kill_agent)."""
+        path = Path(self.env["STATION_STATE_DIR"]) / "journal.db"
+        if not path.exists():
+            return []
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute("SELECT * FROM files ORDER BY id")]
+        except sqlite3.OperationalError:
+            return []  # the agent has not made the table yet
+        finally:
+            db.close()
 
     def stop(self) -> None:
         for proc in (self.agent, self.api):

@@ -58,3 +58,25 @@ def test_lost_staged_copy_goes_back_to_discovered(journal: Journal) -> None:
     again = journal.restage(row.id, "staged copy missing")
     assert (again.state, again.sha256, again.facts) == (FileState.DISCOVERED, None, {})
     assert journal.pending() == []
+
+
+def test_journal_of_an_earlier_station_version_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "j.db")
+    old.execute(
+        "CREATE TABLE files (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, path TEXT NOT NULL,"
+        " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, kind TEXT NOT NULL,"
+        " state TEXT NOT NULL, sha256 TEXT, staged_at TEXT, facts TEXT NOT NULL DEFAULT '{}',"
+        " media_id TEXT, error TEXT, updated_at TEXT NOT NULL,"
+        " UNIQUE (device_id, path, size, mtime_ns))"
+    )
+    old.execute(
+        "INSERT INTO files (device_id, path, size, mtime_ns, kind, state, updated_at)"
+        " VALUES ('cam1', 'a.mp4', 10, 1, 'video', 'registered', 'x')"
+    )
+    old.commit()
+    old.close()
+    with Journal(tmp_path / "j.db") as journal:
+        row = journal.discover("cam1", "a.mp4", 10, 1, "video")
+        assert (row.device_key, row.state, row.attempts) == ("cam1", FileState.REGISTERED, 0)

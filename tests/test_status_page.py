@@ -195,6 +195,10 @@ def test_status_page_in_chromium(board: StatusBoard, served: str, page: Page) ->
         files_total=3,
         files_registered=1,
         docked_at=datetime(2024, 5, 1, 6, 3, 5, tzinfo=UTC),
+        skipped=[
+            {"rel_path": "DCIM/notes.txt", "reason": "not_media", "detail": ""},
+            {"rel_path": "DCIM/bad.mp4", "reason": "unreadable", "detail": "EIO"},
+        ],
     )
     board.open("hostile", f"/media/evidence/{HOSTILE}")
     board.update(
@@ -215,6 +219,8 @@ def test_status_page_in_chromium(board: StatusBoard, served: str, page: Page) ->
     expect(safe).to_contain_text("已登记设备")
     expect(safe).to_contain_text("2024-05-01 14:03:05")  # 06:03:05Z in Asia/Shanghai
     expect(safe.locator(".progress-text")).to_have_text("已登记入库 1 / 3 个文件")
+    # Unreadable entries are errors (the observer adds them); only the harmless ones count here.
+    expect(safe.locator(".counts")).to_contain_text("跳过 1 个非视音频条目")
 
     hostile = page.locator("section.dock", has_text="未登记设备")
     expect(hostile.locator(".verdict")).to_have_text("请勿拔出")
