@@ -55,11 +55,18 @@ class MediaOut(BaseModel):
     legal_hold: bool
     recording_id: str | None = Field(description="the merged recording it belongs to, if any")
     # Extras beyond CONTRACT.md.
-    unit_id: str | None = Field(description="unit of the station that registered it")
+    unit_id: str | None = Field(description="unit of the device (registry), else of the station")
     time_source: str | None = Field(description="where recorded_start came from")
     unplayable_reason: str | None
     has_proxy: bool = Field(description="GET .../proxy will answer")
     has_thumbnail: bool = Field(description="GET .../thumbnail will answer")
+    device_serial: str | None = Field(description="the device's serial as the station saw it")
+    device_registered: bool | None = Field(
+        description="whether the registry knew the device at the dock (None: not asked)"
+    )
+    clock_offset_s: float | None = Field(
+        description="device clock minus station clock at the dock, seconds"
+    )
 
     @classmethod
     def of(cls, media: Media) -> MediaOut:

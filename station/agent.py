@@ -128,6 +128,10 @@ class Agent:
         with self._lock:
             prepared = list(self._prepared.values())
         identity = self.identify(volume, backend=self.usb_backend, prepared=prepared)
+        with self._lock:
+            # A preparation serves the one dock it made appear; the next dock of that camera
+            # is prepared again (and its clock read again).
+            self._prepared.pop((identity.vid or 0, identity.pid or 0, identity.usb_serial), None)
         device, registered = self._lookup(identity.device_serial)
         device_id = device.device_id if device else (identity.device_id or identity.device_serial)
         officer_id = identity.officer_id or (device.officer_id if device else None)

@@ -54,23 +54,25 @@ class ApiClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, method: str, url: str, what: str, **kwargs: object) -> httpx.Response:
+    def _call(
+        self, method: str, url: str, what: str, error: type[ApiError] = ApiError, **kwargs: object
+    ) -> httpx.Response:
         try:
             return self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            raise ApiError(
+            raise error(
                 f"api at {self._client.base_url} unreachable while {what} "
                 f"({exc.__class__.__name__}: {exc})",
                 retryable=True,
             ) from exc
 
     @staticmethod
-    def _refused(response: httpx.Response, what: str) -> ApiError:
+    def _refused(response: httpx.Response, what: str, error: type[ApiError] = ApiError) -> ApiError:
         try:
             detail = response.json().get("detail")
         except ValueError:
             detail = response.text[:300]
-        return ApiError(
+        return error(
             f"api refused {what}: HTTP {response.status_code} {detail}",
             retryable=response.status_code >= 500 or response.status_code == 429,
         )
@@ -117,24 +119,16 @@ class ApiClient:
 
     def register(self, record: IngestRecord) -> Registered:
         """Register one media item; idempotent on sha256. Raises RegistrationError."""
-        try:
-            response = self._client.post(
-                "/api/v1/ingest",
-                content=record.model_dump_json(),
-                headers={"Content-Type": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise RegistrationError(
-                f"api at {self._client.base_url} unreachable ({exc.__class__.__name__}: {exc})",
-                retryable=True,
-            ) from exc
-        if response.status_code in (200, 201):
-            return Registered(media_id=response.json()["id"], created=response.status_code == 201)
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = response.text[:300]
-        raise RegistrationError(
-            f"api refused registration of {record.sha256[:12]}: HTTP {response.status_code} {detail}",
-            retryable=response.status_code >= 500 or response.status_code == 429,
+        response = self._call(
+            "POST",
+            "/api/v1/ingest",
+            f"registering {record.sha256[:12]}",
+            RegistrationError,
+            content=record.model_dump_json(),
+            headers={"Content-Type": "application/json"},
         )
+        if response.status_code not in (200, 201):
+            raise self._refused(
+                response, f"registration of {record.sha256[:12]}", RegistrationError
+            )
+        return Registered(media_id=response.json()["id"], created=response.status_code == 201)

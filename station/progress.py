@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ingest.errors import CopyError, IngestError
 from ingest.scan import ScanResult, SkipReason
-from station.api_client import RegistrationError
+from station.api_client import ApiError, RegistrationError
 from station.importer import ImportReport, StationDiskFull
 from station.journal import FileState, JournalRow
 from storage.errors import StorageError, StoredObjectMismatch
@@ -56,6 +56,10 @@ def describe_error(error: BaseException) -> str:
         prefix = "登记失败，文件已存储，稍后自动重试（或再次导入）"
     elif isinstance(error, RegistrationError):
         prefix = "管理平台拒绝登记，文件已存储，请联系信息通信部门处理"
+    elif isinstance(error, ApiError) and error.retryable:
+        prefix = "管理平台暂时无法连接，文件已安全暂存在采集站，稍后自动重试（或再次导入）"
+    elif isinstance(error, ApiError):
+        prefix = "管理平台拒绝请求，请联系信息通信部门处理"
     elif isinstance(error, IngestError):
         prefix = "处理失败"
     else:

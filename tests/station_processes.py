@@ -147,6 +147,12 @@ class Station:
         except httpx.HTTPError:
             return None
 
+    def register_device(self, device_id: str, serial: str, **fields: str) -> None:
+        """IT registers an active body camera (PUT /api/v1/devices/{id})."""
+        body = {"kind": "body_camera", "serial": serial, "status": "active", **fields}
+        response = self.admin.put(f"/api/v1/devices/{device_id}", json=body)
+        assert response.status_code in (200, 201), response.text
+
     def media(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.admin.get("/api/v1/media", params={"limit": 500}).json()[
             "items"

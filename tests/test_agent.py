@@ -6,7 +6,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.station_processes import Station, wait_for
@@ -38,22 +37,12 @@ def camera(clips, n: int = 1) -> Callable[[Path], None]:  # noqa: ANN001
     return build
 
 
-def register_device(station: Station, device_id: str, serial: str, **fields: str) -> None:
-    it = httpx.Client(
-        base_url=station.api_url, headers={"Authorization": f"Bearer {station.token('it_admin')}"}
-    )
-    body = {"kind": "body_camera", "serial": serial, "status": "active", **fields}
-    response = it.put(f"/api/v1/devices/{device_id}", json=body)
-    assert response.status_code in (200, 201), response.text
-    it.close()
-
-
 def media_files(volume: Path) -> list[str]:
     return sorted(p.name for p in volume.rglob("*") if p.is_file() and p.suffix != ".log")
 
 
 def test_registered_camera_is_imported_then_wiped_after_verify(station: Station, clips) -> None:  # noqa: ANN001
-    register_device(station, "BC-0001", "ZFY-0001", unit_id="U1", officer_id="010001")
+    station.register_device("BC-0001", "ZFY-0001", unit_id="U1", officer_id="010001")
     station.start_agent()
     volume = station.dock(camera(clips, n=2), "ZFY-0001")
 
@@ -92,7 +81,7 @@ def test_never_wipe_policy_keeps_registered_footage(tmp_path: Path, clips) -> No
     station = Station(tmp_path, STATION_WIPE="never")
     station.start_api()
     try:
-        register_device(station, "BC-0002", "ZFY-0002")
+        station.register_device("BC-0002", "ZFY-0002")
         station.start_agent()
         volume = station.dock(camera(clips), "ZFY-0002")
         wait_for("3 media registered", lambda: len(station.media()) == 3)

@@ -71,12 +71,6 @@ def camera(
     return build
 
 
-def register_device(station: Station, device_id: str, serial: str, **fields: str) -> None:
-    body = {"kind": "body_camera", "serial": serial, "status": "active", **fields}
-    response = station.admin.put(f"/api/v1/devices/{device_id}", json=body)
-    assert response.status_code in (200, 201), response.text
-
-
 def poll_tightly(what: str, check: Callable[[], Any], timeout_s: float) -> Any:
     """`wait_for` at a 2 ms cadence, to catch a moment that lasts a fraction of a second."""
     deadline = time.monotonic() + timeout_s
@@ -176,7 +170,7 @@ def test_agent_killed_during_a_copy_recopies_the_file_whole_after_restart(
     station: Station,
     clips,  # noqa: ANN001
 ) -> None:
-    register_device(station, "BC-0101", "CAM-A", officer_id="010101")
+    station.register_device("BC-0101", "CAM-A", officer_id="010101")
     footage: Footage = {}
     station.start_agent()
     volume = station.dock(camera(clips, "a", footage, big_mib=(300,)), "CAM-A")
@@ -216,7 +210,7 @@ def test_agent_killed_with_files_uploaded_but_unregistered_registers_them_once_a
     station: Station,
     clips,  # noqa: ANN001
 ) -> None:
-    register_device(station, "BC-0102", "CAM-B", officer_id="010102")
+    station.register_device("BC-0102", "CAM-B", officer_id="010102")
     station.stop_api()
     footage: Footage = {}
     station.start_agent()
@@ -250,7 +244,7 @@ def test_agent_killed_before_and_during_the_wipe_wipes_and_records_each_file_onc
     station: Station,
     clips,  # noqa: ANN001
 ) -> None:
-    register_device(station, "BC-0103", "CAM-C", officer_id="010103")
+    station.register_device("BC-0103", "CAM-C", officer_id="010103")
     footage: Footage = {}
     station.start_agent()
     # The wipe goes in path order: the big clip first, hashed on the camera for a moment
@@ -411,7 +405,7 @@ def test_full_station_disk_stops_the_copy_keeps_the_device_docked_and_the_file_u
     station = Station(tmp_path)
     station.start_api()
     try:
-        register_device(station, "BC-0301", "CAM-F", officer_id="010301")
+        station.register_device("BC-0301", "CAM-F", officer_id="010301")
         station.start_agent()
         footage: Footage = {}
         volume = station.dock(camera(clips, "f", footage, clips_n=2, big_mib=(70, 70)), "CAM-F")

@@ -48,12 +48,6 @@ def put_clip(clips: Clips, dst: Path | bytes, tag: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def register_device(station: Station, device_id: str, serial: str, **fields: str) -> None:
-    body = {"kind": "body_camera", "serial": serial, "status": "active", **fields}
-    response = station.admin.put(f"/api/v1/devices/{device_id}", json=body)
-    assert response.status_code in (200, 201), response.text
-
-
 def dock_of(station: Station, volume: Path) -> dict[str, Any] | None:
     return next((d for d in station.status() or [] if d["dock_id"] == str(volume)), None)
 
@@ -271,7 +265,7 @@ def test_eight_docked_at_once_all_good_ones_finish_despite_a_failing_one(
     labels = [f"CAM-{n:02d}" for n in range(1, 9)]
     failing = "CAM-05"
     for label in labels:
-        register_device(station, f"BC-{label}", label, officer_id=f"0100{label[-2:]}")
+        station.register_device(f"BC-{label}", label, officer_id=f"0100{label[-2:]}")
     station.start_agent()
 
     shas: dict[str, set[str]] = {}
@@ -405,7 +399,7 @@ def test_undocked_before_registration_registers_from_station_disk_and_wipes_only
     linked: tuple[Station, ApiLink], clips: Clips, tmp_path: Path
 ) -> None:
     station, link = linked
-    register_device(station, "BC-0100", "ZFY-0100", unit_id="U1", officer_id="010100")
+    station.register_device("BC-0100", "ZFY-0100", unit_id="U1", officer_id="010100")
     link.cut.set()  # the api is down for registrations from here on
     station.start_agent()
     volume = station.dock(camera_card(clips, ["a", "b", "c"]), "ZFY-0100")

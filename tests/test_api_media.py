@@ -36,7 +36,10 @@ CONTRACT_MEDIA_FIELDS = {
     "video_codec", "audio_codec", "case_nos", "important", "playable", "ingested_at",
     "retention_until", "legal_hold", "recording_id",
 }  # fmt: skip
-EXTRA_MEDIA_FIELDS = {"unit_id", "time_source", "unplayable_reason", "has_proxy", "has_thumbnail"}
+EXTRA_MEDIA_FIELDS = {
+    "unit_id", "time_source", "unplayable_reason", "has_proxy", "has_thumbnail",
+    "device_serial", "device_registered", "clock_offset_s",
+}  # fmt: skip
 CHINESE_NAME = "执法记录仪_20240501_080000.MP4"
 
 
