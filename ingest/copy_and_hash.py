@@ -108,6 +108,17 @@ def copy_and_hash(
             digest, copied = _pipe(
                 src, src_fd, dst_fd, info.st_size, on_progress, chunk_size, max(buffers, 2)
             )
+            after = os.fstat(src_fd)
+            if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+                info.st_size,
+                info.st_mtime_ns,
+                info.st_ctime_ns,
+            ):
+                # Same size is not enough: a recorder may rewrite its index in place.
+                raise CopyError(
+                    f"{src} was modified while being copied; the device or recorder may still "
+                    "be writing it: it will be copied again once it is finished"
+                )
             try:
                 os.fsync(dst_fd)
             except OSError as exc:

@@ -52,6 +52,7 @@ class Agent:
     _dock_again: set[Path] = field(default_factory=set)
     _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _wipe_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _volumes: VolumeWatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -162,18 +163,29 @@ class Agent:
         )
         report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
         if self._may_wipe(device):
-            summary = wipe_registered(
-                volume,
-                options.device_key,
-                journal=self.journal,
-                api=self.api,
-                station_id=self.settings.id,
-            )
+            self.board.update(dock_id, state=DockState.WIPING)
+            with self._wipe_lock(options.device_key):  # two volumes of one camera: one wipe
+                summary = wipe_registered(
+                    volume,
+                    options.device_key,
+                    journal=self.journal,
+                    api=self.api,
+                    station_id=self.settings.id,
+                )
             self.board.update(dock_id, wiped=len(summary.wiped))
             for path, why in summary.kept:
                 self.board.add_error(dock_id, f"{path}：未从设备清除（{why}）")
         if report.ok:
-            self.board.update(dock_id, state=DockState.DONE)
+            final = DockState.DONE
+        elif report.safe_to_undock_s is not None:
+            final = DockState.SAFE_TO_UNDOCK  # staged; registration goes on from station disk
+        else:
+            final = DockState.KEEP_DOCKED
+        self.board.update(dock_id, state=final)
+
+    def _wipe_lock(self, device_key: str) -> threading.Lock:
+        with self._lock:
+            return self._wipe_locks.setdefault(device_key, threading.Lock())
 
     def _lookup(self, serial: str) -> tuple[RegisteredDevice | None, bool | None]:
         """The registry's device for a serial; registered is None when the api cannot say."""
@@ -196,21 +208,32 @@ class Agent:
     # -- interview rooms -----------------------------------------------------------------
 
     def _watch_exports(self, stop: threading.Event) -> None:
-        watcher = ExportWatcher(self.settings.export_dir_paths(), settle_s=self.settings.settle_s)
+        watcher = ExportWatcher(
+            self.settings.export_dir_paths(), settle_s=self.settings.export_settle_s
+        )
         while not stop.wait(1.0):
-            for folder, ready in watcher.poll().items():
-                dock_id = str(folder)
-                if not any(d["dock_id"] == dock_id for d in self.board.snapshot()):
-                    self.board.open(dock_id, str(folder))
-                    self.board.update(dock_id, device_id=folder.name, identified_by="export_dir")
-                # The room is the device; the officer is unknown until a case names it.
-                options = ImportOptions(device_id=folder.name, station_id=self.settings.id)
-                self.importer.run(
-                    folder,
-                    options,
-                    DockObserver(self.board, dock_id),
-                    select=lambda found, ready=ready: found.rel_path in ready,  # type: ignore[misc]
-                )
+            try:
+                for folder, ready in watcher.poll().items():
+                    self._import_exports(watcher, folder, ready)
+            except Exception:  # one bad round must not end interview-room imports
+                log.exception("export folders round failed; trying again")
+
+    def _import_exports(self, watcher: ExportWatcher, folder: Path, ready: set[str]) -> None:
+        dock_id = str(folder)
+        if not any(d["dock_id"] == dock_id for d in self.board.snapshot()):
+            self.board.open(dock_id, str(folder))
+            self.board.update(dock_id, device_id=folder.name, identified_by="export_dir")
+        # The room is the device; the officer is unknown until a case names it.
+        options = ImportOptions(device_id=folder.name, station_id=self.settings.id)
+        report = self.importer.run(
+            folder,
+            options,
+            DockObserver(self.board, dock_id),
+            select=lambda found: found.rel_path in ready,
+        )
+        for outcome in report.outcomes:
+            if outcome.state is FileState.DISCOVERED:  # not copied (disk full...): offer again
+                watcher.offer_again(folder, outcome.rel_path)
 
     # -- offline queue -------------------------------------------------------------------
 

@@ -68,7 +68,8 @@ def import_volume(settings: StationSettings, volume: Path, options: ImportOption
             ) as importer,
             RichImportProgress(console) as progress,
         ):
-            report = importer.run(volume, options, progress)
+            importer.sweep_staging()
+            report = importer.run(volume, options, progress, finish_leftovers=True)
     finally:
         api.close()
         journal.close()
@@ -349,6 +350,7 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
         with Importer(
             journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
         ) as importer:
+            importer.sweep_staging()
             Agent(settings=settings, journal=journal, importer=importer, api=api, board=board).run(
                 stop
             )

@@ -35,6 +35,14 @@ class ExportWatcher:
         self._clock = clock
         self._busy = busy
         self._seen: dict[Path, _Seen] = {}
+        self._rel: dict[Path, str] = {}
+
+    def offer_again(self, folder: Path, rel_path: str) -> None:
+        """A file handed over could not be copied: hand it over again once it settles."""
+        for path, seen in self._seen.items():
+            if path.is_relative_to(folder) and seen.taken and self._rel[path] == rel_path:
+                seen.taken = False
+                seen.since = self._clock()
 
     def poll(self) -> dict[Path, set[str]]:
         """Per export folder, the relative paths of files that became ready since last poll."""
@@ -47,6 +55,7 @@ class ExportWatcher:
                 continue
             for found in scan_volume(folder).found:
                 present.add(found.path)
+                self._rel[found.path] = found.rel_path
                 seen = self._seen.get(found.path)
                 if seen is None or (seen.size, seen.mtime_ns) != (found.size, found.mtime_ns):
                     self._seen[found.path] = _Seen(found.size, found.mtime_ns, now)
@@ -54,6 +63,7 @@ class ExportWatcher:
                     candidates[found.path.resolve()] = (folder, found.path, found.rel_path)
         for gone in set(self._seen) - present:
             del self._seen[gone]
+            self._rel.pop(gone, None)
         busy = self._busy(set(candidates)) if candidates else set()
         for path, (folder, key, rel_path) in candidates.items():
             if path in busy:

@@ -141,8 +141,24 @@ class Importer:
         self._in_flight: set[int] = set()
         self._copying = 0
 
+    def sweep_staging(self) -> None:
+        """At start-up: remove what a crash left on the station disk that no journal row
+        needs (partial copies, folders of registered files). Run before any import."""
+        if not self._staging_root.is_dir():
+            return
+        for folder in self._staging_root.iterdir():
+            for part in folder.glob("*.part"):
+                part.unlink(missing_ok=True)  # never a whole copy: that is renamed into place
+            try:
+                row = self._journal.get(int(folder.name))
+            except (ValueError, KeyError):
+                row = None
+            if row is None or row.state in (FileState.REGISTERED, FileState.RELEASED):
+                shutil.rmtree(folder, ignore_errors=True)
+
     def close(self) -> None:
-        self._workers.shutdown(wait=True)
+        # Queued work is dropped, not drained: its rows keep their journal state and resume.
+        self._workers.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Importer:
         return self
@@ -157,9 +173,11 @@ class Importer:
         observer: ImportObserver,
         *,
         select: Callable[[FoundFile], bool] | None = None,
+        finish_leftovers: bool = False,
     ) -> ImportReport:
-        """Import every media file under `volume` (those `select` accepts), and finish every
-        file staged earlier that no one else is finishing; never raises for one file's fault.
+        """Import every media file under `volume` (those `select` accepts); with
+        `finish_leftovers`, also finish files staged earlier from other devices (the agent
+        leaves those to its retry loop). Never raises for one file's fault.
         """
         started = self._clock()
         scan = scan_volume(volume)
@@ -169,18 +187,20 @@ class Importer:
             for f in chosen
         ]
         found = {row.id: f for row, f in zip(rows, chosen, strict=True)}
-        docked = [
-            self._check_staged_copy(row)
-            for row in rows
-            if row.state is not FileState.REGISTERED and self._claim(row.id)
-        ]
-        # Staged by an earlier import, device gone since: the bytes are on the station disk.
-        leftover = [r for r in self._journal.pending() if r.id not in found and self._claim(r.id)]
+        claimed = [c for row in rows if (c := self._claim(row.id)) is not None]
+        leftover = (
+            [c for r in self._journal.pending() if r.id not in found and (c := self._claim(r.id))]
+            if finish_leftovers
+            else []
+        )
+        try:
+            docked = [self._check_staged_copy(row) for row in claimed]
+        except BaseException:
+            self._release(claimed + leftover)
+            raise
         todo = docked + leftover
         report = ImportReport(
-            outcomes=[],
-            skipped=scan.skipped,
-            already_imported=sum(1 for row in rows if row.state is FileState.REGISTERED),
+            outcomes=[], skipped=scan.skipped, already_imported=len(rows) - len(claimed)
         )
         observer.planned(scan, todo)
         outcomes: dict[int, FileOutcome] = {}
@@ -190,7 +210,10 @@ class Importer:
                 outcomes[row.id] = FileOutcome(row.path, row.state, row.media_id, error)
                 self._in_flight.discard(row.id)
             if error is not None:
-                self._journal.fail(row.id, str(error))
+                try:
+                    self._journal.fail(row.id, str(error))
+                except Exception:  # the journal's disk is full too: the row keeps its state
+                    log.exception("could not record the failure of %s", row.path)
                 observer.failed(row, error)
 
         def finish(row: JournalRow) -> None:
@@ -232,30 +255,39 @@ class Importer:
 
     def finish_pending(self, observer: ImportObserver) -> list[FileOutcome]:
         """Finish staged files whose retry is due (the offline queue): upload and register
-        what waits on the station disk. Rows another dock is working on are left to it."""
-        rows = [r for r in self._journal.pending(due_only=True) if self._claim(r.id)]
-        outcomes = []
-        for row in rows:
+        what waits on the station disk, on the (low-priority) processing pool. Rows another
+        dock is working on are left to it."""
+        rows = [c for r in self._journal.pending(due_only=True) if (c := self._claim(r.id))]
+
+        def retry(row: JournalRow) -> FileOutcome:
             try:
                 done = self._finish(row, observer)
-                outcomes.append(FileOutcome(done.path, done.state, done.media_id))
+                return FileOutcome(done.path, done.state, done.media_id)
             except Exception as exc:
                 log.warning("retry of %s failed at %s: %s", row.path, row.state, exc)
                 failed = self._journal.fail(row.id, str(exc))
-                outcomes.append(FileOutcome(failed.path, failed.state, None, exc))
                 observer.failed(failed, exc)
+                return FileOutcome(failed.path, failed.state, None, exc)
             finally:
-                with self._lock:
-                    self._in_flight.discard(row.id)
-        return outcomes
+                self._release([row])
 
-    def _claim(self, row_id: int) -> bool:
-        """True when this caller may work on the row (no other dock or retry is)."""
+        return [f.result() for f in [self._workers.submit(retry, row) for row in rows]]
+
+    def _claim(self, row_id: int) -> JournalRow | None:
+        """The row, current, when this caller may work on it: nobody else is, and it is not
+        registered already (a row read before another thread finished it is stale)."""
         with self._lock:
             if row_id in self._in_flight:
-                return False
+                return None
+            row = self._journal.get(row_id)
+            if row.state in (FileState.REGISTERED, FileState.RELEASED):
+                return None
             self._in_flight.add(row_id)
-            return True
+            return row
+
+    def _release(self, rows: list[JournalRow]) -> None:
+        with self._lock:
+            self._in_flight.difference_update(r.id for r in rows)
 
     def _workdir(self, row: JournalRow) -> Path:
         return self._staging_root / str(row.id)
@@ -263,8 +295,8 @@ class Importer:
     def _check_staged_copy(self, row: JournalRow) -> JournalRow:
         """A row past `discovered` whose staged copy is gone (station disk replaced, state
         folder cleaned) is copied again while its device is docked."""
-        if row.state in (FileState.DISCOVERED, FileState.REGISTERED):
-            return row
+        if row.state in (FileState.DISCOVERED, FileState.UPLOADED):
+            return row  # uploaded: the store has it, registering needs no staged copy
         if (self._workdir(row) / row.facts["staged_name"]).is_file():
             return row
         log.warning("staged copy of %s (row %d) is missing; copying it again", row.path, row.id)

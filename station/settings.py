@@ -41,6 +41,12 @@ class StationSettings(BaseSettings):
     settle_s: float = Field(
         default=2.0, gt=0, description="seconds a volume or export file must stay unchanged"
     )
+    export_settle_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds an interview-room export must stay unchanged and closed: a "
+        "recorder writing over the network is invisible to the open-file check",
+    )
     sync_clock: bool = Field(
         default=False,
         description="set a camera's clock to the station's at dock (its offset is read first)",

@@ -23,6 +23,7 @@ class DockState(StrEnum):
     COPYING = "copying"
     SAFE_TO_UNDOCK = "safe_to_undock"
     KEEP_DOCKED = "keep_docked"
+    WIPING = "wiping"
     DONE = "done"
     UNDOCKED = "undocked"
 
@@ -33,6 +34,7 @@ STATE_TEXT = {
     DockState.COPYING: "正在复制，请勿拔出",
     DockState.SAFE_TO_UNDOCK: "可以拔出",
     DockState.KEEP_DOCKED: "请勿拔出：有文件未能复制",
+    DockState.WIPING: "正在清除设备上已入库的文件，请勿拔出",
     DockState.DONE: "导入完成，可以拔出",
     DockState.UNDOCKED: "已拔出",
 }
@@ -84,6 +86,8 @@ class StatusBoard:
     def update(self, dock_id: str, **changes: Any) -> None:
         with self._lock:
             status = self._docks[dock_id]
+            if status.state is DockState.UNDOCKED and "state" in changes:
+                changes.pop("state")  # a dock thread finishing late does not re-dock it
             for name, value in changes.items():
                 setattr(status, name, value)
 

@@ -92,7 +92,7 @@ progress::-webkit-progress-value { background: #1456b8; border-radius: 8px; }
 _SCRIPT = """
 "use strict";
 const CAN_UNDOCK = new Set(["safe_to_undock", "done"]);
-const KEEP_DOCKED = new Set(["copying", "keep_docked"]);
+const KEEP_DOCKED = new Set(["copying", "keep_docked", "wiping"]);
 const MAX_ERRORS_SHOWN = 20;
 const STALE_AFTER_MS = 3000;
 // Skip reasons that already show as errors (the file may hold footage).

@@ -56,11 +56,14 @@ def wipe_registered(
         journal.note(row.id, {"wiping_at": at.isoformat()})
         try:
             path.unlink()
-            fsync_path(path.parent)
         except OSError as exc:  # a volume mounted read-only keeps its files
             journal.note(row.id, {"wiping_at": None})
             summary.kept.append((row.path, f"cannot delete it on the device: {exc.strerror}"))
             continue
+        try:
+            fsync_path(path.parent)
+        except OSError as exc:  # deleted all the same (the device may have gone meanwhile)
+            log.warning("wiped %s but could not sync its folder: %s", row.path, exc)
         _released(row, at, summary, journal=journal, api=api, station_id=station_id)
     for path_on_device, why in summary.kept:
         log.warning("kept %s on device %s: %s", path_on_device, device_key, why)

@@ -54,6 +54,7 @@ class Station:
             "STATION_ID": "station-test",
             "STATION_MOUNT_ROOTS": str(self.mount_root),
             "STATION_SETTLE_S": "0.5",
+            "STATION_EXPORT_SETTLE_S": "1",
             "STATION_STATUS_PORT": self.status_url.rsplit(":", 1)[1],
             **agent_env,
         }

@@ -82,3 +82,18 @@ def test_disk_full_is_reported_and_cleaned_up(tmp_path: Path) -> None:
     with pytest.raises(CopyError, match="disk full"):
         copy_and_hash(src, dst_dir / "dst", chunk_size=1 << 20)
     assert not (dst_dir / "dst").exists()
+
+
+def test_file_rewritten_in_place_during_the_copy_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "src.mp4"
+    src.write_bytes(b"x" * (4 << 20))
+
+    def recorder_rewrites_its_index(_n: int) -> None:
+        with src.open("r+b") as f:  # same size, other bytes: only mtime/ctime tell
+            f.write(b"moov")
+
+    with pytest.raises(CopyError, match="modified while being copied"):
+        copy_and_hash(
+            src, tmp_path / "dst", on_progress=recorder_rewrites_its_index, chunk_size=1 << 20
+        )
+    assert not (tmp_path / "dst").exists() and not (tmp_path / "dst.part").exists()

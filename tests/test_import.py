@@ -101,7 +101,7 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
                 options = ImportOptions(
                     device_id=vol.name, station_id="st-1", officer_id="010001", case_no=case_no
                 )
-                return importer.run(vol, options, observer or Recorder())
+                return importer.run(vol, options, observer or Recorder(), finish_leftovers=True)
 
         yield run, admin
 
@@ -271,3 +271,27 @@ def test_unreadable_part_of_the_card_fails_the_import(station, volume: Path) -> 
     report = run(volume, observer)
     assert not report.ok
     assert observer.kept_docked == [] and observer.undocked_after is None
+
+
+def test_start_up_sweeps_what_a_crash_left_on_the_station_disk(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    with Journal(tmp_path / "journal.db") as journal:
+        done = journal.discover("cam", "a.mp4", 1, 1, "video")
+        journal.advance(done.id, FileState.STAGED, sha256="ab" * 32, facts={"staged_name": "o"})
+        journal.advance(done.id, FileState.PROCESSED)
+        journal.advance(done.id, FileState.UPLOADED)
+        journal.advance(done.id, FileState.REGISTERED, media_id="m")
+        copying = journal.discover("cam", "b.mp4", 1, 1, "video")
+        for row_id, name in ((done.id, "original.mp4"), (copying.id, "original.mp4.part")):
+            (staging / str(row_id)).mkdir(parents=True)
+            (staging / str(row_id) / name).write_bytes(b"x")
+        (staging / "stray").mkdir()
+        with Importer(
+            journal=journal,
+            staging_root=staging,
+            store=open_store(f"file://{tmp_path}/objects"),
+            api=ApiClient(_unreachable()),
+        ) as importer:
+            importer.sweep_staging()
+    assert sorted(p.name for p in staging.iterdir()) == [str(copying.id)]
+    assert list((staging / str(copying.id)).iterdir()) == []
