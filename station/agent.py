@@ -35,6 +35,7 @@ from station.wipe import report_wipe, wipe_registered
 log = logging.getLogger(__name__)
 
 RETRY_EVERY_S = 5.0
+KEEP_DOCKED_RETRY_S = 30.0
 USB_EVERY_S = 2.0
 
 
@@ -53,6 +54,7 @@ class Agent:
     _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wipe_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _dock_threads: list[threading.Thread] = field(default_factory=list)
     _volumes: VolumeWatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +82,10 @@ class Agent:
         stop.wait()
         for thread in threads:
             thread.join(timeout=10)
+        with self._lock:
+            docks = list(self._dock_threads)
+        for thread in docks:  # a dock mid-copy ends at its next step; its rows resume later
+            thread.join(timeout=20)
 
     # -- docks ---------------------------------------------------------------------------
 
@@ -96,7 +102,10 @@ class Agent:
                     self._dock_again.add(volume)
                 return
             self._docking.add(volume)
-        threading.Thread(target=self._dock, args=(volume,), name=f"dock {volume.name}").start()
+        thread = threading.Thread(target=self._dock, args=(volume,), name=f"dock {volume.name}")
+        with self._lock:
+            self._dock_threads = [t for t in self._dock_threads if t.is_alive()] + [thread]
+        thread.start()
 
     def _on_gone(self, volume: Path) -> None:
         with self._lock:
@@ -124,6 +133,22 @@ class Agent:
                 self._dock_again.discard(volume)
             if again and volume.is_dir():
                 self._on_settled(volume)
+            elif self._kept_docked(dock_id) and volume.is_dir():
+                # Files could not be copied (disk full, still being written): try again while
+                # the device stays docked, as the screen tells the officer to keep it there.
+                timer = threading.Timer(KEEP_DOCKED_RETRY_S, self._redock, (volume,))
+                timer.daemon = True
+                timer.start()
+
+    def _kept_docked(self, dock_id: str) -> bool:
+        return any(
+            d["dock_id"] == dock_id and d["state"] == DockState.KEEP_DOCKED
+            for d in self.board.snapshot()
+        )
+
+    def _redock(self, volume: Path) -> None:
+        if volume.is_dir() and self._kept_docked(str(volume)):
+            self._on_settled(volume)
 
     def _import_dock(self, volume: Path, dock_id: str) -> None:
         with self._lock:

@@ -343,8 +343,10 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
         journal = Journal(settings.state_dir / "journal.db")
     except JournalBusy as exc:
         raise _fail(f"采集站代理已在运行，或有导入任务正在进行。（{exc}）") from exc
-    except Exception as exc:
+    except ValueError as exc:
         raise _fail(f"无法打开对象存储（STATION_STORAGE_URL）：{exc}") from exc
+    except OSError as exc:
+        raise _fail(f"无法使用采集站状态目录 {settings.state_dir}：{exc}") from exc
     api = ApiClient.connect(settings.api_url, settings.api_token)
     try:
         with Importer(

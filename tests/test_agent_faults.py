@@ -339,8 +339,9 @@ def test_store_killed_while_uploading_is_waited_out_and_registration_completes(
                 if r["device_key"] == "CAM-E" and r["state"] != "registered" and r["error"]
             ]
 
-        stuck = wait_for("uploads failing while the store is down", waiting, 30)
-        assert "DCIM/BIG_00.MP4" in {r["path"] for r in stuck}
+        # Usually the 40 MB clip itself is cut off mid-upload; on a loaded machine its upload
+        # may beat the kill, and then the files processed after it are what waits.
+        wait_for("uploads failing while the store is down", waiting, 30)
         dock = next(d for d in station.status() or [] if d["device_id"] == "CAM-E")
         assert any("上传存储失败" in e for e in dock["errors"]), dock
         assert dock["state"] == "safe_to_undock", dock  # all staged: the officer may go
