@@ -211,12 +211,13 @@ class Journal:
             )
 
     def unreported_wipes(self) -> list[JournalRow]:
-        """Rows wiped from their device whose wipe the api has not recorded yet."""
+        """Rows wiped from their device whose wipe the api has not recorded yet, and whose
+        back-off after a failed report (see fail) has run out."""
         with self._lock:
             cur = self._db.execute(
                 "SELECT * FROM files WHERE state=? AND json_extract(facts, '$.wipe_reported') = 0"
-                " ORDER BY id",
-                (FileState.RELEASED,),
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
+                (FileState.RELEASED, _now()),
             )
             return _rows(cur)
 

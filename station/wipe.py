@@ -100,6 +100,7 @@ def report_wipe(row: JournalRow, *, journal: Journal, api: ApiClient, station_id
         )
     except ApiError as exc:
         log.warning("wipe of %s not yet in custody (%s); will retry", row.path, exc)
+        journal.fail(row.id, f"wipe not yet recorded in custody: {exc}")  # backs off
         return False
     journal.note(row.id, {"wipe_reported": True})
     return True
