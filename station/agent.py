@@ -158,28 +158,32 @@ class Agent:
             # A preparation serves the one dock it made appear; the next dock of that camera
             # is prepared again (and its clock read again).
             self._prepared.pop((identity.vid or 0, identity.pid or 0, identity.usb_serial), None)
-        device, registered = self._lookup(identity.device_serial)
-        device_id = device.device_id if device else (identity.device_id or identity.device_serial)
-        officer_id = identity.officer_id or (device.officer_id if device else None)
         self.board.update(
             dock_id,
-            device_id=device_id,
+            device_id=identity.device_id or identity.device_serial,
             device_serial=identity.device_serial,
-            officer_id=officer_id,
-            registered=registered,
+            officer_id=identity.officer_id,
             identified_by=identity.how,
         )
+        # The registry is asked beside the copy, not before it: under load its answer can take
+        # a while, and the officer waits for the copy. Files staged meanwhile are attributed
+        # at registration (Importer._resolve_device), from the same cached answer.
+        lookup = _Lookup(self, identity.device_serial, dock_id, identity.officer_id)
         if self.settings.import_mode == "touch":
+            lookup.join()
             self.board.update(dock_id, state=DockState.WAITING_TOUCH)
             touched = self.board.touched(dock_id)
             while not touched.wait(1.0):
                 if not volume.is_dir():
                     self.board.update(dock_id, state=DockState.UNDOCKED)
                     return
+        device, registered = lookup.result() if not lookup.is_alive() else (None, None)
         options = ImportOptions(
-            device_id=device_id,
+            device_id=device.device_id
+            if device
+            else (identity.device_id or identity.device_serial),
             station_id=self.settings.id,
-            officer_id=officer_id,
+            officer_id=identity.officer_id or (device.officer_id if device else None),
             device_serial=identity.device_serial,
             device_registered=registered,
             clock_offset_s=identity.clock_offset.total_seconds()
@@ -187,6 +191,8 @@ class Agent:
             else None,
         )
         report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
+        lookup.join()
+        device, _ = lookup.result()
         if self._may_wipe(device):
             self.board.update(dock_id, state=DockState.WIPING)
             with self._wipe_lock(options.device_key):  # two volumes of one camera: one wipe
@@ -297,6 +303,30 @@ class Agent:
                 failed.discard(camera)
                 with self._lock:
                     self._prepared[(camera.vid, camera.pid, camera.serial)] = identity
+
+
+class _Lookup(threading.Thread):
+    """Asks the registry about a docked device and shows the answer on its dock."""
+
+    def __init__(self, agent: Agent, serial: str, dock_id: str, officer_id: str | None) -> None:
+        super().__init__(name=f"lookup {serial}", daemon=True)
+        self._agent = agent
+        self._serial = serial
+        self._dock_id = dock_id
+        self._officer_id = officer_id
+        self._answer: tuple[RegisteredDevice | None, bool | None] = (None, None)
+        self.start()
+
+    def run(self) -> None:
+        self._answer = device, registered = self._agent._lookup(self._serial)
+        changes: dict[str, object] = {"registered": registered}
+        if device is not None:
+            changes["device_id"] = device.device_id
+            changes["officer_id"] = self._officer_id or device.officer_id
+        self._agent.board.update(self._dock_id, **changes)
+
+    def result(self) -> tuple[RegisteredDevice | None, bool | None]:
+        return self._answer
 
 
 class _RetryObserver:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
 
 from ingest.record import IngestRecord
+
+DEVICE_CACHE_S = 60.0
 
 
 class ApiError(Exception):
@@ -40,6 +44,8 @@ class Registered:
 class ApiClient:
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
+        self._cache_lock = threading.Lock()
+        self._devices: dict[str, tuple[float, RegisteredDevice | None]] = {}
 
     @classmethod
     def connect(cls, api_url: str, token: str) -> ApiClient:
@@ -78,7 +84,19 @@ class ApiClient:
         )
 
     def find_device(self, serial: str) -> RegisteredDevice | None:
-        """The registered device with this serial, or None when the registry has none."""
+        """The registered device with this serial, or None when the registry has none.
+        Answers are kept for a minute: a dock asks once, not once per file."""
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._devices.get(serial)
+        if cached is not None and now - cached[0] < DEVICE_CACHE_S:
+            return cached[1]
+        device = self._find_device(serial)
+        with self._cache_lock:
+            self._devices[serial] = (now, device)
+        return device
+
+    def _find_device(self, serial: str) -> RegisteredDevice | None:
         response = self._call(
             "GET", "/api/v1/devices", "looking up a device", params={"serial": serial}
         )
