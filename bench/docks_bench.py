@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from import_bench import _drop_caches, _free_port  # noqa: E402  (the same bench folder)
 
 from ingest.ffmpeg_run import run_tool  # noqa: E402
 
@@ -92,22 +93,6 @@ def _volumes() -> list[Path]:
         (volume / "LOG" / "device.log").write_text(f"{start.isoformat()} power on\n")
     (root / "done").touch()
     return volumes
-
-
-def _drop_caches() -> bool:
-    """Start each run with a cold page cache when the machine lets us (root, not a container)."""
-    subprocess.run(["sync"], check=True)
-    try:
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-        return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(

@@ -102,9 +102,17 @@ def _footage() -> Path:
             ],
             timeout_s=120,
         )
-    long = volume / "DCIM" / "ZFY_010001_20261127_090000_0100.MP4"
-    concat = CACHE / "concat.txt"
-    concat.write_text(f"file '{master}'\n" * 3)
+    _concat_master(
+        3, volume / "DCIM" / "ZFY_010001_20261127_090000_0100.MP4", "2026-11-27T09:00:00Z"
+    )
+    done.touch()
+    return volume
+
+
+def _concat_master(copies: int, dst: Path, creation_time: str) -> None:
+    """`copies` minutes of the master clip back to back, remuxed (no encoding) into `dst`."""
+    listing = dst.with_name(dst.name + ".txt")
+    listing.write_text(f"file '{CACHE / 'master.mp4'}'\n" * copies)
     run_tool(
         [
             "ffmpeg",
@@ -116,17 +124,16 @@ def _footage() -> Path:
             "-safe",
             "0",
             "-i",
-            str(concat),
+            str(listing),
             "-c",
             "copy",
             "-metadata",
-            "creation_time=2026-11-27T09:00:00Z",
-            str(long),
+            f"creation_time={creation_time}",
+            str(dst),
         ],
-        timeout_s=120,
+        timeout_s=60 + 15 * copies,
     )
-    done.touch()
-    return volume
+    listing.unlink()
 
 
 def _single_file_volume(name: str, minutes: int) -> Path:
@@ -136,29 +143,8 @@ def _single_file_volume(name: str, minutes: int) -> Path:
     if target.exists():
         return volume
     target.parent.mkdir(parents=True, exist_ok=True)
-    concat = CACHE / f"{name}.txt"
-    concat.write_text(f"file '{CACHE / 'master.mp4'}'\n" * minutes)
     tmp = target.with_name(".part.mp4")
-    run_tool(
-        [
-            "ffmpeg",
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "concat",
-            "-safe",
-            "0",
-            "-i",
-            str(concat),
-            "-c",
-            "copy",
-            "-metadata",
-            "creation_time=2026-11-27T10:00:00Z",
-            str(tmp),
-        ],
-        timeout_s=300,
-    )
+    _concat_master(minutes, tmp, "2026-11-27T10:00:00Z")
     tmp.rename(target)
     return volume
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,18 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-STATION = str(Path(sys.executable).with_name("station"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.station_processes import STATION, free_port
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    port = _free_port()
+    port = free_port()
     return {
         **os.environ,
         "STATION_DATABASE_URL": f"sqlite:///{tmp_path}/station.db",
