@@ -9,10 +9,6 @@ class CopyError(IngestError):
     """The file could not be read from the device or written to the station's staging area."""
 
 
-class HashMismatch(IngestError):
-    """Bytes that should be identical hash differently."""
-
-
 class ProbeError(IngestError):
     """ffprobe could not read the file; the file is still evidence and is kept."""
 

@@ -35,12 +35,6 @@ class RegisteredDevice:
     status: str
 
 
-@dataclass(frozen=True)
-class Registered:
-    media_id: str
-    created: bool
-
-
 class ApiClient:
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
@@ -135,8 +129,9 @@ class ApiClient:
         if response.status_code not in (200, 201):
             raise self._refused(response, f"the wipe report of {path!r}")
 
-    def register(self, record: IngestRecord) -> Registered:
-        """Register one media item; idempotent on sha256. Raises RegistrationError."""
+    def register(self, record: IngestRecord) -> str:
+        """Register one media item and return its id; idempotent on sha256 (a repeat gets
+        the same id). Raises RegistrationError."""
         response = self._call(
             "POST",
             "/api/v1/ingest",
@@ -149,4 +144,5 @@ class ApiClient:
             raise self._refused(
                 response, f"registration of {record.sha256[:12]}", RegistrationError
             )
-        return Registered(media_id=response.json()["id"], created=response.status_code == 201)
+        media_id: str = response.json()["id"]
+        return media_id

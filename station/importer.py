@@ -479,8 +479,8 @@ class Importer:
             if "uploaded_at" in facts
             else None,
         )
-        registered = self._api.register(record)
-        row = self._journal.advance(row.id, FileState.REGISTERED, media_id=registered.media_id)
+        media_id = self._api.register(record)
+        row = self._journal.advance(row.id, FileState.REGISTERED, media_id=media_id)
         # The store and the catalogue hold it now; the station's copy has done its job.
         shutil.rmtree(self._workdir(row), ignore_errors=True)
         return row

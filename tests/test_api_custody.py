@@ -13,17 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
 from ingest.record import IngestRecord
-from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.errors import CatalogueError
-from storage.catalogue.tokens import create_token
-from storage.object_store import open_store
 from tests.ingest_records import T0
-from tests.test_api_media import Api
+from tests.test_api_media import Api, serve_api
 
 EVENT_FIELDS = {
     "at", "event", "actor", "role", "station_id", "device_id", "client", "detail", "outcome",
@@ -33,8 +27,6 @@ CLIENT = "testclient"  # the address Starlette's TestClient reports
 
 
 class CustodyApi(Api):
-    it_admin: str
-
     def ingested_record(self, record: IngestRecord) -> dict[str, Any]:
         response = self.ingest(record)
         assert response.status_code == 201, response.text
@@ -62,19 +54,7 @@ class CustodyApi(Api):
 
 @pytest.fixture
 def api(database_url: str, local_store_url: str, tmp_path: Path) -> Iterator[CustodyApi]:
-    upgrade(database_url)
-    with session_scope(database_url) as session:
-        admin = create_token(session, role="admin", name="admin")
-        station = create_token(session, role="station", unit_id="U1", name="dock-1")
-        it_admin = create_token(session, role="it_admin", name="it-desk")
-    store = open_store(local_store_url)
-    settings = ApiSettings(database_url=database_url, storage_url=local_store_url)
-    files = tmp_path / "uploads"
-    files.mkdir()
-    with TestClient(create_app(settings, store=store)) as client:
-        api = CustodyApi(client, store, admin, station, database_url, files)
-        api.it_admin = it_admin
-        yield api
+    yield from serve_api(CustodyApi, database_url, local_store_url, tmp_path)
 
 
 def test_registration_writes_copied_stored_registered_in_order(api: CustodyApi) -> None:

@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
-from api.settings import ApiSettings
-from storage.catalogue.db import session_scope, upgrade
+from storage.catalogue.db import session_scope
 from storage.catalogue.models import ApiToken, Media
-from storage.catalogue.tokens import create_token, hash_token
-from storage.object_store import open_store
-from tests.test_api_media import Api
+from storage.catalogue.tokens import hash_token
+from tests.test_api_media import Api, serve_api
 
 DEVICE_FIELDS = {
     "device_id", "kind", "serial", "unit_id", "officer_id", "status", "created_at", "updated_at",
@@ -28,8 +24,6 @@ DEVICE_FIELDS = {
 
 
 class DeviceApi(Api):
-    it_admin: str
-
     def put(self, device_id: str, body: dict[str, Any], token: str | None = None) -> Any:
         return self.client.put(
             f"/api/v1/devices/{device_id}", json=body, headers=self.auth(token or self.it_admin)
@@ -50,19 +44,7 @@ class DeviceApi(Api):
 
 @pytest.fixture
 def api(database_url: str, local_store_url: str, tmp_path: Path) -> Iterator[DeviceApi]:
-    upgrade(database_url)
-    with session_scope(database_url) as session:
-        admin = create_token(session, role="admin", name="admin")
-        station = create_token(session, role="station", unit_id="U1", name="dock-1")
-        it_admin = create_token(session, role="it_admin", name="it-desk")
-    store = open_store(local_store_url)
-    settings = ApiSettings(database_url=database_url, storage_url=local_store_url)
-    files = tmp_path / "uploads"
-    files.mkdir()
-    with TestClient(create_app(settings, store=store)) as client:
-        api = DeviceApi(client, store, admin, station, database_url, files)
-        api.it_admin = it_admin
-        yield api
+    yield from serve_api(DeviceApi, database_url, local_store_url, tmp_path)
 
 
 def test_put_creates_then_replaces_a_device_naming_a_unit_not_known_yet(api: DeviceApi) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
@@ -51,6 +51,7 @@ class Api:
     station: str
     database_url: str
     files: Path
+    it_admin: str = ""
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -98,6 +99,24 @@ class Api:
         return self.client.get(path, headers=headers, **kwargs)
 
 
+ApiT = TypeVar("ApiT", bound=Api)
+
+
+def serve_api(cls: type[ApiT], database_url: str, store_url: str, tmp_path: Path) -> Iterator[ApiT]:
+    """The api in-process over a migrated catalogue, with admin, station and it_admin tokens
+    (shared by the api test modules' fixtures)."""
+    upgrade(database_url)
+    admin, station = _tokens(database_url)
+    with session_scope(database_url) as session:
+        it_admin = create_token(session, role="it_admin", name="it-desk")
+    store = open_store(store_url)
+    app = create_app(ApiSettings(database_url=database_url, storage_url=store_url), store=store)
+    files = tmp_path / "uploads"
+    files.mkdir()
+    with TestClient(app) as client:
+        yield cls(client, store, admin, station, database_url, files, it_admin)
+
+
 def _tokens(database_url: str) -> tuple[str, str]:
     with session_scope(database_url) as session:
         admin = create_token(session, role="admin", name="admin")
@@ -107,14 +126,7 @@ def _tokens(database_url: str) -> tuple[str, str]:
 
 @pytest.fixture
 def api(database_url: str, store_url: str, tmp_path: Path) -> Iterator[Api]:
-    upgrade(database_url)
-    admin, station = _tokens(database_url)
-    store = open_store(store_url)
-    app = create_app(ApiSettings(database_url=database_url, storage_url=store_url), store=store)
-    files = tmp_path / "uploads"
-    files.mkdir()
-    with TestClient(app) as client:
-        yield Api(client, store, admin, station, database_url, files)
+    yield from serve_api(Api, database_url, store_url, tmp_path)
 
 
 def test_ingest_registers_a_stored_original_once(api: Api) -> None:
