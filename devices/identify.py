@@ -4,7 +4,11 @@
       |                     |                              |
       | nothing relates     | no adapter / it fails        +--> how = "usb_adapter"
       v                     v
-    how = "volume_name"   how = "usb_serial"
+    how = "volume_name"   how = "usb_serial" (or "volume_name" when the serial says nothing)
+
+The camera's own ID (what the camera reports when spoken to: the ID the platform knows it
+by) comes first, because cheap cameras of one model often share one USB iSerial; the USB
+serial serves when the camera cannot be spoken to, and the volume's folder name last.
 
 Cameras that show their volume only after a login (Ambarella, GA/T 947-style) are first
 found by `find_cameras_to_prepare` and switched by `prepare_camera`, which also reads the
@@ -40,10 +44,11 @@ GENERIC_ADAPTER = "generic"  # plain mass storage: nothing spoken to the camera
 class DockIdentity:
     """Who a docked device is, and how we know; stored with every file of the dock.
 
-    `device_serial` is stable across docks: the USB serial when USB tells one, else the
-    camera's own ID, else the volume's folder name (CONTRACT.md). `clock_offset` is device
-    time minus station time before any sync at this dock (None: not known), the device's
-    local time read in Asia/Shanghai.
+    `device_serial` is the key the registry and the journal know the device by: the
+    camera's own ID when it told one, else its USB serial, else the volume's folder name
+    (CONTRACT.md). `clock_offset` is device time minus station time before any sync at this
+    dock (None: not known), the device's local time read in Asia/Shanghai. `ambiguous` says
+    why the key may name more than one device (then the device is never wiped at this dock).
     """
 
     device_serial: str
@@ -60,6 +65,7 @@ class DockIdentity:
     usb_serial: str | None = None
     clock_offset: timedelta | None = None
     clock_synced: bool = False  # the station set the camera's clock (after reading the offset)
+    ambiguous: str | None = None
 
     def is_usb_device(self, usb_identity: UsbIdentity) -> bool:
         """Whether this identity was taken from that USB device (same VID:PID and serial)."""
@@ -180,7 +186,13 @@ def prepare_camera(
         raise DeviceError(f"{seen}: camera adapter {adapter_cls.name} failed: {exc!r}") from exc
     log.info("%s: prepared by %s (clock offset %s)", seen, adapter_cls.name, offset)
     return _from_adapter(
-        adapter_cls.name, seen, info, offset, fallback_serial=seen.vid_pid, clock_synced=synced
+        adapter_cls.name,
+        seen,
+        info,
+        offset,
+        fallback_serial=seen.vid_pid,
+        fallback_ambiguous="the camera told no ID and USB no serial",
+        clock_synced=synced,
     )
 
 
@@ -206,7 +218,14 @@ def _identify_by_adapter(
     usb_seen = UsbIdentity(
         seen.vid, seen.pid, found.serial or seen.serial, seen.manufacturer, seen.product
     )
-    return _from_adapter(adapter_cls.name, usb_seen, info, offset, fallback_serial=volume.name)
+    return _from_adapter(
+        adapter_cls.name,
+        usb_seen,
+        info,
+        offset,
+        fallback_serial=volume.name,
+        fallback_ambiguous=_generic(volume, None).ambiguous,
+    )
 
 
 def _clock_offset(
@@ -237,10 +256,13 @@ def _from_adapter(
     offset: timedelta | None,
     *,
     fallback_serial: str,
+    fallback_ambiguous: str | None,
     clock_synced: bool = False,
 ) -> DockIdentity:
+    known = info.device_id or _meaningful(usb_identity.serial)
     return DockIdentity(
-        device_serial=usb_identity.serial or info.device_id or fallback_serial,
+        device_serial=known or fallback_serial,
+        ambiguous=None if known else fallback_ambiguous,
         how="usb_adapter",
         adapter=adapter,
         device_id=info.device_id,
@@ -257,18 +279,36 @@ def _from_adapter(
     )
 
 
+# Volume labels that many devices carry: a folder named after one does not single out a device.
+_SHARED_LABELS = frozenset(
+    {"NO NAME", "NO_NAME", "NONAME", "UNTITLED", "DISK", "USB", "UDISK", "REMOVABLE", "CAMERA"}
+)
+
+
+def _meaningful(serial: str | None) -> str | None:
+    """The USB serial, unless it is one that says nothing: empty, one repeated character
+    (`000000`, `FFFFFFFF`) or a counting placeholder (`0123456789ABCDEF`), which cheap camera
+    firmware ships in every unit."""
+    if serial is None or not serial.strip():
+        return None
+    compact = serial.strip().upper()
+    if len(set(compact)) == 1 or compact in "0123456789ABCDEF" or compact in "123456789":
+        return None
+    return serial
+
+
 def _generic(volume: Path, found: UsbIdentity | None) -> DockIdentity:
-    if found is not None and found.serial:
+    serial = _meaningful(found.serial) if found is not None else None
+    if found is not None and serial is not None:
         return DockIdentity(
-            device_serial=found.serial,
-            how="usb_serial",
-            vid=found.vid,
-            pid=found.pid,
-            usb_serial=found.serial,
+            device_serial=serial, how="usb_serial", vid=found.vid, pid=found.pid, usb_serial=serial
         )
     return DockIdentity(
         device_serial=volume.name,
         how="volume_name",
         vid=found.vid if found else None,
         pid=found.pid if found else None,
+        ambiguous="volume label shared by many devices"
+        if volume.name.strip().upper() in _SHARED_LABELS
+        else None,
     )

@@ -25,6 +25,7 @@ from devices.usb_enum import UsbIdentity
 from ingest.scan import ScanResult
 from station.api_client import ApiClient, ApiError, RegisteredDevice
 from station.export_watch import ExportWatcher
+from station.identity_memory import recall
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
 from station.settings import StationSettings
@@ -153,7 +154,9 @@ class Agent:
     def _import_dock(self, volume: Path, dock_id: str) -> None:
         with self._lock:
             prepared = list(self._prepared.values())
-        identity = self.identify(volume, backend=self.usb_backend, prepared=prepared)
+        identity = recall(
+            self.identify(volume, backend=self.usb_backend, prepared=prepared), self.journal
+        )
         with self._lock:
             # A preparation serves the one dock it made appear; the next dock of that camera
             # is prepared again (and its clock read again).
@@ -193,7 +196,10 @@ class Agent:
         report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
         lookup.join()
         device, _ = lookup.result()
-        if self._may_wipe(device):
+        if identity.ambiguous is not None and self._may_wipe(device):
+            log.warning("%s: not wiped: %s", volume, identity.ambiguous)
+            self.board.add_error(dock_id, "设备身份无法唯一确认，本次不清除设备上的文件")
+        elif self._may_wipe(device):
             self.board.update(dock_id, state=DockState.WIPING)
             with self._wipe_lock(options.device_key):  # two volumes of one camera: one wipe
                 summary = wipe_registered(

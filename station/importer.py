@@ -50,6 +50,12 @@ WORKERS = 2
 BUFFER_BUDGET = 24
 
 
+def _proxy_room(kind: str, size: int) -> int:
+    # A remuxed proxy is as large as its original, a transcode (at most 1080p) rarely larger;
+    # photos get only a thumbnail.
+    return size if kind in (MediaKind.VIDEO, MediaKind.AUDIO) else 0
+
+
 def _lower_priority() -> None:
     """Processing threads (and the ffmpeg they start, which inherits it) run at lower
     priority than copying: the officer waits for copying, nobody waits for a proxy."""
@@ -137,7 +143,14 @@ class Importer:
         self._clock = clock
         self._workers = ThreadPoolExecutor(WORKERS, "process", initializer=_lower_priority)
         self._lock = threading.Lock()
-        self._reserved: dict[int, int] = {}
+        # Disk space promised per journal row: a copy under way, and the browser copy
+        # (proxy) a staged recording will need until it is processed; a restart finds the
+        # staged ones again.
+        self._reserved: dict[int, int] = {
+            row.id: _proxy_room(row.kind, row.size)
+            for row in journal.pending()
+            if row.state is FileState.STAGED
+        }
         self._in_flight: set[int] = set()
         self._copying = 0
 
@@ -303,15 +316,18 @@ class Importer:
         return self._journal.restage(row.id, "staged copy missing on the station disk")
 
     def _reserve(self, row: JournalRow, size: int) -> None:
-        """Claim disk space for a copy, counting copies under way on other threads."""
+        """Claim disk space for a copy and its later proxy, counting what other threads
+        and staged files have claimed."""
+        need = size + _proxy_room(row.kind, size)
         with self._lock:
             free = shutil.disk_usage(self._staging_root).free - sum(self._reserved.values())
-            if free < size + FREE_SPACE_MARGIN:
+            if free < need + FREE_SPACE_MARGIN:
                 raise StationDiskFull(
                     f"station disk has {max(free, 0) // 2**20} MiB free, {row.path} needs "
-                    f"{size // 2**20} MiB plus a reserve; free space on the station, then dock again"
+                    f"{need // 2**20} MiB with its browser copy plus a reserve; free space "
+                    "on the station, then dock again"
                 )
-            self._reserved[row.id] = size
+            self._reserved[row.id] = need
 
     def _stage(
         self, row: JournalRow, found: FoundFile, options: ImportOptions, observer: ImportObserver
@@ -337,6 +353,8 @@ class Importer:
             with self._lock:
                 self._reserved.pop(row.id, None)
                 self._copying -= 1
+        with self._lock:  # the copy is on disk now; its proxy is still to come
+            self._reserved[row.id] = _proxy_room(row.kind, found.size)
         # What the dock knew is kept with the file: it may be registered by a later run.
         dock = {
             "device_id": options.device_id,
@@ -358,7 +376,11 @@ class Importer:
 
     def _finish(self, row: JournalRow, observer: ImportObserver) -> JournalRow:
         if row.state is FileState.STAGED:
-            row = self._process(row)
+            try:
+                row = self._process(row)
+            finally:
+                with self._lock:
+                    self._reserved.pop(row.id, None)
             observer.reached(row, FileState.PROCESSED)
         if row.state is FileState.PROCESSED:
             row = self._upload(row)

@@ -53,6 +53,14 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at TEXT NOT NULL,
     UNIQUE (device_key, path, size, mtime_ns)
 );
+CREATE TABLE IF NOT EXISTS usb_cameras (
+    vid INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    usb_serial TEXT NOT NULL,
+    camera_id TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (vid, pid, usb_serial, camera_id)
+);
 """
 # Retries of a file that could not be uploaded or registered back off up to this long.
 MAX_BACKOFF_S = 600.0
@@ -220,6 +228,24 @@ class Journal:
                 (FileState.RELEASED, _now()),
             )
             return _rows(cur)
+
+    def remember_camera(self, vid: int, pid: int, usb_serial: str, camera_id: str) -> None:
+        """Note that the camera that told `camera_id` was behind this USB identity."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO usb_cameras VALUES (?, ?, ?, ?, ?)",
+                (vid, pid, usb_serial, camera_id, _now()),
+            )
+
+    def cameras_behind(self, vid: int, pid: int, usb_serial: str) -> list[str]:
+        """The camera IDs ever seen behind this USB identity at this station."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT camera_id FROM usb_cameras WHERE vid=? AND pid=? AND usb_serial=?"
+                " ORDER BY camera_id",
+                (vid, pid, usb_serial),
+            )
+            return [camera_id for (camera_id,) in cur.fetchall()]
 
     def fail(self, row_id: int, error: str) -> JournalRow:
         """Record why a row is stuck; it stays in its state and is retried after a back-off

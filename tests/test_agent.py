@@ -91,3 +91,19 @@ def test_never_wipe_policy_keeps_registered_footage(tmp_path: Path, clips) -> No
         assert len(media_files(volume)) == 3
     finally:
         station.stop()
+
+
+def test_a_camera_known_only_by_a_shared_volume_label_is_never_wiped(
+    station: Station,
+    clips,  # noqa: ANN001
+) -> None:
+    # IT registered a device by the label its volume carries, but many cameras carry it.
+    station.register_device("BC-0003", "NO NAME")
+    station.start_agent()
+    volume = station.dock(camera(clips), "NO NAME")
+    wait_for("3 media registered", lambda: len(station.media()) == 3)
+    dock = wait_for(
+        "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
+    )
+    assert len(media_files(volume)) == 3
+    assert any("身份无法唯一确认" in e for e in dock[0]["errors"]), dock[0]["errors"]

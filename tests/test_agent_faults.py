@@ -20,11 +20,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from station.importer import FREE_SPACE_MARGIN
+from station.api_client import ApiClient
+from station.importer import FREE_SPACE_MARGIN, Importer, ImportOptions, StationDiskFull
+from station.journal import FileState, Journal
+from storage.object_store import open_store
 from tests.fixtures_s3 import SeaweedFSProcess
 from tests.station_processes import Station, wait_for
+from tests.test_import import Recorder
 
 MIB = 1024 * 1024
 
@@ -378,10 +383,10 @@ def test_store_killed_while_uploading_is_waited_out_and_registration_completes(
 @pytest.fixture
 def small_station_disk(tmp_path: Path) -> Iterator[Path]:
     """STATION_STATE_DIR on a tmpfs with room for the importer's free-space margin plus
-    100 MiB: one 70 MiB clip fits, a second does not."""
+    200 MiB: one 70 MiB clip and room for its proxy fit, a second does not."""
     state = tmp_path / "state"
     state.mkdir()
-    size_mib = FREE_SPACE_MARGIN // MIB + 100
+    size_mib = FREE_SPACE_MARGIN // MIB + 200
     try:
         mounted = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(state)],
@@ -447,3 +452,27 @@ def test_full_station_disk_stops_the_copy_keeps_the_device_docked_and_the_file_u
         assert_local_originals_intact(tmp_path / "objects", footage)
     finally:
         station.stop()
+
+
+def test_a_recording_whose_proxy_would_not_fit_is_not_copied(
+    tmp_path: Path, small_station_disk: Path
+) -> None:
+    # 150 MiB fits the 200 MiB above the margin, but not with its browser copy beside it.
+    volume = tmp_path / "CAM-P"
+    (volume / "DCIM").mkdir(parents=True)
+    with (volume / "DCIM" / "LONG.MP4").open("wb") as f:
+        f.truncate(150 * MIB)
+    with (
+        Journal(small_station_disk / "journal.db") as journal,
+        Importer(
+            journal=journal,
+            staging_root=small_station_disk / "staging",
+            store=open_store(f"file://{tmp_path}/objects"),
+            api=ApiClient(httpx.Client(base_url="http://127.0.0.1:9")),
+        ) as importer,
+    ):
+        report = importer.run(volume, ImportOptions("BC-P", "S1"), Recorder())
+    (outcome,) = report.outcomes
+    assert isinstance(outcome.error, StationDiskFull), outcome.error
+    assert "browser copy" in str(outcome.error)
+    assert outcome.state is FileState.DISCOVERED

@@ -109,7 +109,7 @@ def test_a_camera_prepared_over_usb_keeps_its_dock_clock_offset_on_every_file(
         f"/api/v1/devices/{DEVICE_ID}",
         json={
             "kind": "body_camera",
-            "serial": USB_SERIAL,
+            "serial": CAMERA_ID,  # IT registers the ID the camera tells, not its USB iSerial
             "status": "active",
             "unit_id": "U1",
             "officer_id": OFFICER_ID,
@@ -221,17 +221,17 @@ def test_a_camera_prepared_over_usb_keeps_its_dock_clock_offset_on_every_file(
     (dock,) = docks
     assert dock["identified_by"] == "usb_adapter"
     assert (dock["device_serial"], dock["device_id"], dock["officer_id"]) == (
-        USB_SERIAL,
+        CAMERA_ID,
         DEVICE_ID,
         OFFICER_ID,
     )
     assert dock["registered"] is True and dock["wiped"] == 3, dock["errors"]
 
-    # Every file keeps the offset read at the dock, the USB serial and the registry's device.
+    # Every file keeps the offset read at the dock, the camera's ID and the registry's device.
     assert sorted(m["original_name"] for m in items) == ["R_0001.WAV", "V_0001.MP4", "V_0002.MP4"]
     for media in items:
         assert media["clock_offset_s"] == pytest.approx(FAST.total_seconds(), abs=3), media
-        assert media["device_serial"] == USB_SERIAL
+        assert media["device_serial"] == CAMERA_ID
         assert media["device_id"] == DEVICE_ID and media["officer_id"] == OFFICER_ID
         assert media["unit_id"] == "U1" and media["device_registered"] is True
         custody = api.admin.get(f"/api/v1/media/{media['id']}/custody").json()["events"]

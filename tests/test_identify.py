@@ -125,7 +125,7 @@ def test_an_ambarella_camera_tells_its_id_and_clock_offset(dock: Dock) -> None:
     camera.switch_to_mass_storage()
     identity = dock.identify(dock.mount(camera, "AMBA"))
     assert identity == DockIdentity(
-        device_serial="AMBA0009",
+        device_serial="13010000001510000009",  # its own ID first: cheap models share iSerials
         how="usb_adapter",
         adapter="ambarella",
         device_id="13010000001510000009",
@@ -149,6 +149,24 @@ def test_without_usb_serial_the_cameras_own_id_is_the_serial(dock: Dock) -> None
     )
 
 
+@pytest.mark.parametrize("shared", ["0123456789ABCDEF", "000000000000", " ", "FFFFFFFF", "1234"])
+def test_a_usb_serial_that_says_nothing_is_not_an_identity(dock: Dock, shared: str) -> None:
+    camera = dock.plug(EmulatedMassStorageCamera(serial=shared))
+    identity = dock.identify(dock.mount(camera, "2A1F-0C3D"))
+    assert (identity.device_serial, identity.how, identity.ambiguous) == (
+        "2A1F-0C3D",
+        "volume_name",
+        None,
+    )
+
+
+def test_a_volume_label_many_devices_share_is_an_ambiguous_identity(dock: Dock) -> None:
+    camera = dock.plug(EmulatedMassStorageCamera(serial=None))
+    identity = dock.identify(dock.mount(camera, "NO NAME"))
+    assert (identity.device_serial, identity.how) == ("NO NAME", "volume_name")
+    assert identity.ambiguous is not None
+
+
 def test_a_gat947_camera_tells_officer_and_unit(dock: Dock) -> None:
     camera = EmulatedGat947Camera(
         clock_offset=timedelta(hours=-2), station_clock=lambda: STATION_NOW
@@ -158,7 +176,7 @@ def test_a_gat947_camera_tells_officer_and_unit(dock: Dock) -> None:
     assert (identity.how, identity.adapter, identity.device_serial) == (
         "usb_adapter",
         "gat947-emulated",
-        "GAT9470001",
+        "A000001",
     )
     assert (identity.device_id, identity.officer_id, identity.officer_name) == (
         "A000001",
