@@ -80,8 +80,20 @@ def require_roles(*roles: str) -> Callable[[ApiToken], ApiToken]:
 StationToken = Annotated[ApiToken, Depends(require_roles("station", "admin"))]
 """A caller that may register media."""
 
-MediaReader = Annotated[ApiToken, Depends(require_roles("admin"))]
-"""A caller that may read media; more roles (officer+, with unit scoping) come later."""
+MediaReader = Annotated[
+    ApiToken,
+    Depends(require_roles("officer", "reviewer", "supervisor", "case_system", "admin")),
+]
+"""A caller that may read media ("officer+"); what it sees is narrowed by api.scope."""
+
+Reviewer = Annotated[ApiToken, Depends(require_roles("reviewer", "supervisor", "admin"))]
+"""A caller of the case-management center ("reviewer+"): associates media with cases by
+hand, marks media important; unit-scoped by api.scope."""
+
+CaseWriter = Annotated[
+    ApiToken, Depends(require_roles("case_system", "reviewer", "supervisor", "admin"))
+]
+"""A caller that may create or replace cases (the case-handling system, or reviewer+)."""
 
 DeviceAdmin = Annotated[ApiToken, Depends(require_roles("it_admin", "admin"))]
 """A caller that may register devices and see the registry."""
@@ -89,5 +101,5 @@ DeviceAdmin = Annotated[ApiToken, Depends(require_roles("it_admin", "admin"))]
 DeviceLookup = Annotated[ApiToken, Depends(require_roles("it_admin", "admin", "station"))]
 """A caller that may look devices up; a station only by serial (the route checks)."""
 
-CustodyReader = Annotated[ApiToken, Depends(require_roles("admin"))]
-"""A caller that may read a medium's chain of custody; reviewer+ (unit-scoped) later."""
+CustodyReader = Annotated[ApiToken, Depends(require_roles("reviewer", "supervisor", "admin"))]
+"""A caller that may read a medium's chain of custody (reviewer+, unit-scoped)."""

@@ -51,7 +51,10 @@ class MediaOut(BaseModel):
         description="whether a browser-playable proxy exists or the original plays"
     )
     ingested_at: UtcTime
-    retention_until: UtcTime = Field(description="not to be deleted before this time")
+    retention_until: UtcTime | None = Field(
+        description="not to be deleted before this time; null: kept permanently (evidence in "
+        "a case, marked important, or under legal hold)"
+    )
     legal_hold: bool
     recording_id: str | None = Field(description="the merged recording it belongs to, if any")
     # Extras beyond CONTRACT.md.

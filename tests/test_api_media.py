@@ -25,8 +25,7 @@ from ingest.media_kinds import MediaKind
 from ingest.record import IngestRecord
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.errors import SchemaNotCurrent
-from storage.catalogue.models import ApiToken
-from storage.catalogue.tokens import create_token, hash_token
+from storage.catalogue.tokens import create_token
 from storage.object_store import ObjectStore, open_store, proxy_key, thumbnail_key
 from tests.ingest_records import T0, make_record
 
@@ -94,6 +93,10 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
+    def token(self, role: str, **kwargs: str) -> str:
+        with session_scope(self.database_url) as session:
+            return create_token(session, role=role, **kwargs)
+
     def get(self, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = {**self.auth(token or self.admin), **kwargs.pop("headers", {})}
         return self.client.get(path, headers=headers, **kwargs)
@@ -140,7 +143,7 @@ def test_ingest_registers_a_stored_original_once(api: Api) -> None:
     assert media["case_nos"] == ["2024-0001"]
     assert media["unit_id"] == "U1"  # from the station's token
     assert media["recorded_start"] == "2024-05-01T08:00:00Z"
-    assert media["retention_until"] == "2024-10-31T08:00:00Z"  # 183 days after recording
+    assert media["retention_until"] is None  # evidence in a case, and important: permanent
     assert media["ingested_at"].endswith("Z")
     assert media["legal_hold"] is False and media["important"] is True
     assert media["recording_id"] is None
@@ -319,15 +322,44 @@ def test_only_known_tokens_get_in_and_each_role_only_where_allowed(api: Api) -> 
         response = api.get(f"/api/v1/media{path}", token=api.station)
         assert response.status_code == 403, path
 
-    # Roles whose features come later are denied everything for now.
-    reviewer = "st_" + "r" * 43
-    with session_scope(api.database_url) as session:
-        session.add(ApiToken(token_hash=hash_token(reviewer), role="reviewer", name="r"))
-    assert api.get("/api/v1/media", token=reviewer).status_code == 403
+    # A reviewer reads media but registers none; IT administers devices, never media.
+    reviewer = api.token("reviewer")
+    assert api.get("/api/v1/media", token=reviewer).status_code == 200
     assert api.ingest(api.stored_record(), token=reviewer).status_code == 403
+    assert api.get("/api/v1/media", token=api.token("it_admin")).status_code == 403
     assert api.ingest(api.stored_record(), token=api.admin).status_code == 201
 
     assert api.client.get("/openapi.json").status_code == 200
+
+
+def test_each_role_sees_only_the_media_its_scope_allows(api: Api) -> None:
+    for device, unit in (("BC-1", "U1"), ("BC-2", "U2")):
+        body = {"kind": "body_camera", "serial": device, "unit_id": unit, "status": "active"}
+        response = api.client.put(
+            f"/api/v1/devices/{device}", json=body, headers=api.auth(api.admin)
+        )
+        assert response.status_code == 201, response.text
+    mine = api.ingested(device_id="BC-1", officer_id="010001")
+    other = api.ingested(device_id="BC-2", officer_id="010002", case_no="C-1")
+
+    def visible(token: str) -> list[str]:
+        response = api.get("/api/v1/media", token=token)
+        assert response.status_code == 200, response.text
+        return sorted(m["id"] for m in response.json()["items"])
+
+    assert visible(api.admin) == sorted([mine["id"], other["id"]])
+    unit_reviewer = api.token("reviewer", unit_id="U1")
+    assert visible(unit_reviewer) == [mine["id"]]
+    assert visible(api.token("officer", officer_id="010001")) == [mine["id"]]
+    assert visible(api.token("case_system")) == [other["id"]]  # only media of cases
+    # Outside the scope, a medium does not exist: 404, not 403.
+    for path in ("", "/original", "/proxy", "/thumbnail", "/custody"):
+        response = api.get(f"/api/v1/media/{other['id']}{path}", token=unit_reviewer)
+        assert response.status_code == 404, (path, response.text)
+    assert api.get(f"/api/v1/media/{mine['id']}", token=unit_reviewer).status_code == 200
+    # An officer sees its footage but not the chain of custody (reviewer+).
+    officer = api.token("officer", officer_id="010001")
+    assert api.get(f"/api/v1/media/{mine['id']}/custody", token=officer).status_code == 403
 
 
 def test_the_api_refuses_to_start_on_an_unmigrated_catalogue(

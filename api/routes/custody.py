@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from api.custody_log import caller
 from api.deps import CustodyReader, SessionDep, StationToken
 from api.schemas import CustodyEventOut, CustodyOut, CustodyReportIn
+from api.scope import visible_media_or_404
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.custody_repo import CustodyRefused, StationReport
 from storage.catalogue.errors import CatalogueError
@@ -31,9 +32,9 @@ def _media_or_404(session: SessionDep, media_id: str) -> Media:
 
 
 @router.get("/{media_id}/custody", responses=_NOT_FOUND)
-def get_custody(media_id: str, session: SessionDep, _token: CustodyReader) -> CustodyOut:
+def get_custody(media_id: str, session: SessionDep, token: CustodyReader) -> CustodyOut:
     """Every event of the medium from the dock to now, oldest first, times in UTC."""
-    media = _media_or_404(session, media_id)
+    media = visible_media_or_404(session, token, media_id)
     events = custody_repo.chain(session, media.id)
     return CustodyOut(media_id=media.id, events=[CustodyEventOut.of(e) for e in events])
 

@@ -17,6 +17,7 @@ from api.object_responses import (
     stat_object,
 )
 from api.schemas import MediaOut, MediaPage
+from api.scope import media_scope, visible_media_or_404
 from ingest.media_kinds import MediaKind
 from storage.catalogue import media_repo
 from storage.catalogue.errors import InvalidCursor
@@ -36,7 +37,7 @@ _RANGED: dict[int | str, dict[str, Any]] = {
 @router.get("")
 def search_media(
     session: SessionDep,
-    _token: MediaReader,
+    token: MediaReader,
     case_no: str | None = None,
     officer_id: str | None = None,
     device_id: str | None = None,
@@ -67,22 +68,17 @@ def search_media(
         important=important,
     )
     try:
-        page = media_repo.search(session, filters, limit=limit, cursor=cursor)
+        page = media_repo.search(
+            session, filters, limit=limit, cursor=cursor, scope=media_scope(token)
+        )
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
     return MediaPage(items=[MediaOut.of(m) for m in page.items], next_cursor=page.next_cursor)
 
 
-def _media_or_404(session: SessionDep, media_id: str) -> Media:
-    media = media_repo.get_media(session, media_id)
-    if media is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media with id {media_id!r}")
-    return media
-
-
 @router.get("/{media_id}", responses=_NOT_FOUND)
-def get_media(media_id: str, session: SessionDep, _token: MediaReader) -> MediaOut:
-    return MediaOut.of(_media_or_404(session, media_id))
+def get_media(media_id: str, session: SessionDep, token: MediaReader) -> MediaOut:
+    return MediaOut.of(visible_media_or_404(session, token, media_id))
 
 
 @router.get("/{media_id}/original", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
@@ -95,7 +91,7 @@ def get_original(
     Each GET (whole or a range, served or failed) is recorded in the chain of custody as
     `downloaded_original`, before any byte is sent.
     """
-    media = _media_or_404(session, media_id)
+    media = visible_media_or_404(session, token, media_id)
 
     def respond() -> Response:
         info = stat_object(store, media.original_key, "original")
@@ -135,7 +131,7 @@ def get_proxy(
     Range, or a range from byte 0); a player's follow-up ranges are not recorded (see
     api.custody_log.logged_read).
     """
-    media = _media_or_404(session, media_id)
+    media = visible_media_or_404(session, token, media_id)
     proxy = media.proxy_key
     if proxy is None:
         raise HTTPException(
@@ -179,9 +175,9 @@ def _why_no_proxy(media: Media) -> str:
     responses={**_NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
 )
 def get_thumbnail(
-    media_id: str, request: Request, session: SessionDep, store: StoreDep, _token: MediaReader
+    media_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
 ) -> Response:
-    media = _media_or_404(session, media_id)
+    media = visible_media_or_404(session, token, media_id)
     if media.thumbnail_key is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"media {media.id} has no thumbnail")
     info = stat_object(store, media.thumbnail_key, "thumbnail")

@@ -14,23 +14,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ingest.media_kinds import MediaKind
 from ingest.record import IngestRecord
+from rules.retention import retention_until
 from storage.catalogue import device_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict, InvalidCursor
-from storage.catalogue.models import RETENTION_PERIOD, CaseMedia, CustodyEvent, Media, utc_now
+from storage.catalogue.models import CaseMedia, CustodyEvent, Media, utc_now
 
 MAX_PAGE = 500
 
 
-def retention_until(recorded_start: datetime | None, ingested_at: datetime) -> datetime:
-    """The earliest a medium may be deleted: a fixed period after it was recorded (or, when
-    the recording time is unknown, ingested). Retention policies replace this later."""
-    return (recorded_start or ingested_at) + RETENTION_PERIOD
+def refresh_retention(media: Media) -> None:
+    """Set `media.retention_until` from what it is now (rules/retention.py); call after
+    changing its case links, important mark or legal hold, before committing."""
+    media.retention_until = retention_until(
+        recorded_start=media.recorded_start,
+        ingested_at=media.ingested_at,
+        important=media.important,
+        in_case=bool(media.case_links),
+        legal_hold=media.legal_hold,
+    )
 
 
 def register(
@@ -90,7 +97,13 @@ def register(
         file_mtime=record.file_mtime,
         staged_at=record.staged_at,
         ingested_at=ingested_at,
-        retention_until=retention_until(record.recorded_start, ingested_at),
+        retention_until=retention_until(
+            recorded_start=record.recorded_start,
+            ingested_at=ingested_at,
+            important=record.important,
+            in_case=bool(record.case_no),
+            legal_hold=False,
+        ),
         device_serial=record.device_serial,
         device_registered=record.device_registered,
         clock_offset_s=record.clock_offset_s,
@@ -137,6 +150,8 @@ def _link_at_dock(
         # Someone linked the same pair a moment ago: the link exists, which is what we want.
         session.rollback()
     session.refresh(media, ["case_links"])
+    refresh_retention(media)
+    session.commit()
 
 
 def _by_sha256(session: Session, sha256: str) -> Media | None:
@@ -170,14 +185,19 @@ class MediaPage:
 
 
 def search(
-    session: Session, filters: MediaFilter, *, limit: int = 50, cursor: str | None = None
+    session: Session,
+    filters: MediaFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    scope: ColumnElement[bool] | None = None,
 ) -> MediaPage:
     """One page of matching media, newest ingested first.
 
     Paging is by keyset on (ingested_at, id): a cursor points just after the last item of the
     previous page, so rows arriving meanwhile neither shift nor repeat items. Raises
     InvalidCursor for a cursor this function did not make, ValueError for a bad limit or
-    times without an offset.
+    times without an offset. `scope` narrows the search to what the caller may see.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
@@ -185,6 +205,8 @@ def search(
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"{name} {value.isoformat()} has no UTC offset")
     stmt = _filtered(select(Media), filters)
+    if scope is not None:
+        stmt = stmt.where(scope)
     if cursor is not None:
         after_at, after_id = decode_cursor(cursor)
         stmt = stmt.where(

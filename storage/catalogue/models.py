@@ -7,7 +7,7 @@ fails when the two disagree.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,9 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
-
-RETENTION_PERIOD = timedelta(days=183)
-"""How long media are kept at least; a placeholder until retention policies come."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -101,6 +98,7 @@ class Media(Base):
         Index(None, "unit_id", "recorded_start"),
         Index(None, "recorded_start"),
         Index(None, "kind"),
+        Index(None, "recording_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -116,6 +114,13 @@ class Media(Base):
     recorded_start: Mapped[datetime | None]
     recorded_end: Mapped[datetime | None]
     time_source: Mapped[str | None] = mapped_column(String(16))
+    """Which of the device's times `recorded_start` came from: container, file_name or
+    file_mtime; corrected by `clock_offset_s` when the station knew it."""
+    recorded_start_raw: Mapped[datetime | None]
+    """The chosen source's time before clock correction, as the device stamped it."""
+    time_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Every time the device gave (container, file name, file), whether the clock offset
+    was applied, and why a source was passed over."""
     duration_s: Mapped[float | None] = mapped_column(Float)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
@@ -133,9 +138,11 @@ class Media(Base):
     file_mtime: Mapped[datetime]
     staged_at: Mapped[datetime]
     ingested_at: Mapped[datetime] = mapped_column(default=utc_now)
-    retention_until: Mapped[datetime]
+    retention_until: Mapped[datetime | None]
+    """Not to be deleted before this time; None: kept permanently (important, or evidence
+    in a case)."""
     recording_id: Mapped[str | None] = mapped_column(String(36))
-    """The merged recording this part belongs to; recordings come in a later issue."""
+    """The merged recording (a camera's split segments joined) this part belongs to."""
     device_serial: Mapped[str | None] = mapped_column(String(128))
     """The hardware serial (or volume name) the station read at the dock, if it had one."""
     device_registered: Mapped[bool | None] = mapped_column(Boolean)
@@ -155,12 +162,17 @@ class Media(Base):
 
 
 class CaseMedia(Base):
-    """A medium associated with a case, at the dock or by hand."""
+    """A medium associated with a case: at the dock (`station import --case-no`), by hand,
+    or automatically (`event_id` and `rule` say which event matched and how).
+
+    `case_no` is not a foreign key: a dock may name a case before the case-handling system
+    has sent it (CONTRACT.md: things arrive in any order).
+    """
 
     __tablename__ = "case_media"
     __table_args__ = (
         UniqueConstraint("case_no", "media_id"),
-        CheckConstraint("source IN ('dock', 'manual')", name="source"),
+        CheckConstraint("source IN ('dock', 'manual', 'auto')", name="source"),
         Index(None, "media_id"),
     )
 
@@ -171,8 +183,99 @@ class CaseMedia(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    rule: Mapped[str | None] = mapped_column(String(16))
+    """For automatic links: `officer` or `room` (rules/association.py)."""
 
     media: Mapped[Media] = relationship(back_populates="case_links")
+
+
+class CaseDissociation(Base):
+    """A reviewer took a medium out of a case: automatic association must not put it back.
+    Removed again when someone associates the two by hand."""
+
+    __tablename__ = "case_dissociation"
+    __table_args__ = (UniqueConstraint("case_no", "media_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_no: Mapped[str] = mapped_column(String(64))
+    media_id: Mapped[str] = mapped_column(String(36), ForeignKey("media.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Case(Base):
+    """A case as the case-handling system (or a reviewer) last sent it."""
+
+    __tablename__ = "legal_case"  # `case` is an SQL keyword
+
+    case_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case",
+        lazy="selectin",
+        order_by="CaseEvent.start_at",
+        cascade="all, delete-orphan",
+    )
+
+
+class CaseEvent(Base):
+    """One enforcement activity of a case: who, what, when (and in which interview room).
+
+    `officer_ids` are plain ids (officers may be unknown to the catalogue); events are found
+    for a medium by time (the index), then matched in Python by rules/association.py.
+    """
+
+    __tablename__ = "case_event"
+    __table_args__ = (
+        UniqueConstraint("case_no", "event_id"),
+        CheckConstraint("end_at > start_at", name="window"),
+        Index(None, "start_at", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_no: Mapped[str] = mapped_column(
+        String(64), ForeignKey("legal_case.case_no", ondelete="CASCADE")
+    )
+    event_id: Mapped[str] = mapped_column(String(128))
+    activity: Mapped[str] = mapped_column(String(64))
+    officer_ids: Mapped[list[str]] = mapped_column(JSON)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    room_id: Mapped[str | None] = mapped_column(String(128))
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Recording(Base):
+    """A recording the camera split into segments (自动合成): its parts in order, the gaps
+    between them (reported, never hidden), and one proxy of the whole, made from the parts'
+    proxies. The parts' originals stay untouched; each part names it in `recording_id`."""
+
+    __tablename__ = "recording"
+    __table_args__ = (Index(None, "device_id", "recorded_start"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    recorded_start: Mapped[datetime | None]
+    recorded_end: Mapped[datetime | None]
+    part_ids: Mapped[list[str]] = mapped_column(JSON)
+    """Media ids of the parts, in recording order."""
+    joins: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """One per pair of consecutive parts: {before, after (media ids), gap_s}."""
+    merged_proxy_key: Mapped[str | None] = mapped_column(String(512))
+    merged_proxy_content_type: Mapped[str | None] = mapped_column(String(64))
+    merge_method: Mapped[str | None] = mapped_column(String(16))
+    """`stream_copy` (joined without re-encoding) or `transcoded`."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class ApiToken(Base):
@@ -252,6 +355,8 @@ class CustodyEventKind(StrEnum):
     object store and verified there), wiped_from_device, wipe_failed. In the catalogue:
     registered, seen_again (the same bytes arrived again from another device, path or
     station). Reads of content: downloaded_original, played_proxy.
+    Changes a person or a rule made: associated_with_case, dissociated_from_case,
+    marked_important, unmarked_important (detail: case, event, rule, reason).
     A new code needs a migration: the check constraint lists them all.
     """
 
@@ -263,6 +368,10 @@ class CustodyEventKind(StrEnum):
     WIPE_FAILED = "wipe_failed"
     DOWNLOADED_ORIGINAL = "downloaded_original"
     PLAYED_PROXY = "played_proxy"
+    ASSOCIATED_WITH_CASE = "associated_with_case"
+    DISSOCIATED_FROM_CASE = "dissociated_from_case"
+    MARKED_IMPORTANT = "marked_important"
+    UNMARKED_IMPORTANT = "unmarked_important"
 
 
 class CustodyOutcome(StrEnum):

@@ -18,11 +18,8 @@ from storage.catalogue.models import ApiToken
 ALL_ROLES = ("station", "officer", "reviewer", "supervisor", "it_admin", "case_system", "admin")
 """Every role of CONTRACT.md."""
 
-ROLES_AVAILABLE = ("station", "admin", "it_admin")
-"""The roles that can be given out today; the others come with their features.
-
-it_admin: IT administration (devices now; units, standards and tokens as they come), never
-media content."""
+"""it_admin: IT administration (devices now; units, standards and tokens as they come),
+never media content. An `officer` token must name its officer id."""
 
 TOKEN_PREFIX = "st_"
 
@@ -41,16 +38,13 @@ def create_token(
 ) -> str:
     """Create a token, commit it, and return its plaintext (shown once, never stored).
 
-    Raises ValueError for a role that does not exist or cannot be given out yet.
+    Raises ValueError for a role that does not exist, or an officer token without its
+    officer id.
     """
-    if role not in ROLES_AVAILABLE:
-        if role in ALL_ROLES:
-            problem = f"role {role!r} is not available yet"
-        else:
-            problem = f"there is no role {role!r}"
-        raise ValueError(
-            f"{problem}; roles that can be given out now: {', '.join(ROLES_AVAILABLE)}"
-        )
+    if role not in ALL_ROLES:
+        raise ValueError(f"there is no role {role!r}; roles: {', '.join(ALL_ROLES)}")
+    if role == "officer" and not officer_id:
+        raise ValueError("an officer token sees only its officer's media: give --officer-id")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(

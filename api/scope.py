@@ -1,0 +1,43 @@
+"""Which media and cases a token may see (CONTRACT.md, roles): deny by default, then narrow.
+
+- A token with a unit sees only that unit's media and cases; one without sees all units.
+- `officer`: only media recorded by its own officer id (a token not bound to one sees none).
+- `case_system`: only media associated with a case.
+Media outside the scope answer 404, as if they did not exist: a caller learns nothing of
+footage it may not see.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy.orm import Session
+
+from storage.catalogue.models import ApiToken, Case, CaseMedia, Media
+
+
+def media_scope(token: ApiToken) -> ColumnElement[bool]:
+    """A condition on Media selecting what `token` may see."""
+    conditions: list[ColumnElement[bool]] = []
+    if token.unit_id is not None:
+        conditions.append(Media.unit_id == token.unit_id)
+    if token.role == "officer":
+        if token.officer_id is None:
+            return false()
+        conditions.append(Media.officer_id == token.officer_id)
+    if token.role == "case_system":
+        conditions.append(Media.id.in_(select(CaseMedia.media_id)))
+    return and_(true(), *conditions)
+
+
+def visible_media_or_404(session: Session, token: ApiToken, media_id: str) -> Media:
+    media = session.scalars(
+        select(Media).where(Media.id == media_id, media_scope(token))
+    ).one_or_none()
+    if media is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media with id {media_id!r}")
+    return media
+
+
+def may_see_case(token: ApiToken, case: Case) -> bool:
+    return token.unit_id is None or case.unit_id == token.unit_id

@@ -1,0 +1,1 @@
+"""Pure rule modules shared by the api and the station, with no I/O."""
