@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from ingest.media_kinds import MediaKind
+from ingest.record import TimeFacts
 from storage.catalogue.models import (
     CustodyEvent,
     CustodyEventKind,
@@ -59,7 +60,16 @@ class MediaOut(BaseModel):
     recording_id: str | None = Field(description="the merged recording it belongs to, if any")
     # Extras beyond CONTRACT.md.
     unit_id: str | None = Field(description="unit of the device (registry), else of the station")
-    time_source: str | None = Field(description="where recorded_start came from")
+    time_source: str | None = Field(
+        description="which device time recorded_start/end come from: container, file_name or "
+        "file_mtime; corrected by clock_offset_s when the station knew it"
+    )
+    recorded_start_raw: UtcTime | None = Field(
+        description="that time as the device stamped it, before clock correction"
+    )
+    time_facts: TimeFacts | None = Field(
+        description="every time the device gave, and why a source was passed over"
+    )
     unplayable_reason: str | None
     has_proxy: bool = Field(description="GET .../proxy will answer")
     has_thumbnail: bool = Field(description="GET .../thumbnail will answer")
@@ -86,6 +96,15 @@ class MediaOut(BaseModel):
 _COLUMN_FIELDS = [
     name for name in MediaOut.model_fields if name not in {"case_nos", "has_proxy", "has_thumbnail"}
 ]
+
+
+class ImportantIn(BaseModel):
+    """PUT /api/v1/media/{id}/important: mark or unmark, with the reason."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    important: bool
+    reason: str = Field(min_length=1, max_length=2000, description="why, for the record")
 
 
 class MediaPage(BaseModel):

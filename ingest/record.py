@@ -3,13 +3,31 @@
 It is the wire format of `POST /api/v1/ingest`, shared by the station (client) and the api.
 """
 
-from typing import Literal
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ingest.media_kinds import MediaKind
+from ingest.recorded_time import TimeSource
 
 Sha256Hex = str
+
+
+class TimeFacts(BaseModel):
+    """Every time the device gave for a file, as it gave them, and how the start was chosen
+    (ingest/recorded_time.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    container_time_raw: str | None = Field(
+        default=None, description="the container's creation time as written"
+    )
+    name_time_raw: str | None = Field(
+        default=None, description="the local time in the file name, without a zone"
+    )
+    file_mtime_raw: str | None = Field(default=None, description="the file's modification time")
+    clock_corrected: bool = Field(
+        default=False, description="whether the dock's clock offset was subtracted"
+    )
+    note: str | None = Field(default=None, description="why a source was passed over, if one was")
 
 
 class IngestRecord(BaseModel):
@@ -26,7 +44,15 @@ class IngestRecord(BaseModel):
     case_no: str | None = Field(default=None, description="case to associate with at the dock")
     recorded_start: AwareDatetime | None = None
     recorded_end: AwareDatetime | None = None
-    time_source: Literal["container", "file_mtime"] | None = None
+    time_source: TimeSource | None = Field(
+        default=None,
+        description="which device time recorded_start comes from (container, file_name, "
+        "file_mtime), corrected by clock_offset_s",
+    )
+    recorded_start_raw: AwareDatetime | None = Field(
+        default=None, description="the chosen time before clock correction"
+    )
+    time_facts: TimeFacts | None = None
     duration_s: float | None = None
     width: int | None = None
     height: int | None = None

@@ -192,34 +192,6 @@ def correct_times(
     )
 
 
-@dataclass(frozen=True)
-class RecordedInterval:
-    """The old result of `recorded_interval`; see `RecordedTimes` for the full story."""
-
-    start: datetime
-    end: datetime | None
-    source: Literal["container", "file_mtime"]
-
-
-def recorded_interval(
-    creation_time: datetime | None, mtime_ns: int, duration_s: float | None
-) -> RecordedInterval:
-    """The recording's interval in UTC, uncorrected: `correct_times` without a file-name
-    time or clock offset. Kept until station/importer.py calls `correct_times`."""
-    times = correct_times(
-        container_time=creation_time,
-        name_time=None,
-        file_mtime=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
-        duration_s=duration_s,
-        clock_offset_s=None,
-    )
-    # Without a name time the source is never "file_name".
-    source: Literal["container", "file_mtime"] = (
-        "container" if times.source == "container" else "file_mtime"
-    )
-    return RecordedInterval(times.start, times.end, source)
-
-
 def _to_utc(value: datetime | None, zone: tzinfo) -> datetime | None:
     """`value` in UTC, a naive one read as local time in `zone`; None at the calendar's ends."""
     if value is None:

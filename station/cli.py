@@ -19,6 +19,7 @@ from station.api_client import ApiClient
 from station.importer import Importer, ImportOptions, ImportReport
 from station.journal import Journal, JournalBusy
 from station.progress import RichImportProgress, describe_error, print_summary
+from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import StatusBoard
 from storage.object_store import open_store
@@ -64,12 +65,17 @@ def import_volume(settings: StationSettings, volume: Path, options: ImportOption
     try:
         with (
             Importer(
-                journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
+                journal=journal,
+                staging_root=settings.state_dir / "staging",
+                store=store,
+                api=api,
+                zone=settings.zone(),
             ) as importer,
             RichImportProgress(console) as progress,
         ):
             importer.sweep_staging()
             report = importer.run(volume, options, progress, finish_leftovers=True)
+        Recordings(journal, store, api, settings.state_dir / "recordings").assemble_all()
     finally:
         api.close()
         journal.close()
@@ -350,12 +356,22 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
     api = ApiClient.connect(settings.api_url, settings.api_token)
     try:
         with Importer(
-            journal=journal, staging_root=settings.state_dir / "staging", store=store, api=api
+            journal=journal,
+            staging_root=settings.state_dir / "staging",
+            store=store,
+            api=api,
+            zone=settings.zone(),
         ) as importer:
             importer.sweep_staging()
-            Agent(settings=settings, journal=journal, importer=importer, api=api, board=board).run(
-                stop
-            )
+            recordings = Recordings(journal, store, api, settings.state_dir / "recordings")
+            Agent(
+                settings=settings,
+                journal=journal,
+                importer=importer,
+                api=api,
+                board=board,
+                recordings=recordings,
+            ).run(stop)
     finally:
         api.close()
         journal.close()

@@ -21,16 +21,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.copy_and_hash import BUFFERS, copy_and_hash
 from ingest.derive import derive
 from ingest.errors import CopyError
+from ingest.file_names import parse_name
 from ingest.media_kinds import MediaKind
-from ingest.record import IngestRecord
-from ingest.recorded_time import recorded_interval
+from ingest.record import IngestRecord, TimeFacts
+from ingest.recorded_time import DEVICE_ZONE, RecordedTimes, correct_times
 from ingest.scan import INCOMPLETE_REASONS, FoundFile, ScanResult, SkippedEntry, scan_volume
 from station.api_client import ApiClient
 from station.journal import FileState, Journal, JournalRow
@@ -48,6 +49,21 @@ WORKERS = 2
 # Copy buffers of all docks together stay within this many chunks (4 MiB each): one dock
 # copies with the full pipeline depth, eight docks at once with a shallower one each.
 BUFFER_BUDGET = 24
+
+
+def _recorded_times(row: JournalRow, clock_offset_s: float | None, zone: tzinfo) -> RecordedTimes:
+    """When the file was recorded, from every time the device gave, clock-corrected."""
+    creation = row.facts["creation_time"]
+    assert row.staged_at is not None
+    return correct_times(
+        container_time=datetime.fromisoformat(creation) if creation else None,
+        name_time=parse_name(row.path).timestamp,
+        file_mtime=datetime.fromtimestamp(row.mtime_ns / 1e9, UTC),
+        duration_s=row.facts["duration_s"],
+        clock_offset_s=clock_offset_s,
+        zone=zone,
+        docked_at=row.staged_at,
+    )
 
 
 def _proxy_room(kind: str, size: int) -> int:
@@ -135,8 +151,10 @@ class Importer:
         store: ObjectStore,
         api: ApiClient,
         clock: Callable[[], float] = time.monotonic,
+        zone: tzinfo = DEVICE_ZONE,
     ) -> None:
         self._journal = journal
+        self._zone = zone
         self._staging_root = staging_root
         self._store = store
         self._api = api
@@ -462,11 +480,7 @@ class Importer:
         assert row.sha256 is not None and row.staged_at is not None
         facts = row.facts
         dock = self._resolve_device(facts["dock"])
-        interval = recorded_interval(
-            datetime.fromisoformat(facts["creation_time"]) if facts["creation_time"] else None,
-            row.mtime_ns,
-            facts["duration_s"],
-        )
+        times = _recorded_times(row, dock.get("clock_offset_s"), self._zone)
         record = IngestRecord(
             sha256=row.sha256,
             size_bytes=row.size,
@@ -480,9 +494,18 @@ class Importer:
             device_serial=dock.get("device_serial"),
             device_registered=dock.get("device_registered"),
             clock_offset_s=dock.get("clock_offset_s"),
-            recorded_start=interval.start,
-            recorded_end=interval.end,
-            time_source=interval.source,
+            recorded_start=times.start,
+            recorded_end=times.end,
+            time_source=times.source,
+            recorded_start_raw=times.raw_start,
+            time_facts=TimeFacts(
+                container_time_raw=times.container_time_raw,
+                name_time_raw=times.name_time_raw,
+                file_mtime_raw=times.file_mtime_raw,
+                clock_corrected=times.clock_corrected,
+                note=times.note,
+            ),
+            important=parse_name(row.path).important,
             duration_s=facts["duration_s"],
             width=facts["width"],
             height=facts["height"],
@@ -502,7 +525,13 @@ class Importer:
             else None,
         )
         media_id = self._api.register(record)
-        row = self._journal.advance(row.id, FileState.REGISTERED, media_id=media_id)
+        # Kept for grouping the device's segments into recordings (station/recordings.py).
+        row = self._journal.advance(
+            row.id,
+            FileState.REGISTERED,
+            media_id=media_id,
+            facts={"recorded_start": times.start.isoformat(), "important": record.important},
+        )
         # The store and the catalogue hold it now; the station's copy has done its job.
         shutil.rmtree(self._workdir(row), ignore_errors=True)
         return row

@@ -3,8 +3,9 @@
 import socket
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,3 +52,20 @@ class StationSettings(BaseSettings):
         default=False,
         description="set a camera's clock to the station's at dock (its offset is read first)",
     )
+    device_zone: str = Field(
+        default="Asia/Shanghai",
+        description="time zone of device times written without one (FAT file times, file "
+        "names, most cameras' container stamps)",
+    )
+
+    @field_validator("device_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.device_zone)

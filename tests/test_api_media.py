@@ -37,7 +37,7 @@ CONTRACT_MEDIA_FIELDS = {
 }  # fmt: skip
 EXTRA_MEDIA_FIELDS = {
     "unit_id", "time_source", "unplayable_reason", "has_proxy", "has_thumbnail",
-    "device_serial", "device_registered", "clock_offset_s",
+    "device_serial", "device_registered", "clock_offset_s", "recorded_start_raw", "time_facts",
 }  # fmt: skip
 CHINESE_NAME = "执法记录仪_20240501_080000.MP4"
 
@@ -403,3 +403,38 @@ def test_a_download_holds_no_catalogue_connection_while_it_streams(
         media = api.ingested(data)
         assert api.get(f"/api/v1/media/{media['id']}/original").content == data
     assert store.in_use_while_streaming and set(store.in_use_while_streaming) == {0}
+
+
+def test_reviewers_mark_and_unmark_important_with_a_reason_on_the_record(api: Api) -> None:
+    media = api.ingested()
+    ordinary_retention = media["retention_until"]
+    assert media["important"] is False and ordinary_retention is not None
+    reviewer = api.token("reviewer", name="审核员-1")
+    path = f"/api/v1/media/{media['id']}/important"
+
+    def put(body: dict[str, Any], token: str = reviewer) -> Any:
+        return api.client.put(path, json=body, headers=api.auth(token))
+
+    assert put({"important": True, "reason": "  "}).status_code == 422
+    assert put({"important": True}).status_code == 422
+    officer = api.token("officer", officer_id="010001")
+    assert put({"important": True, "reason": "mine"}, officer).status_code == 403
+
+    marked = put({"important": True, "reason": "嫌疑人拒捕"})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["important"] is True and marked.json()["retention_until"] is None
+    assert put({"important": True, "reason": "again"}).status_code == 200  # no change
+    unmarked = put({"important": False, "reason": "误标"}).json()
+    assert unmarked["important"] is False
+    assert unmarked["retention_until"] == ordinary_retention
+
+    custody = api.get(f"/api/v1/media/{media['id']}/custody").json()["events"]
+    changes = [
+        (e["event"], e["actor"], e["detail"]["reason"])
+        for e in custody
+        if e["event"].endswith("marked_important")
+    ]
+    assert changes == [
+        ("marked_important", "审核员-1", "嫌疑人拒捕"),
+        ("unmarked_important", "审核员-1", "误标"),
+    ]

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from devices.footage import h264_aac_mp4
 from ingest.scan import ScanResult, SkipReason
 from station.api_client import ApiClient
 from station.importer import Importer, ImportOptions
@@ -87,6 +89,7 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
             observer: Recorder | None = None,
             case_no: str | None = None,
             api_down: bool = False,
+            clock_offset_s: float | None = None,
         ):
             api = ApiClient(_unreachable()) if api_down else ApiClient(http)
             with (
@@ -99,7 +102,11 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
                 ) as importer,
             ):
                 options = ImportOptions(
-                    device_id=vol.name, station_id="st-1", officer_id="010001", case_no=case_no
+                    device_id=vol.name,
+                    station_id="st-1",
+                    officer_id="010001",
+                    case_no=case_no,
+                    clock_offset_s=clock_offset_s,
                 )
                 return importer.run(vol, options, observer or Recorder(), finish_leftovers=True)
 
@@ -295,3 +302,32 @@ def test_start_up_sweeps_what_a_crash_left_on_the_station_disk(tmp_path: Path) -
             importer.sweep_staging()
     assert sorted(p.name for p in staging.iterdir()) == [str(copying.id)]
     assert list((staging / str(copying.id)).iterdir()) == []
+
+
+def test_times_are_clock_corrected_and_camera_marks_arrive(
+    station,  # noqa: ANN001
+    tmp_path: Path,
+    clips,  # noqa: ANN001
+) -> None:
+    run, admin = station
+    vol = tmp_path / "ZFY-0009"
+    (vol / "DCIM").mkdir(parents=True)
+    (vol / "EMR").mkdir()
+    # The camera runs 7 minutes fast: what it filmed at 09:00 Shanghai it stamped 09:07,
+    # in the container (as UTC) and in the file name (local time).
+    true_start = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    stamped = true_start + timedelta(minutes=7)
+    h264_aac_mp4(vol / "DCIM" / "ZFY0009_20261127090700_0001.MP4", creation_time=stamped)
+    shutil.copy(clips.h264_mp4, vol / "EMR" / "V_0002.MP4")  # the camera's important folder
+
+    assert run(vol, clock_offset_s=420.0).ok
+    media = _media_by_name(admin)
+    filmed = media["ZFY0009_20261127090700_0001.MP4"]
+    assert filmed["recorded_start"] == "2026-11-27T01:00:00Z"
+    assert filmed["recorded_start_raw"] == "2026-11-27T01:07:00Z"
+    assert (filmed["time_source"], filmed["clock_offset_s"]) == ("container", 420.0)
+    assert filmed["time_facts"]["clock_corrected"] is True
+    assert filmed["time_facts"]["name_time_raw"] == "2026-11-27T09:07:00"
+    assert filmed["important"] is False and filmed["retention_until"] is not None
+    marked = media["V_0002.MP4"]
+    assert marked["important"] is True and marked["retention_until"] is None

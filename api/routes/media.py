@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from api.custody_log import logged_read
-from api.deps import MediaReader, SessionDep, StoreDep
+from api.custody_log import caller, logged_read
+from api.deps import MediaReader, Reviewer, SessionDep, StoreDep
 from api.object_responses import (
     content_disposition,
     object_response,
@@ -16,10 +16,10 @@ from api.object_responses import (
     repr_digest,
     stat_object,
 )
-from api.schemas import MediaOut, MediaPage
+from api.schemas import ImportantIn, MediaOut, MediaPage
 from api.scope import media_scope, visible_media_or_404
 from ingest.media_kinds import MediaKind
-from storage.catalogue import media_repo
+from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import InvalidCursor
 from storage.catalogue.models import CustodyEventKind, Media
 
@@ -79,6 +79,29 @@ def search_media(
 @router.get("/{media_id}", responses=_NOT_FOUND)
 def get_media(media_id: str, session: SessionDep, token: MediaReader) -> MediaOut:
     return MediaOut.of(visible_media_or_404(session, token, media_id))
+
+
+@router.put("/{media_id}/important", responses=_NOT_FOUND)
+def set_important(
+    media_id: str, body: ImportantIn, request: Request, session: SessionDep, token: Reviewer
+) -> MediaOut:
+    """Mark a medium important (重点标记) or take the mark off, with a reason. Important
+    media are kept permanently. Each change is in the chain of custody; setting the mark it
+    already has changes and records nothing."""
+    media = visible_media_or_404(session, token, media_id)
+    if media.important != body.important:
+        media.important = body.important
+        media_repo.refresh_retention(media)
+        kind = (
+            CustodyEventKind.MARKED_IMPORTANT
+            if body.important
+            else CustodyEventKind.UNMARKED_IMPORTANT
+        )
+        # One commit: the mark and its record of who, when and why.
+        custody_repo.record_event(
+            session, media, kind, caller(request, token), detail={"reason": body.reason}
+        )
+    return MediaOut.of(media)
 
 
 @router.get("/{media_id}/original", response_class=Response, responses={**_NOT_FOUND, **_RANGED})

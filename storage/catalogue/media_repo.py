@@ -80,6 +80,8 @@ def register(
         recorded_start=record.recorded_start,
         recorded_end=record.recorded_end,
         time_source=record.time_source,
+        recorded_start_raw=record.recorded_start_raw,
+        time_facts=record.time_facts.model_dump() if record.time_facts else None,
         duration_s=record.duration_s,
         width=record.width,
         height=record.height,
