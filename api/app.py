@@ -13,8 +13,10 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from api.routes import health, ingest, media
+from api.routes.cases import router as cases_router
 from api.routes.custody import router as custody_router
 from api.routes.devices import router as devices_router
+from api.routes.recordings import router as recordings_router
 from api.settings import ApiSettings
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
 from storage.object_store import ObjectStore, open_store
@@ -45,9 +47,12 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     )
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store if store is not None else open_store(settings.storage_url)
+    app.state.settings = settings  # read by routes for tunables (association tolerance)
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(media.router)
     app.include_router(devices_router)
     app.include_router(custody_router)
+    app.include_router(recordings_router)
+    app.include_router(cases_router)
     return app

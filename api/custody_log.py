@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request, Response, status
@@ -46,14 +46,17 @@ def caller(request: Request, token: ApiToken) -> Caller:
 def logged_read(
     request: Request,
     session: Session,
-    media: Media,
+    media: Media | Sequence[Media],
     token: ApiToken,
     kind: CustodyEventKind,
     respond: Callable[[], Response],
     *,
     playback: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> Response:
-    """`respond()`, recorded as `kind` once per request (with the range sent, if any).
+    """`respond()`, recorded as `kind` once per request (with the range sent, if any) in
+    the chain of every medium in `media` (a merged recording: each part it shows), with
+    `context` added to the detail.
 
     A request that fails (416, or 500/503 from the store) is recorded as failed and its
     error raised again. With `playback`, only a request that starts playing is recorded:
@@ -65,6 +68,7 @@ def logged_read(
     """
     if request.method == "HEAD":
         return respond()
+    shown = [media] if isinstance(media, Media) else list(media)
     who = caller(request, token)
     requested = request.headers.get("range")
     starts_playing = requested is None or _RANGE_FROM_ZERO.match(requested) is not None
@@ -72,7 +76,7 @@ def logged_read(
         response = respond()
     except HTTPException as exc:
         if not playback or starts_playing:
-            _record_failure(session, media, kind, who, exc, requested)
+            _record_failure(session, shown, kind, who, exc, requested, context)
         raise
     sent_range = response.headers.get("content-range")
     if playback and sent_range is not None and not sent_range.startswith("bytes 0-"):
@@ -82,9 +86,11 @@ def logged_read(
         "range": sent_range,
         "requested_range": requested,
         "bytes": int(response.headers.get("content-length", 0)),
+        **(context or {}),
     }
     try:
-        custody_repo.record_event(session, media, kind, who, detail=detail)
+        for medium in shown:
+            custody_repo.record_event(session, medium, kind, who, detail=detail)
     except CatalogueError as exc:
         # The response (and the store stream it opened) is dropped unsent.
         raise HTTPException(
@@ -97,17 +103,25 @@ def logged_read(
 
 def _record_failure(
     session: Session,
-    media: Media,
+    shown: list[Media],
     kind: CustodyEventKind,
     who: Caller,
     exc: HTTPException,
     requested: str | None,
+    context: dict[str, Any] | None,
 ) -> None:
-    detail = {"status": exc.status_code, "requested_range": requested, "error": str(exc.detail)}
-    try:
-        custody_repo.record_event(
-            session, media, kind, who, detail=detail, outcome=CustodyOutcome.FAILED
-        )
-    except CatalogueError:
-        # Nothing was served; the request's own error is what the caller must see.
-        log.exception("could not record a failed %s of media %s", kind.value, media.id)
+    detail = {
+        "status": exc.status_code,
+        "requested_range": requested,
+        "error": str(exc.detail),
+        **(context or {}),
+    }
+    for medium in shown:
+        try:
+            custody_repo.record_event(
+                session, medium, kind, who, detail=detail, outcome=CustodyOutcome.FAILED
+            )
+        except CatalogueError:
+            # Nothing was served; the request's own error is what the caller must see.
+            log.exception("could not record a failed %s of media %s", kind.value, medium.id)
+            return

@@ -16,3 +16,9 @@ class ApiSettings(BaseSettings):
         default_factory=lambda: "file://" + str(Path("./var/objects").resolve()),
         description="file:///abs/path or s3://ACCESS:SECRET@HOST:PORT/BUCKET?secure=false",
     )
+    association_tolerance_s: float = Field(
+        default=300,
+        ge=0,
+        description="how far (seconds) outside an enforcement event's window a recording may "
+        "lie and still be associated with its case automatically, on each side",
+    )

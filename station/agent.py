@@ -28,6 +28,7 @@ from station.export_watch import ExportWatcher
 from station.identity_memory import recall
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
+from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import DockObserver, DockState, StatusBoard
 from station.volume_watch import VolumeWatcher, signature
@@ -49,6 +50,8 @@ class Agent:
     board: StatusBoard
     usb_backend: usb.backend.IBackend | None = None
     identify: Callable[..., DockIdentity] = identify_dock
+    recordings: Recordings | None = None
+    """Groups registered segments into recordings; None: no merging (tests)."""
     _docking: set[Path] = field(default_factory=set)
     _undocked_meanwhile: set[Path] = field(default_factory=set)
     _dock_again: set[Path] = field(default_factory=set)
@@ -212,6 +215,7 @@ class Agent:
             self.board.update(dock_id, wiped=len(summary.wiped))
             for path, why in summary.kept:
                 self.board.add_error(dock_id, f"{path}：未从设备清除（{why}）")
+        self._assemble(options.device_key)
         if report.ok:
             final = DockState.DONE
         elif report.safe_to_undock_s is not None:
@@ -219,6 +223,18 @@ class Agent:
         else:
             final = DockState.KEEP_DOCKED
         self.board.update(dock_id, state=final)
+
+    def _assemble(self, device_key: str | None) -> None:
+        """Register the recordings the device's (or, with None, every device's) segments form."""
+        if self.recordings is None:
+            return
+        try:
+            if device_key is None:
+                self.recordings.assemble_all()
+            else:
+                self.recordings.assemble(device_key)
+        except Exception:  # merging is derived work: it must never fail a dock or the queue
+            log.exception("recordings of %s not assembled; tried again later", device_key or "all")
 
     def _wipe_lock(self, device_key: str) -> threading.Lock:
         with self._lock:
@@ -278,7 +294,9 @@ class Agent:
         observer = _RetryObserver(self.board)
         while not stop.wait(RETRY_EVERY_S):
             try:
-                self.importer.finish_pending(observer)
+                finished = self.importer.finish_pending(observer)
+                if any(o.state is FileState.REGISTERED for o in finished):
+                    self._assemble(None)
                 for row in self.journal.unreported_wipes():
                     report_wipe(
                         row, journal=self.journal, api=self.api, station_id=self.settings.id

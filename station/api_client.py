@@ -1,4 +1,5 @@
-"""The station's client of the api: registers verified media (POST /api/v1/ingest)."""
+"""The station's client of the api: registers verified media (POST /api/v1/ingest) and the
+recordings their segments form (PUT /api/v1/recordings/{id})."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -146,3 +148,35 @@ class ApiClient:
             )
         media_id: str = response.json()["id"]
         return media_id
+
+    def register_recording(
+        self,
+        recording_id: str,
+        *,
+        station_id: str,
+        device_id: str | None,
+        parts: list[tuple[str, str]],
+        joins: list[tuple[str, str, float]],
+        merged_proxy_key: str | None = None,
+        merged_proxy_content_type: str | None = None,
+        merge_method: str | None = None,
+    ) -> None:
+        """Register (or replace) a recording: `parts` as (media id, sha256) in recording order,
+        `joins` as (before, after, gap_s) per consecutive pair. Idempotent. Raises ApiError."""
+        body: dict[str, Any] = {
+            "station_id": station_id,
+            "device_id": device_id,
+            "parts": [{"media_id": m, "sha256": s} for m, s in parts],
+            "joins": [{"before": b, "after": a, "gap_s": g} for b, a, g in joins],
+            "merged_proxy_key": merged_proxy_key,
+            "merged_proxy_content_type": merged_proxy_content_type,
+            "merge_method": merge_method,
+        }
+        response = self._call(
+            "PUT",
+            f"/api/v1/recordings/{recording_id}",
+            f"registering recording {recording_id}",
+            json=body,
+        )
+        if response.status_code not in (200, 201):
+            raise self._refused(response, f"the registration of recording {recording_id}")

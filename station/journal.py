@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS usb_cameras (
     seen_at TEXT NOT NULL,
     PRIMARY KEY (vid, pid, usb_serial, camera_id)
 );
+CREATE TABLE IF NOT EXISTS recordings (
+    id TEXT PRIMARY KEY,
+    parts TEXT NOT NULL,
+    registered_at TEXT NOT NULL
+);
 """
 # Retries of a file that could not be uploaded or registered back off up to this long.
 MAX_BACKOFF_S = 600.0
@@ -208,6 +213,41 @@ class Journal:
                 (device_key, FileState.REGISTERED),
             )
             return _rows(cur)
+
+    def imported_on(self, device_key: str) -> list[JournalRow]:
+        """Rows of a device the api has registered (wiped from it or not): the files its
+        recordings are grouped from."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT * FROM files WHERE device_key=? AND state IN (?, ?) ORDER BY id",
+                (device_key, FileState.REGISTERED, FileState.RELEASED),
+            )
+            return _rows(cur)
+
+    def devices_imported(self) -> list[str]:
+        """Keys of the devices with registered (or released) rows."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT DISTINCT device_key FROM files WHERE state IN (?, ?) ORDER BY device_key",
+                (FileState.REGISTERED, FileState.RELEASED),
+            )
+            return [device_key for (device_key,) in cur.fetchall()]
+
+    def recording_parts(self, recording_id: str) -> list[str] | None:
+        """The media ids the api last registered for this recording, or None if never."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT parts FROM recordings WHERE id=?", (recording_id,)
+            ).fetchone()
+        return None if found is None else list(json.loads(found[0]))
+
+    def recording_registered(self, recording_id: str, parts: list[str]) -> None:
+        """Note that the api holds this recording with these parts (media ids, in order)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO recordings VALUES (?, ?, ?)",
+                (recording_id, json.dumps(parts), _now()),
+            )
 
     def note(self, row_id: int, facts: dict[str, Any]) -> None:
         """Merge facts into a row without changing its state."""

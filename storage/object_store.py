@@ -1,6 +1,7 @@
 """The object store: where originals, proxies and thumbnails live.
 
-Keys say what they are: `originals/<sha256>`, `proxies/<sha256>.mp4`, `thumbnails/<sha256>.jpg`.
+Keys say what they are: `originals/<sha256>`, `proxies/<sha256>.mp4`, `thumbnails/<sha256>.jpg`,
+`recordings/<sha256>.mp4` (a recording's merged proxy).
 Both stores accept the same keys: non-empty parts joined by `/`, none starting with `.`
 (ValueError otherwise).
 Two implementations: a local folder (`file://`, the embedded default) and any S3 server
@@ -94,6 +95,11 @@ def original_key(sha256: str) -> str:
 
 def proxy_key(sha256: str, content_type: str) -> str:
     return f"proxies/{sha256}.{'m4a' if content_type == 'audio/mp4' else 'mp4'}"
+
+
+def merged_proxy_key(sha256: str, content_type: str) -> str:
+    """Key of a recording's merged proxy, named by the merged file's own SHA-256."""
+    return f"recordings/{sha256}.{'m4a' if content_type == 'audio/mp4' else 'mp4'}"
 
 
 def thumbnail_key(sha256: str) -> str:

@@ -20,6 +20,7 @@ from ingest.scan import ScanResult, SkipReason
 from station.api_client import ApiClient
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
+from station.recordings import Recordings
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.tokens import create_token
 from storage.object_store import open_store
@@ -74,6 +75,8 @@ def volume(tmp_path: Path, clips) -> Path:  # noqa: ANN001 - fixture from tests/
 
 @pytest.fixture
 def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001, ANN201
+    """`station import` in-process against the api: the importer's run, then (as the command
+    does) the recordings the device's segments form."""
     upgrade(database_url)
     with session_scope(database_url) as session:
         station_token = create_token(session, role="station", name="dock-1")
@@ -108,7 +111,9 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
                     case_no=case_no,
                     clock_offset_s=clock_offset_s,
                 )
-                return importer.run(vol, options, observer or Recorder(), finish_leftovers=True)
+                report = importer.run(vol, options, observer or Recorder(), finish_leftovers=True)
+                Recordings(journal, store, api, tmp_path / "state" / "recordings").assemble_all()
+                return report
 
         yield run, admin
 

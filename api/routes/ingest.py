@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
+from api import association
 from api.custody_log import caller
 from api.deps import SessionDep, StationToken, StoreDep
 from api.schemas import MediaOut
@@ -43,6 +44,7 @@ def ingest(
     A new medium starts its chain of custody: copied from the device (at `staged_at`),
     stored (at `uploaded_at`, when given), registered. The same bytes from another device,
     path or station add `seen_again` to the existing medium's chain, once per sighting.
+    The medium is then associated with the cases whose events it matches (api/association.py).
     """
     _check_keys(record)
     _check_stored(store, record)
@@ -59,6 +61,9 @@ def ingest(
         )
         if not created:
             custody_repo.record_seen_again(session, media, record, who, now=now)
+        # On every registration, not only the first: a retry after a failed association
+        # (503) must associate, and for an associated medium it changes nothing.
+        association.associate_media(session, media, who, association.tolerance_of(request))
     except DuplicateConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except CatalogueError as exc:

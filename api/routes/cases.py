@@ -1,0 +1,171 @@
+"""Cases: the case-handling system pushes them, reviewers associate media by hand.
+
+Unit scoping: a token with a unit may only read and write cases of its unit. A case of
+another unit answers 403, never 404: case numbers come from the case-handling system and
+are no secret, and a PUT must say "not yours" rather than pretend it could create the case.
+Media outside the caller's scope answer 404, as everywhere (api/scope.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+
+from api import association
+from api.association import NotLinked
+from api.case_schemas import AssociateIn, CaseIn, CaseOut, Reason
+from api.custody_log import caller
+from api.deps import CaseWriter, Reviewer, SessionDep
+from api.scope import may_see_case, visible_media_or_404
+from storage.catalogue import case_repo
+from storage.catalogue.case_repo import EventFields
+from storage.catalogue.errors import CatalogueError
+from storage.catalogue.models import ApiToken, Case, utc_now
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+CaseNo = Annotated[str, Path(min_length=1, max_length=64)]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the role, or the case's unit, does not allow it"},
+    404: {"description": "no such case, or no such media in the caller's scope"},
+}
+
+
+@router.put(
+    "/{case_no}",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **_RESPONSES,
+        200: {"description": "the case existed and was replaced"},
+        422: {
+            "description": "a refused event window, time without offset, unknown activity, "
+            "or an event_id sent twice"
+        },
+    },
+)
+def put_case(
+    case_no: CaseNo,
+    body: CaseIn,
+    request: Request,
+    session: SessionDep,
+    token: CaseWriter,
+    response: Response,
+) -> CaseOut:
+    """Create (201) or replace (200) a case and all its events, then associate media.
+
+    Media matching an event (its officer and time, or its interview room and time) are
+    associated automatically; automatic links that no longer match are removed; manual and
+    dock links stay, and pairs a reviewer dissociated are not linked again.
+    """
+    if token.unit_id is not None and body.unit_id != token.unit_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this token may only send cases of unit {token.unit_id!r}, "
+            f"not {body.unit_id!r}",
+        )
+    existing = case_repo.get_case(session, case_no)
+    if existing is not None:
+        _check_unit(token, existing)
+    who = caller(request, token)
+    try:
+        case, created = case_repo.put_case(
+            session,
+            case_no,
+            title=body.title,
+            unit_id=body.unit_id,
+            events=[
+                EventFields(
+                    event_id=e.event_id,
+                    activity=e.activity,
+                    officer_ids=e.officer_ids,
+                    start=e.start,
+                    end=e.end,
+                    room_id=e.room_id,
+                )
+                for e in body.events
+            ],
+            actor=who.actor,
+            now=utc_now(),
+        )
+        association.reassociate_case(session, case, who, association.tolerance_of(request))
+    except CatalogueError as exc:
+        raise _unavailable(exc) from exc
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _case_out(session, case)
+
+
+@router.get("/{case_no}", responses=_RESPONSES)
+def get_case(case_no: CaseNo, session: SessionDep, token: CaseWriter) -> CaseOut:
+    """The case, its events, and every medium associated with it (and how)."""
+    return _case_out(session, _case_or_404(session, token, case_no))
+
+
+@router.post("/{case_no}/media", responses={**_RESPONSES, 422: {"description": "no reason"}})
+def associate(
+    case_no: CaseNo, body: AssociateIn, request: Request, session: SessionDep, token: Reviewer
+) -> CaseOut:
+    """Associate media with the case by hand, with a reason (recorded in each medium's
+    custody trail). An automatic link becomes manual; a dissociated pair is linked again."""
+    case = _case_or_404(session, token, case_no)
+    media = [visible_media_or_404(session, token, media_id) for media_id in body.media_ids]
+    try:
+        association.associate_by_hand(
+            session, case.case_no, media, body.reason, caller(request, token)
+        )
+    except CatalogueError as exc:
+        raise _unavailable(exc) from exc
+    return _case_out(session, case)
+
+
+@router.delete("/{case_no}/media/{media_id}", responses=_RESPONSES)
+def dissociate(
+    case_no: CaseNo,
+    media_id: str,
+    reason: Annotated[Reason, Query(description="why (recorded in the custody trail)")],
+    request: Request,
+    session: SessionDep,
+    token: Reviewer,
+) -> CaseOut:
+    """Take a medium out of the case (the medium stays). Automatic association will not
+    link the two again unless someone associates them by hand."""
+    case = _case_or_404(session, token, case_no)
+    media = visible_media_or_404(session, token, media_id)
+    try:
+        association.dissociate_by_hand(session, case.case_no, media, reason, caller(request, token))
+    except NotLinked as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except CatalogueError as exc:
+        raise _unavailable(exc) from exc
+    return _case_out(session, case)
+
+
+def _check_unit(token: ApiToken, case: Case) -> None:
+    if not may_see_case(token, case):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"case {case.case_no!r} belongs to unit {case.unit_id!r}, "
+            f"not this token's unit {token.unit_id!r}",
+        )
+
+
+def _case_or_404(session: SessionDep, token: ApiToken, case_no: str) -> Case:
+    case = case_repo.get_case(session, case_no)
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_no!r}")
+    _check_unit(token, case)
+    return case
+
+
+def _case_out(session: SessionDep, case: Case) -> CaseOut:
+    session.refresh(case)
+    return CaseOut.of(case, case_repo.links_of_case(session, case.case_no))
+
+
+def _unavailable(exc: CatalogueError) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=f"the change could not be recorded, try again later: {exc}",
+    )

@@ -1,0 +1,173 @@
+"""After a device's files are registered: group its segments into recordings (自动合成),
+merge each recording's proxies, and register the recording with the api.
+
+    registered rows of a device → group_segments → download the parts' proxies
+        → merge_proxies → upload the merged proxy → PUT /api/v1/recordings/{id}
+
+The originals are never touched. A recording is registered once per set of parts (the
+journal's `recordings` table remembers which); its id derives from its first part's SHA-256,
+so a re-run after a crash registers the same recording again, harmlessly. One recording's
+failure is logged and retried at the next call; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from ingest.errors import IngestError
+from ingest.merge import MergeResult, merge_proxies
+from ingest.segments import Recording, Segment, group_segments
+from station.api_client import ApiClient
+from station.journal import Journal, JournalRow
+from storage.durable import sha256_file
+from storage.object_store import ObjectStore, merged_proxy_key
+
+log = logging.getLogger(__name__)
+
+RECORDING_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:evidence-station:recording")
+"""Recording ids are uuid5(RECORDING_NAMESPACE, first part's sha256)."""
+
+# Docks and the retry loop may assemble at once; one at a time keeps two merges of the same
+# recording out of each other's work folder (a merge by stream copy takes seconds).
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def recording_id(first_part_sha256: str) -> str:
+    return str(uuid.uuid5(RECORDING_NAMESPACE, first_part_sha256))
+
+
+def assemble(
+    device_key: str, journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path
+) -> list[str]:
+    """Register the recordings of `device_key`'s registered files that the api does not hold
+    yet with exactly their current parts; returns the ids registered by this call.
+    Never raises for a recording that fails (logged; tried again at the next call)."""
+    with _ONE_AT_A_TIME:
+        rows = {row.media_id: row for row in journal.imported_on(device_key) if row.media_id}
+        try:
+            recordings = group_segments(_segment(row) for row in rows.values())
+        except ValueError:
+            log.exception("the files of device %s could not be grouped into recordings", device_key)
+            return []
+        done = []
+        for recording in recordings:
+            if len(recording.parts) < 2:
+                continue
+            parts = [rows[part.key] for part in recording.parts]
+            assert parts[0].sha256 is not None  # registered rows have one
+            rec_id = recording_id(parts[0].sha256)
+            if journal.recording_parts(rec_id) == [part.key for part in recording.parts]:
+                continue
+            try:
+                _register(rec_id, recording, parts, store, api, workdir / rec_id)
+            except Exception as exc:  # one recording must not stop the others; retried later
+                log.warning("recording %s of device %s not registered: %s", rec_id, device_key, exc)
+                continue
+            journal.recording_registered(rec_id, [part.key for part in recording.parts])
+            done.append(rec_id)
+        return done
+
+
+def assemble_all(journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path) -> list[str]:
+    """`assemble` for every device with registered files."""
+    done = []
+    for device_key in journal.devices_imported():
+        done += assemble(device_key, journal, store, api, workdir)
+    return done
+
+
+def _segment(row: JournalRow) -> Segment:
+    assert row.media_id is not None
+    start = None
+    raw = row.facts.get("recorded_start")
+    if isinstance(raw, str):
+        try:
+            start = datetime.fromisoformat(raw)
+        except ValueError:
+            start = None
+        if start is not None and start.utcoffset() is None:
+            start = None  # a time without a zone would be a guess: the file stays alone
+    duration = row.facts.get("duration_s")
+    return Segment(
+        key=row.media_id,
+        device_key=row.device_key,
+        path=row.path,
+        kind=row.kind,
+        start=start,
+        duration_s=float(duration) if isinstance(duration, int | float) else None,
+    )
+
+
+def _register(
+    rec_id: str,
+    recording: Recording,
+    parts: list[JournalRow],
+    store: ObjectStore,
+    api: ApiClient,
+    workdir: Path,
+) -> None:
+    merged: tuple[MergeResult, str] | None = None
+    shutil.rmtree(workdir, ignore_errors=True)  # what a crash left
+    workdir.mkdir(parents=True)
+    try:
+        keys = [part.facts.get("proxy_key") for part in parts]
+        if all(isinstance(key, str) for key in keys):
+            merged = _merge(rec_id, [str(key) for key in keys], store, workdir)
+        dock = parts[0].facts.get("dock") or {}
+        api.register_recording(
+            rec_id,
+            station_id=str(dock.get("station_id") or ""),
+            device_id=dock.get("device_id") or parts[0].device_key,
+            parts=[(str(part.media_id), str(part.sha256)) for part in parts],
+            joins=[(join.before, join.after, join.gap_s) for join in recording.joins],
+            merged_proxy_key=merged[1] if merged else None,
+            merged_proxy_content_type=merged[0].content_type if merged else None,
+            merge_method=merged[0].method if merged else None,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _merge(
+    rec_id: str, keys: list[str], store: ObjectStore, workdir: Path
+) -> tuple[MergeResult, str] | None:
+    """Download the parts' proxies, join them and upload the result; returns it with its
+    key, or None when ffmpeg cannot join them (the recording is registered without one).
+    Storage errors propagate: they pass, and the recording is tried again."""
+    paths = []
+    for i, key in enumerate(keys):
+        path = workdir / f"part{i:04d}.mp4"
+        with path.open("wb") as f:
+            for chunk in store.open_range(key):
+                f.write(chunk)
+        paths.append(path)
+    try:
+        result = merge_proxies(paths, workdir / "merged.mp4")
+    except IngestError as exc:
+        log.warning("recording %s: its proxies could not be merged: %s", rec_id, exc)
+        return None
+    sha256 = sha256_file(result.path)
+    key = merged_proxy_key(sha256, result.content_type)
+    store.put_file(key, result.path, sha256=sha256, content_type=result.content_type)
+    return result, key
+
+
+class Recordings:
+    """`assemble` bound to one station's journal, store, api and work folder (for the agent)."""
+
+    def __init__(self, journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path) -> None:
+        self._journal = journal
+        self._store = store
+        self._api = api
+        self._workdir = workdir
+
+    def assemble(self, device_key: str) -> list[str]:
+        return assemble(device_key, self._journal, self._store, self._api, self._workdir)
+
+    def assemble_all(self) -> list[str]:
+        return assemble_all(self._journal, self._store, self._api, self._workdir)

@@ -1,0 +1,186 @@
+"""Segments of one recording (自动合成): imported, grouped, merged, registered, played back."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from devices import footage
+from station.recordings import recording_id
+from storage.object_store import merged_proxy_key, proxy_key
+from tests.test_api_media import Api, serve_api
+from tests.test_import import station  # noqa: F401  (the fixture)
+
+START = datetime(2026, 11, 27, 1, 30, 0, tzinfo=UTC)  # 09:30:00 in Asia/Shanghai
+SEGMENT_S = 2
+
+
+def _camera(root: Path, starts: list[datetime]) -> Path:
+    """A body camera volume holding one recording split into segments starting at `starts`."""
+    folder = root / "ZFY001" / "DCIM" / "100MEDIA"
+    folder.mkdir(parents=True)
+    for n, start in enumerate(starts, 1):
+        local = (start + timedelta(hours=8)).strftime("%Y%m%d%H%M%S")
+        footage.h264_aac_mp4(
+            folder / f"ZFY001_{local}_{n:04d}.MP4", seconds=SEGMENT_S, creation_time=start
+        )
+    return root / "ZFY001"
+
+
+def _parts(admin: TestClient) -> list[dict[str, Any]]:
+    items = admin.get("/api/v1/media", params={"limit": 100}).json()["items"]
+    return sorted(items, key=lambda m: m["original_name"])
+
+
+def test_three_consecutive_segments_form_one_merged_recording(
+    station: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    run, admin = station
+    starts = [START + timedelta(seconds=SEGMENT_S * i) for i in range(3)]
+    assert run(_camera(tmp_path / "vol", starts)).ok
+
+    media = _parts(admin)
+    assert len(media) == 3
+    rec_id = media[0]["recording_id"]
+    assert rec_id == recording_id(media[0]["sha256"])
+    assert all(m["recording_id"] == rec_id for m in media)
+
+    got = admin.get(f"/api/v1/recordings/{rec_id}")
+    assert got.status_code == 200, got.text
+    recording = got.json()
+    assert [p["media_id"] for p in recording["parts"]] == [m["id"] for m in media]
+    assert [p["original_name"] for p in recording["parts"]] == [m["original_name"] for m in media]
+    assert recording["gaps"] == []
+    assert len(recording["joins"]) == 2
+    assert all(abs(j["gap_s"]) < 0.5 for j in recording["joins"])
+    assert recording["merge_method"] == "stream_copy" and recording["has_merged_proxy"]
+    assert recording["recorded_start"] == "2026-11-27T01:30:00Z"
+
+    played = admin.get(f"/api/v1/recordings/{rec_id}/proxy", headers={"Range": "bytes=0-99"})
+    assert played.status_code == 206, played.text
+    assert played.headers["content-type"] == "video/mp4"
+    assert played.headers["content-range"].startswith("bytes 0-99/")
+    assert len(played.content) == 100
+    for m in media:  # the playback is in every part's chain of custody
+        events = admin.get(f"/api/v1/media/{m['id']}/custody").json()["events"]
+        plays = [e for e in events if e["event"] == "played_proxy"]
+        assert len(plays) == 1 and plays[0]["detail"]["recording_id"] == rec_id
+
+    # A second import run changes nothing: the recording is registered once.
+    assert run(tmp_path / "vol" / "ZFY001").ok
+    assert admin.get(f"/api/v1/recordings/{rec_id}").json() == recording
+
+
+def test_a_gap_between_segments_is_reported(station: Any, tmp_path: Path) -> None:  # noqa: F811
+    run, admin = station
+    starts = [START, START + timedelta(seconds=2), START + timedelta(seconds=2 + 2 + 5)]
+    assert run(_camera(tmp_path / "vol", starts)).ok
+
+    media = _parts(admin)
+    rec_id = media[0]["recording_id"]
+    assert rec_id is not None and all(m["recording_id"] == rec_id for m in media)
+    recording = admin.get(f"/api/v1/recordings/{rec_id}").json()
+    assert len(recording["parts"]) == 3
+    [gap] = recording["gaps"]
+    assert gap["after_media_id"] == media[1]["id"] and gap["before_media_id"] == media[2]["id"]
+    assert gap["gap_s"] == pytest.approx(5.0, abs=0.5)
+    assert gap["to"] == "2026-11-27T01:30:09Z"
+    assert gap["from"] is not None and gap["from"] < gap["to"]
+
+
+# -- PUT validation, against the api alone ------------------------------------------------
+
+
+@pytest.fixture
+def api(database_url: str, store_url: str, tmp_path: Path) -> Iterator[Api]:
+    yield from serve_api(Api, database_url, store_url, tmp_path)
+
+
+def _body(parts: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "station_id": "dock-1",
+        "device_id": "BC-0001",
+        "parts": [{"media_id": p["id"], "sha256": p["sha256"]} for p in parts],
+        "joins": [
+            {"before": a["id"], "after": b["id"], "gap_s": 0.0}
+            for a, b in zip(parts, parts[1:], strict=False)
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def _put(api: Api, rec_id: str, body: dict[str, Any]) -> Any:
+    return api.client.put(f"/api/v1/recordings/{rec_id}", json=body, headers=api.auth(api.station))
+
+
+def test_put_registers_then_replaces_a_recording(api: Api) -> None:
+    parts = [api.ingested(), api.ingested(), api.ingested()]
+    merged = b"merged proxy bytes"
+    key = merged_proxy_key(hashlib.sha256(merged).hexdigest(), "video/mp4")
+    api.upload(key, merged, "video/mp4")
+    body = _body(
+        parts,
+        merged_proxy_key=key,
+        merged_proxy_content_type="video/mp4",
+        merge_method="transcoded",
+    )
+    created = _put(api, "rec-1", body)
+    assert created.status_code == 201, created.text
+    assert created.json()["merge_method"] == "transcoded"
+    again = _put(api, "rec-1", body)
+    assert again.status_code == 200 and again.json() == created.json()
+    assert api.get(f"/api/v1/media/{parts[0]['id']}").json()["recording_id"] == "rec-1"
+    proxy = api.get("/api/v1/recordings/rec-1/proxy")
+    assert proxy.status_code == 200 and proxy.content == merged
+
+    # Parts 2 and 3 move to another recording: rec-1 is left with one part and goes.
+    moved = _put(api, "rec-2", _body(parts[1:]))
+    assert moved.status_code == 201, moved.text
+    assert api.get("/api/v1/recordings/rec-1").status_code == 404
+    assert api.get(f"/api/v1/media/{parts[0]['id']}").json()["recording_id"] is None
+    assert api.get(f"/api/v1/media/{parts[2]['id']}").json()["recording_id"] == "rec-2"
+    assert api.get("/api/v1/recordings/rec-2/proxy").status_code == 404  # none merged
+
+
+def test_put_refuses_unknown_parts_bad_joins_and_foreign_keys(api: Api) -> None:
+    parts = [api.ingested(), api.ingested()]
+    unknown = {"id": "no-such-media", "sha256": "0" * 64}
+    assert _put(api, "r", _body([parts[0], unknown])).status_code == 422
+    wrong_sha = {**parts[1], "sha256": "f" * 64}
+    assert _put(api, "r", _body([parts[0], wrong_sha])).status_code == 422
+    swapped = [{"before": parts[1]["id"], "after": parts[0]["id"], "gap_s": 0.0}]
+    assert _put(api, "r", _body(parts, joins=swapped)).status_code == 422
+    assert _put(api, "r", _body(parts, joins=[])).status_code == 422
+    # A merged proxy key must be a merged key, derived from content, and stored.
+    for key in [
+        proxy_key(parts[0]["sha256"], "video/mp4"),
+        merged_proxy_key("a" * 64, "video/mp4"),
+    ]:
+        body = _body(
+            parts,
+            merged_proxy_key=key,
+            merged_proxy_content_type="video/mp4",
+            merge_method="stream_copy",
+        )
+        assert _put(api, "r", body).status_code == 422, key
+    assert _put(api, "r", _body(parts, merge_method="stream_copy")).status_code == 422
+    assert api.get("/api/v1/recordings/r").status_code == 404
+    assert api.get(f"/api/v1/media/{parts[0]['id']}").json()["recording_id"] is None
+
+
+def test_a_reader_sees_a_recording_only_through_its_parts(api: Api) -> None:
+    parts = [api.ingested(), api.ingested()]
+    assert _put(api, "rec", _body(parts)).status_code == 201
+    own = api.token("officer", officer_id="010203", name="own")
+    other = api.token("officer", officer_id="999999", name="other")
+    assert api.get("/api/v1/recordings/rec", own).status_code == 200
+    assert api.get("/api/v1/recordings/rec", other).status_code == 404
+    assert api.get("/api/v1/recordings/rec", api.station).status_code == 403
