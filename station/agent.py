@@ -32,7 +32,7 @@ from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import DockObserver, DockState, StatusBoard
 from station.volume_watch import VolumeWatcher, signature
-from station.wipe import report_wipe, wipe_registered
+from station.wipe import WipeSummary, report_wipe, wipe_registered
 
 log = logging.getLogger(__name__)
 
@@ -203,16 +203,17 @@ class Agent:
             log.warning("%s: not wiped: %s", volume, identity.ambiguous)
             self.board.add_error(dock_id, "设备身份无法唯一确认，本次不清除设备上的文件")
         elif self._may_wipe(device):
-            self.board.update(dock_id, state=DockState.WIPING)
-            with self._wipe_lock(options.device_key):  # two volumes of one camera: one wipe
-                summary = wipe_registered(
-                    volume,
-                    options.device_key,
-                    journal=self.journal,
-                    api=self.api,
-                    station_id=self.settings.id,
-                )
-            self.board.update(dock_id, wiped=len(summary.wiped))
+            summary = self._wipe(volume, dock_id, options.device_key)
+            wiped = len(summary.wiped)
+            if summary.changed:
+                # Bytes that changed on the device under a registered name: import them as
+                # what they are now (new journal revisions), then wipe what is verified.
+                for path in summary.changed:
+                    self.board.add_error(dock_id, f"{path}：设备上的文件内容已改变，作为新文件导入")
+                report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
+                summary = self._wipe(volume, dock_id, options.device_key)
+                wiped += len(summary.wiped)
+            self.board.update(dock_id, wiped=wiped)
             for path, why in summary.kept:
                 self.board.add_error(dock_id, f"{path}：未从设备清除（{why}）")
         self._assemble(options.device_key)
@@ -235,6 +236,13 @@ class Agent:
                 self.recordings.assemble(device_key)
         except Exception:  # merging is derived work: it must never fail a dock or the queue
             log.exception("recordings of %s not assembled; tried again later", device_key or "all")
+
+    def _wipe(self, volume: Path, dock_id: str, device_key: str) -> WipeSummary:
+        self.board.update(dock_id, state=DockState.WIPING)
+        with self._wipe_lock(device_key):  # two volumes of one camera: one wipe
+            return wipe_registered(
+                volume, device_key, journal=self.journal, api=self.api, station_id=self.settings.id
+            )
 
     def _wipe_lock(self, device_key: str) -> threading.Lock:
         with self._lock:

@@ -115,15 +115,18 @@ class ApiClient:
         path: str,
         sha256: str,
         station_id: str,
+        failed_because: str | None = None,
     ) -> None:
-        """Record in the media's custody that its file was wiped from the device."""
+        """Record in the media's custody that its file was wiped from the device, or, with
+        `failed_because`, that it was not (`wipe_failed`)."""
         body = {
-            "event": "wiped_from_device",
+            "event": "wipe_failed" if failed_because else "wiped_from_device",
             "at": at.isoformat(),
             "device_id": device_id,
             "path": path,
             "sha256_verified": sha256,
             "station_id": station_id,
+            "reason": failed_because,
         }
         response = self._call(
             "POST", f"/api/v1/media/{media_id}/custody", "reporting a wipe", json=body

@@ -6,7 +6,8 @@
 SHA-256; rows of devices that are never wiped stay `registered`.)
 
 A row is keyed by (device key, path on device, size, mtime), so docking the same camera again
-finds the same rows and nothing is imported twice; a crash resumes from the last state
+finds the same rows and nothing is imported twice (a file whose bytes changed on the device
+under the same key gets a new `revision` of its row, imported anew); a crash resumes from the last state
 written here. Each transition is committed (synchronous=FULL) before the next step starts.
 """
 
@@ -34,7 +35,7 @@ class FileState(StrEnum):
 
 _ORDER = list(FileState)
 
-_SCHEMA = """
+_FILES = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     device_key TEXT NOT NULL,
@@ -51,8 +52,13 @@ CREATE TABLE IF NOT EXISTS files (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT,
     updated_at TEXT NOT NULL,
-    UNIQUE (device_key, path, size, mtime_ns)
+    revision INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (device_key, path, size, mtime_ns, revision)
 );
+"""
+_SCHEMA = (
+    _FILES
+    + """
 CREATE TABLE IF NOT EXISTS usb_cameras (
     vid INTEGER NOT NULL,
     pid INTEGER NOT NULL,
@@ -67,6 +73,7 @@ CREATE TABLE IF NOT EXISTS recordings (
     registered_at TEXT NOT NULL
 );
 """
+)
 # Retries of a file that could not be uploaded or registered back off up to this long.
 MAX_BACKOFF_S = 600.0
 FIRST_BACKOFF_S = 5.0
@@ -90,6 +97,7 @@ class JournalRow:
     media_id: str | None
     error: str | None
     attempts: int = 0
+    revision: int = 0
 
 
 def _now() -> str:
@@ -139,7 +147,7 @@ class Journal:
     def discover(
         self, device_key: str, path: str, size: int, mtime_ns: int, kind: str
     ) -> JournalRow:
-        """The row for this file, created as `discovered` when it is new."""
+        """The row for this file (its latest revision), created as `discovered` when new."""
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO files (device_key, path, size, mtime_ns, kind, state,"
@@ -147,10 +155,39 @@ class Journal:
                 (device_key, path, size, mtime_ns, kind, FileState.DISCOVERED, _now()),
             )
             cur = self._db.execute(
-                "SELECT * FROM files WHERE device_key=? AND path=? AND size=? AND mtime_ns=?",
+                "SELECT * FROM files WHERE device_key=? AND path=? AND size=? AND mtime_ns=?"
+                " ORDER BY revision DESC LIMIT 1",
                 (device_key, path, size, mtime_ns),
             )
             return _row(cur)
+
+    def supersede(self, row_id: int, why: str) -> JournalRow:
+        """A registered file's bytes on the device are no longer the registered ones, under
+        the same name, size and time: a new revision of its row, `discovered`, imports them
+        as what they are now. The old row stays registered (its bytes are in the store) and
+        is never wiped."""
+        with self._lock:
+            old = _row(self._db.execute("SELECT * FROM files WHERE id=?", (row_id,)))
+            cur = self._db.execute(
+                "INSERT INTO files (device_key, path, size, mtime_ns, kind, state, facts,"
+                " updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    old.device_key,
+                    old.path,
+                    old.size,
+                    old.mtime_ns,
+                    old.kind,
+                    FileState.DISCOVERED,
+                    json.dumps({"supersedes": old.id, "why": why}),
+                    _now(),
+                    old.revision + 1,
+                ),
+            )
+            self._db.execute(
+                "UPDATE files SET facts=?, updated_at=? WHERE id=?",
+                (json.dumps({**old.facts, "superseded_by": cur.lastrowid}), _now(), old.id),
+            )
+            return _row(self._db.execute("SELECT * FROM files WHERE id=?", (cur.lastrowid,)))
 
     def get(self, row_id: int) -> JournalRow:
         with self._lock:
@@ -206,10 +243,12 @@ class Journal:
             return _rows(self._db.execute(query + " ORDER BY id", params))
 
     def registered_on(self, device_key: str) -> list[JournalRow]:
-        """Rows of a device that are registered but still on it (candidates for wiping)."""
+        """Rows of a device that are registered but still on it (candidates for wiping),
+        except those whose bytes changed on the device since (superseded)."""
         with self._lock:
             cur = self._db.execute(
-                "SELECT * FROM files WHERE device_key=? AND state=? ORDER BY id",
+                "SELECT * FROM files WHERE device_key=? AND state=?"
+                " AND json_extract(facts, '$.superseded_by') IS NULL ORDER BY id",
                 (device_key, FileState.REGISTERED),
             )
             return _rows(cur)
@@ -311,6 +350,14 @@ def _upgrade(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE files ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
     if "next_attempt_at" not in columns:
         db.execute("ALTER TABLE files ADD COLUMN next_attempt_at TEXT")
+    if "revision" not in columns:  # a new unique key: SQLite rebuilds the table for that
+        names = ", ".join(row[1] for row in db.execute("PRAGMA table_info(files)"))
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ALTER TABLE files RENAME TO files_before_revisions")
+        db.execute(_FILES)
+        db.execute(f"INSERT INTO files ({names}) SELECT {names} FROM files_before_revisions")
+        db.execute("DROP TABLE files_before_revisions")
+        db.execute("COMMIT")
     db.execute("CREATE INDEX IF NOT EXISTS files_state ON files (state, next_attempt_at)")
 
 
@@ -341,4 +388,5 @@ def _from_db(r: dict[str, Any]) -> JournalRow:
         media_id=r["media_id"],
         error=r["error"],
         attempts=r["attempts"],
+        revision=r["revision"],
     )

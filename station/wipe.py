@@ -22,6 +22,8 @@ class WipeSummary:
     wiped: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)
     """(path, why) of registered files left on the device."""
+    changed: list[str] = field(default_factory=list)
+    """Paths whose bytes on the device are no longer the registered ones: to import anew."""
 
 
 def wipe_registered(
@@ -48,7 +50,7 @@ def wipe_registered(
             summary.kept.append((row.path, f"cannot read it on the device: {exc.strerror}"))
             continue
         if not same:
-            summary.kept.append((row.path, "its bytes on the device differ from the registered"))
+            _changed(row, summary, journal=journal, api=api, station_id=station_id)
             continue
         at = datetime.now(UTC)
         # Journalled before the delete: a crash between the delete and `released` must not
@@ -68,6 +70,31 @@ def wipe_registered(
     for path_on_device, why in summary.kept:
         log.warning("kept %s on device %s: %s", path_on_device, device_key, why)
     return summary
+
+
+def _changed(
+    row: JournalRow, summary: WipeSummary, *, journal: Journal, api: ApiClient, station_id: str
+) -> None:
+    """The device holds other bytes under a registered file's name, size and time (rewritten
+    in place, or tampered with): they are imported anew, the registered medium's custody
+    says so, and neither is wiped now."""
+    why = "its bytes on the device differ from the registered original"
+    summary.kept.append((row.path, why))
+    summary.changed.append(row.path)
+    journal.supersede(row.id, why)
+    assert row.media_id is not None and row.sha256 is not None
+    try:
+        api.report_wipe(
+            row.media_id,
+            at=datetime.now(UTC),
+            device_id=row.facts["dock"].get("device_id") or row.device_key,
+            path=row.path,
+            sha256=row.sha256,
+            station_id=station_id,
+            failed_because=why,
+        )
+    except ApiError as exc:  # the changed bytes are imported all the same; this is a note
+        log.warning("could not note in custody that %s changed on the device: %s", row.path, exc)
 
 
 def _released(

@@ -147,59 +147,12 @@ def _wait_until_writable(
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
     """A SeaweedFS S3 server on free loopback ports for the whole session."""
-    base = tmp_path_factory.mktemp("seaweedfs")
-    data = base / "data"
-    data.mkdir()
-    # A secret with '/' and '+' checks that store URLs are percent-decoded.
-    server_keys = ("station" + secrets.token_hex(4), secrets.token_hex(8) + "/+x")
-    config = base / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "station",
-                        "credentials": [{"accessKey": server_keys[0], "secretKey": server_keys[1]}],
-                        "actions": ["Read", "Write", "List", "Tagging", "Admin"],
-                    }
-                ]
-            }
-        )
-    )
-    ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
-    argv = [
-        _weed_binary(),
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.config={config}",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-master.telemetry=false",
-        f"-filer.localSocket={base / 'filer.sock'}",
-        f"-s3.localSocket={base / 's3.sock'}",
-    ]
-    log_path = base / "weed.log"
-    server = SeaweedFS(f"127.0.0.1:{ports['s3.port']}", *server_keys)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=base,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "S3_BUCKET": ""},
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+    process = SeaweedFSProcess(tmp_path_factory.mktemp("seaweedfs"))
+    process.start()
     try:
-        _wait_until_writable(process, server, log_path)
-        yield server
+        yield process.server
     finally:
-        _stop(process)
+        process.stop()
 
 
 @pytest.fixture
@@ -230,7 +183,8 @@ class SeaweedFSProcess:
         self.base = base
         self.data = base / "data"
         self.data.mkdir(parents=True, exist_ok=True)
-        keys = ("station" + secrets.token_hex(4), secrets.token_hex(8))
+        # A secret with '/' and '+' checks that store URLs are percent-decoded.
+        keys = ("station" + secrets.token_hex(4), secrets.token_hex(8) + "/+x")
         self.config = base / "s3.json"
         self.config.write_text(
             json.dumps(
@@ -266,6 +220,9 @@ class SeaweedFSProcess:
             "-webdav=false",
             "-admin.ui=false",
             "-master.telemetry=false",
+            # Every test bucket is a collection with volumes of its own; the limit weed derives
+            # from free disk (68 here) runs out within one test session.
+            "-volume.max=2000",
             f"-filer.localSocket={self.base / 'filer.sock'}",
             f"-s3.localSocket={self.base / 's3.sock'}",
         ]

@@ -434,15 +434,21 @@ def test_undocked_before_registration_registers_from_station_disk_and_wipes_only
     (pocket / volume.name).rename(volume)
 
     dock = wait_dock(station, volume, "done")
-    assert dock["wiped"] == 3  # the two unchanged files and the new one, after registration
-    assert {p.name for p in (volume / "DCIM").iterdir()} == {"V_0001.MP4"}
-    (kept,) = dock["errors"]
-    assert "V_0001.MP4" in kept and "differ" in kept
-    assert new_sha in {m["sha256"] for m in station.media()}
+    # The changed bytes are imported as a medium of their own, then wiped like the rest: the
+    # two unchanged files, the new recording and the changed one.
+    assert dock["wiped"] == 4, dock["errors"]
+    assert list((volume / "DCIM").iterdir()) == []
+    (noted,) = dock["errors"]
+    assert "V_0001.MP4" in noted and "作为新文件导入" in noted
+    shas = {m["sha256"] for m in station.media()}
+    assert new_sha in shas and len(shas) == 5
     events = station.admin.get(f"/api/v1/media/{media['V_0002.MP4']['id']}/custody").json()
     assert events["events"][-1]["event"] == "wiped_from_device"
+    # The registered original's chain says its name on the camera came to hold other bytes.
     events = station.admin.get(f"/api/v1/media/{media['V_0001.MP4']['id']}/custody").json()
-    assert "wiped_from_device" not in [e["event"] for e in events["events"]]
+    kinds = [e["event"] for e in events["events"]]
+    assert "wiped_from_device" not in kinds and kinds[-1] == "wipe_failed"
+    assert "differ" in events["events"][-1]["detail"]["reason"]
 
 
 def test_camera_docked_again_while_its_last_dock_still_registers_is_imported(

@@ -80,3 +80,24 @@ def test_journal_of_an_earlier_station_version_is_upgraded(tmp_path: Path) -> No
     with Journal(tmp_path / "j.db") as journal:
         row = journal.discover("cam1", "a.mp4", 10, 1, "video")
         assert (row.device_key, row.state, row.attempts) == ("cam1", FileState.REGISTERED, 0)
+        assert row.revision == 0
+        assert journal.supersede(row.id, "changed").revision == 1  # the new unique key holds
+
+
+def test_a_file_changed_on_the_device_gets_a_new_revision_to_import(journal: Journal) -> None:
+    row = journal.discover("cam1", "a.mp4", 10, 1, "video")
+    for state in list(FileState)[1:5]:
+        row = journal.advance(row.id, state, sha256="ab" * 32, media_id="m1")
+    assert [r.id for r in journal.registered_on("cam1")] == [row.id]
+
+    new = journal.supersede(row.id, "bytes on the device differ")
+    assert (new.state, new.revision, new.facts["supersedes"]) == (
+        FileState.DISCOVERED,
+        1,
+        row.id,
+    )
+    # Found again at the next scan: the new revision is what is imported...
+    assert journal.discover("cam1", "a.mp4", 10, 1, "video").id == new.id
+    # ...and the old one, whose bytes are no longer on the device, is never wiped.
+    assert journal.registered_on("cam1") == []
+    assert journal.get(row.id).state is FileState.REGISTERED
