@@ -25,7 +25,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.copy_and_hash import BUFFERS, copy_and_hash
+from ingest.copy_and_hash import BUFFERS, CHUNK_SIZE, copy_and_hash
 from ingest.derive import derive
 from ingest.errors import CopyError
 from ingest.file_names import parse_name
@@ -46,9 +46,11 @@ FREE_SPACE_MARGIN = 512 * 1024 * 1024
 # copiers let two cores hash (SHA-256 of one stream is sequential, ~1 GB/s per core).
 COPIERS = 2
 WORKERS = 2
-# Copy buffers of all docks together stay within this many chunks (4 MiB each): one dock
-# copies with the full pipeline depth, eight docks at once with a shallower one each.
-BUFFER_BUDGET = 24
+# Copy buffers of all docks together stay within this many bytes: one dock copies with the
+# full pipeline (BUFFERS of CHUNK_SIZE); many at once with smaller chunks, never fewer than
+# three each, so that reading, hashing and writing still overlap.
+BUFFER_BUDGET = 24 * CHUNK_SIZE
+MIN_CHUNK = 512 * 1024
 
 
 def _recorded_times(row: JournalRow, clock_offset_s: float | None, zone: tzinfo) -> RecordedTimes:
@@ -356,7 +358,9 @@ class Importer:
         self._reserve(row, found.size)
         with self._lock:
             self._copying += 1
-            buffers = min(BUFFERS, BUFFER_BUDGET // self._copying)
+            share = BUFFER_BUDGET // self._copying
+        buffers = max(3, min(BUFFERS, share // CHUNK_SIZE))
+        chunk_size = max(MIN_CHUNK, min(CHUNK_SIZE, share // buffers))
         try:
             observer.copying(row)
             staged = copy_and_hash(
@@ -365,6 +369,7 @@ class Importer:
                 expect_size=found.size,
                 expect_mtime_ns=found.mtime_ns,
                 on_progress=lambda n: observer.copied_bytes(row, n),
+                chunk_size=chunk_size,
                 buffers=buffers,
             )
         finally:
