@@ -121,6 +121,20 @@ def _put(api: Api, rec_id: str, body: dict[str, Any]) -> Any:
     return api.client.put(f"/api/v1/recordings/{rec_id}", json=body, headers=api.auth(api.station))
 
 
+def test_a_station_of_one_unit_registers_recordings_the_registry_files_elsewhere(
+    api: Api,
+) -> None:
+    body = {"kind": "body_camera", "serial": "BC-9", "unit_id": "U2", "status": "active"}
+    assert api.client.put("/api/v1/devices/BC-9", json=body, headers=api.auth(api.admin)).is_success
+    parts = [api.ingested(device_id="BC-9"), api.ingested(device_id="BC-9")]
+    assert {p["unit_id"] for p in parts} == {"U2"}
+    station_of_u1 = api.token("station", unit_id="U1")
+    response = api.client.put(
+        "/api/v1/recordings/rec-u", json=_body(parts), headers=api.auth(station_of_u1)
+    )
+    assert response.status_code == 201, response.text
+
+
 def test_put_registers_then_replaces_a_recording(api: Api) -> None:
     parts = [api.ingested(), api.ingested(), api.ingested()]
     merged = b"merged proxy bytes"

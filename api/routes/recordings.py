@@ -63,7 +63,6 @@ def put_recording(
             parts=[PartRef(p.media_id, p.sha256) for p in body.parts],
             joins=[JoinRef(j.before, j.after, j.gap_s) for j in body.joins],
             merged=merged,
-            scope=media_scope(token),
         )
     except InvalidRecording as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc

@@ -47,7 +47,6 @@ def put(
     parts: Sequence[PartRef],
     joins: Sequence[JoinRef],
     merged: MergedProxy | None,
-    scope: ColumnElement[bool] | None = None,
     now: datetime | None = None,
 ) -> tuple[Recording, bool]:
     """Create or replace a recording and point its parts at it; commit. Returns it and whether
@@ -55,7 +54,8 @@ def put(
 
     A part that was in another recording moves here: the other recording drops it (and is
     deleted when what is left is fewer than two parts or no longer one chain). Parts must be
-    media within `scope` with the SHA-256 given; raises InvalidRecording otherwise, and
+    registered media with the SHA-256 given (a station registers parts it imported, whatever
+    unit the registry files them under); raises InvalidRecording otherwise, and
     CatalogueError when the write fails.
     """
     now = now or utc_now()
@@ -64,9 +64,7 @@ def put(
         raise InvalidRecording("a part is named twice")
     if len(ids) < 2:
         raise InvalidRecording("a recording has at least two parts")
-    found = session.scalars(
-        select(Media).where(Media.id.in_(ids), true() if scope is None else scope)
-    ).all()
+    found = session.scalars(select(Media).where(Media.id.in_(ids))).all()
     media = {m.id: m for m in found}
     for part in parts:
         medium = media.get(part.media_id)
