@@ -226,16 +226,17 @@ class Agent:
         self.board.update(dock_id, state=final)
 
     def _assemble(self, device_key: str | None) -> None:
-        """Register the recordings the device's (or, with None, every device's) segments form."""
-        if self.recordings is None:
-            return
+        """Register the recordings the device's segments form."""
+        recordings = self.recordings
+        if recordings is not None and device_key is not None:
+            self._guarded(lambda: recordings.assemble(device_key))
+
+    @staticmethod
+    def _guarded(work: Callable[[], object]) -> None:
         try:
-            if device_key is None:
-                self.recordings.assemble_all()
-            else:
-                self.recordings.assemble(device_key)
+            work()
         except Exception:  # merging is derived work: it must never fail a dock or the queue
-            log.exception("recordings of %s not assembled; tried again later", device_key or "all")
+            log.exception("recordings not assembled; tried again later")
 
     def _wipe(self, volume: Path, dock_id: str, device_key: str) -> WipeSummary:
         self.board.update(dock_id, state=DockState.WIPING)
@@ -295,16 +296,24 @@ class Agent:
         for outcome in report.outcomes:
             if outcome.state is FileState.DISCOVERED:  # not copied (disk full...): offer again
                 watcher.offer_again(folder, outcome.rel_path)
+        if any(o.state is FileState.REGISTERED for o in report.outcomes):
+            self._assemble(options.device_key)  # recorders split long interrogations too
 
     # -- offline queue -------------------------------------------------------------------
 
     def _retry(self, stop: threading.Event) -> None:
         observer = _RetryObserver(self.board)
+        if self.recordings is not None:
+            self._guarded(self.recordings.assemble_all)  # what a restart left unfinished
         while not stop.wait(RETRY_EVERY_S):
             try:
                 finished = self.importer.finish_pending(observer)
-                if any(o.state is FileState.REGISTERED for o in finished):
-                    self._assemble(None)
+                for device_key in {
+                    o.device_key for o in finished if o.state is FileState.REGISTERED
+                }:
+                    self._assemble(device_key)
+                if self.recordings is not None:
+                    self._guarded(self.recordings.retry)
                 for row in self.journal.unreported_wipes():
                     report_wipe(
                         row, journal=self.journal, api=self.api, station_id=self.settings.id

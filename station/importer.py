@@ -123,6 +123,7 @@ class FileOutcome:
     state: FileState
     media_id: str | None = None
     error: Exception | None = None
+    device_key: str | None = None
 
 
 @dataclass
@@ -240,7 +241,9 @@ class Importer:
 
         def settle(row: JournalRow, error: Exception | None = None) -> None:
             with self._lock:
-                outcomes[row.id] = FileOutcome(row.path, row.state, row.media_id, error)
+                outcomes[row.id] = FileOutcome(
+                    row.path, row.state, row.media_id, error, row.device_key
+                )
                 self._in_flight.discard(row.id)
             if error is not None:
                 try:
@@ -295,12 +298,12 @@ class Importer:
         def retry(row: JournalRow) -> FileOutcome:
             try:
                 done = self._finish(row, observer)
-                return FileOutcome(done.path, done.state, done.media_id)
+                return FileOutcome(done.path, done.state, done.media_id, None, done.device_key)
             except Exception as exc:
                 log.warning("retry of %s failed at %s: %s", row.path, row.state, exc)
                 failed = self._journal.fail(row.id, str(exc))
                 observer.failed(failed, exc)
-                return FileOutcome(failed.path, failed.state, None, exc)
+                return FileOutcome(failed.path, failed.state, None, exc, failed.device_key)
             finally:
                 self._release([row])
 

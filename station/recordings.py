@@ -16,6 +16,7 @@ import logging
 import shutil
 import threading
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -41,20 +42,28 @@ def recording_id(first_part_sha256: str) -> str:
     return str(uuid.uuid5(RECORDING_NAMESPACE, first_part_sha256))
 
 
+@dataclass
+class Assembled:
+    registered: list[str] = field(default_factory=list)
+    """Ids of the recordings registered by this call."""
+    failed: list[str] = field(default_factory=list)
+    """Ids of recordings that could not be registered now (logged; to be tried again)."""
+
+
 def assemble(
     device_key: str, journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path
-) -> list[str]:
+) -> Assembled:
     """Register the recordings of `device_key`'s registered files that the api does not hold
-    yet with exactly their current parts; returns the ids registered by this call.
-    Never raises for a recording that fails (logged; tried again at the next call)."""
+    yet with exactly their current parts. Never raises for a recording that fails: it is
+    logged and listed in `failed`, to be tried again by a later call."""
     with _ONE_AT_A_TIME:
         rows = {row.media_id: row for row in journal.imported_on(device_key) if row.media_id}
         try:
             recordings = group_segments(_segment(row) for row in rows.values())
         except ValueError:
             log.exception("the files of device %s could not be grouped into recordings", device_key)
-            return []
-        done = []
+            return Assembled()
+        done = Assembled()
         for recording in recordings:
             if len(recording.parts) < 2:
                 continue
@@ -67,18 +76,11 @@ def assemble(
                 _register(rec_id, recording, parts, store, api, workdir / rec_id)
             except Exception as exc:  # one recording must not stop the others; retried later
                 log.warning("recording %s of device %s not registered: %s", rec_id, device_key, exc)
+                done.failed.append(rec_id)
                 continue
             journal.recording_registered(rec_id, [part.key for part in recording.parts])
-            done.append(rec_id)
+            done.registered.append(rec_id)
         return done
-
-
-def assemble_all(journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path) -> list[str]:
-    """`assemble` for every device with registered files."""
-    done = []
-    for device_key in journal.devices_imported():
-        done += assemble(device_key, journal, store, api, workdir)
-    return done
 
 
 def _segment(row: JournalRow) -> Segment:
@@ -158,16 +160,34 @@ def _merge(
 
 
 class Recordings:
-    """`assemble` bound to one station's journal, store, api and work folder (for the agent)."""
+    """`assemble` bound to one station's journal, store, api and work folder (for the agent),
+    remembering the devices whose recordings failed so that `retry` tries them again."""
 
     def __init__(self, journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path) -> None:
         self._journal = journal
         self._store = store
         self._api = api
         self._workdir = workdir
+        self._lock = threading.Lock()
+        self._unfinished: set[str] = set()
 
-    def assemble(self, device_key: str) -> list[str]:
-        return assemble(device_key, self._journal, self._store, self._api, self._workdir)
+    def assemble(self, device_key: str) -> Assembled:
+        done = assemble(device_key, self._journal, self._store, self._api, self._workdir)
+        with self._lock:
+            if done.failed:
+                self._unfinished.add(device_key)
+            else:
+                self._unfinished.discard(device_key)
+        return done
 
-    def assemble_all(self) -> list[str]:
-        return assemble_all(self._journal, self._store, self._api, self._workdir)
+    def assemble_all(self) -> None:
+        """Every device's recordings (at start-up: what a restart left unfinished)."""
+        for device_key in self._journal.devices_imported():
+            self.assemble(device_key)
+
+    def retry(self) -> None:
+        """The devices whose recordings failed last time, again."""
+        with self._lock:
+            unfinished = sorted(self._unfinished)
+        for device_key in unfinished:
+            self.assemble(device_key)

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from devices import footage
-from station.recordings import recording_id
-from storage.object_store import merged_proxy_key, proxy_key
+from station.api_client import ApiClient
+from station.journal import FileState, Journal
+from station.recordings import Recordings, recording_id
+from storage.object_store import merged_proxy_key, open_store, proxy_key
 from tests.test_api_media import Api, serve_api
 from tests.test_import import station  # noqa: F401  (the fixture)
 
@@ -198,3 +201,30 @@ def test_a_reader_sees_a_recording_only_through_its_parts(api: Api) -> None:
     assert api.get("/api/v1/recordings/rec", own).status_code == 200
     assert api.get("/api/v1/recordings/rec", other).status_code == 404
     assert api.get("/api/v1/recordings/rec", api.station).status_code == 403
+
+
+def test_a_recording_the_api_refused_is_registered_at_a_later_round(tmp_path: Path) -> None:
+    answers = iter([503, 201])
+    puts: list[str] = []
+
+    def api_side(request: httpx.Request) -> httpx.Response:
+        puts.append(request.url.path)
+        return httpx.Response(next(answers), json={"detail": "busy"})
+
+    api = ApiClient(
+        httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(api_side))
+    )
+    with Journal(tmp_path / "journal.db") as journal:
+        for n in range(2):  # two registered segments, 2 s each, back to back (no proxies)
+            row = journal.discover("cam", f"DCIM/ZFY_{n + 1:04d}.MP4", 10, 1, "video")
+            for state in list(FileState)[1:5]:
+                facts = {"dock": {"station_id": "st-1"}, "duration_s": float(SEGMENT_S)}
+                facts["recorded_start"] = (START + timedelta(seconds=2 * n)).isoformat()
+                row = journal.advance(
+                    row.id, state, sha256=f"{n}" * 64, media_id=f"m{n}", facts=facts
+                )
+        recordings = Recordings(journal, open_store(f"file://{tmp_path}/objects"), api, tmp_path)
+        assert recordings.assemble("cam").failed == [recording_id("0" * 64)]
+        recordings.retry()
+        recordings.retry()  # registered: nothing left to retry
+    assert puts == [f"/api/v1/recordings/{recording_id('0' * 64)}"] * 2
