@@ -9,6 +9,7 @@ import shutil
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -278,6 +279,25 @@ def demo_command(
             )
         stop.wait(1.0)
     auth = f"-H 'Authorization: Bearer {admin_token}'"
+    # A stop-and-check over the last two hours by the camera's officer: pushing it associates
+    # the shift's footage automatically (自动关联).
+    now = datetime.now(UTC).replace(microsecond=0)
+    demo_case = json.dumps(
+        {
+            "title": "演示案件",
+            "unit_id": "130100000000",
+            "events": [
+                {
+                    "event_id": "E1",
+                    "activity": "stop_and_check",
+                    "officer_ids": [camera.officer_id],
+                    "start": (now - timedelta(hours=2)).isoformat(),
+                    "end": now.isoformat(),
+                }
+            ],
+        },
+        ensure_ascii=False,
+    )
     console.print(
         "\n".join(
             [
@@ -290,6 +310,10 @@ def demo_command(
                 "试一试：",
                 f"  列出媒体：curl {auth} {address}/api/v1/media",
                 f"  下载可播放的视频：curl {auth} -o demo.mp4 {address}/api/v1/media/<id>/proxy",
+                f"  推送案件并自动关联录像：curl -X PUT {auth} -H 'Content-Type: application/json' "
+                f"-d '{demo_case}' {address}/api/v1/cases/DEMO-0001",
+                f"  查看案件及其录像：curl {auth} {address}/api/v1/cases/DEMO-0001",
+                f"  查看自动合成的录像：curl {auth} {address}/api/v1/recordings/<recording_id>",
                 f"  或在浏览器中打开 {address}/docs ，点 Authorize 填入管理员令牌。",
                 f"  再接入一台设备：把一个装有录像的文件夹放到 {base / 'media'} 下。",
                 "按 Ctrl-C 退出。",
