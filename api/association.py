@@ -26,6 +26,7 @@ from fastapi import Request
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from api.settings import ApiSettings
 from rules.association import (
     DEFAULT_TOLERANCE,
     Changes,
@@ -63,9 +64,8 @@ class NotLinked(CatalogueError):
 
 def tolerance_of(request: Request) -> timedelta:
     """The association tolerance the app was configured with (api/settings.py)."""
-    settings = getattr(request.app.state, "settings", None)
-    seconds = getattr(settings, "association_tolerance_s", None)
-    return DEFAULT_TOLERANCE if seconds is None else timedelta(seconds=seconds)
+    settings: ApiSettings = request.app.state.settings
+    return timedelta(seconds=settings.association_tolerance_s)
 
 
 def event_of(row: CaseEvent) -> Event:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from ingest.copy_and_hash import BUFFERS, CHUNK_SIZE, copy_and_hash
 from ingest.derive import derive
 from ingest.errors import CopyError
-from ingest.file_names import parse_name
+from ingest.file_names import NameFacts, parse_name
 from ingest.media_kinds import MediaKind
 from ingest.record import IngestRecord, TimeFacts
 from ingest.recorded_time import DEVICE_ZONE, RecordedTimes, correct_times
@@ -53,13 +53,15 @@ BUFFER_BUDGET = 24 * CHUNK_SIZE
 MIN_CHUNK = 512 * 1024
 
 
-def _recorded_times(row: JournalRow, clock_offset_s: float | None, zone: tzinfo) -> RecordedTimes:
+def _recorded_times(
+    row: JournalRow, name: NameFacts, clock_offset_s: float | None, zone: tzinfo
+) -> RecordedTimes:
     """When the file was recorded, from every time the device gave, clock-corrected."""
     creation = row.facts["creation_time"]
     assert row.staged_at is not None
     return correct_times(
         container_time=datetime.fromisoformat(creation) if creation else None,
-        name_time=parse_name(row.path).timestamp,
+        name_time=name.timestamp,
         file_mtime=datetime.fromtimestamp(row.mtime_ns / 1e9, UTC),
         duration_s=row.facts["duration_s"],
         clock_offset_s=clock_offset_s,
@@ -488,7 +490,8 @@ class Importer:
         assert row.sha256 is not None and row.staged_at is not None
         facts = row.facts
         dock = self._resolve_device(facts["dock"])
-        times = _recorded_times(row, dock.get("clock_offset_s"), self._zone)
+        name = parse_name(row.path)
+        times = _recorded_times(row, name, dock.get("clock_offset_s"), self._zone)
         record = IngestRecord(
             sha256=row.sha256,
             size_bytes=row.size,
@@ -513,7 +516,7 @@ class Importer:
                 clock_corrected=times.clock_corrected,
                 note=times.note,
             ),
-            important=parse_name(row.path).important,
+            important=name.important,
             duration_s=facts["duration_s"],
             width=facts["width"],
             height=facts["height"],

@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 STATION = str(Path(sys.executable).with_name("station"))
 
@@ -171,3 +172,12 @@ class Station:
 
     def agent_log(self) -> str:
         return (self.root / "agent.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[Station]:
+    """A `station api` process of a test's own (start the agent with `start_agent`)."""
+    station = Station(tmp_path)
+    station.start_api()
+    yield station
+    station.stop()

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.station_processes import Station, wait_for
-
-
-@pytest.fixture
-def station(tmp_path: Path) -> Iterator[Station]:
-    station = Station(tmp_path)
-    station.start_api()
-    yield station
-    station.stop()
 
 
 def camera(clips, n: int = 1) -> Callable[[Path], None]:  # noqa: ANN001

@@ -160,14 +160,6 @@ def wait_until_imported_and_wiped(station: Station, volume: Path, footage: Foota
         raise AssertionError(f"{exc}\n{tail(station)}") from None
 
 
-@pytest.fixture
-def station(tmp_path: Path) -> Iterator[Station]:
-    station = Station(tmp_path)
-    station.start_api()
-    yield station
-    station.stop()
-
-
 # -- kill -9 and restart ------------------------------------------------------------------
 
 

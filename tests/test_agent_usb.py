@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.tokens import create_token
 from storage.object_store import open_store
 from tests.fixtures_media import Clips
+from tests.station_processes import wait_for
 from tests.test_sysfs import FakeSysfs
 
 USB_SERIAL = "AMBA0042"
@@ -73,16 +74,6 @@ def api(tmp_path: Path, local_store_url: str) -> Iterator[Api]:
         admin = TestClient(app, headers={"Authorization": f"Bearer {admin_token}"})
         yield Api(http, admin)
         admin.close()
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def registered(admin: TestClient, n: int) -> list[dict[str, Any]] | None:
@@ -197,8 +188,9 @@ def test_a_camera_prepared_over_usb_keeps_its_dock_clock_offset_on_every_file(
                     for d in board.snapshot()
                     if d["dock_id"] == str(volume) and d["state"] is DockState.DONE
                 ],
+                WAIT_S,
             )
-            items = wait_for("3 media registered", lambda: registered(api.admin, 3))
+            items = wait_for("3 media registered", lambda: registered(api.admin, 3), WAIT_S)
         finally:
             stop.set()
             runner.join(timeout=20)

@@ -30,14 +30,6 @@ from tests.station_processes import Station, free_port, wait_for
 # -- helpers ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def station(tmp_path: Path) -> Iterator[Station]:
-    station = Station(tmp_path)
-    station.start_api()
-    yield station
-    station.stop()
-
-
 def put_clip(clips: Clips, dst: Path | bytes, tag: str) -> str:
     """Copy the session's H.264 clip to `dst` with `tag` appended (distinct bytes, as distinct
     recordings have); return its SHA-256."""
