@@ -7,8 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from ingest.media_kinds import MediaKind
-from ingest.record import TimeFacts
 from storage.catalogue.models import (
     CustodyEvent,
     CustodyEventKind,
@@ -18,6 +16,8 @@ from storage.catalogue.models import (
     DeviceStatus,
     Media,
 )
+from wire.media_kinds import MediaKind
+from wire.registration import TimeFacts
 
 
 def _in_utc(value: datetime) -> datetime:

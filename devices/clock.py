@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from devices.adapters.base import CameraAdapter
-from ingest.recorded_time import DEVICE_ZONE
+from wire.zones import DEVICE_ZONE
 
 
 def read_clock_offset(

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import FfmpegTimeout, ProbeError, TranscodeError
-from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult, probe
 from ingest.proxy import make_proxy
 from ingest.thumbnail import make_thumbnail
+from wire.media_kinds import MediaKind
 
 log = logging.getLogger(__name__)
 

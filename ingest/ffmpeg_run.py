@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from ingest.errors import FfmpegTimeout, IngestError, TranscodeError
-from ingest.media_kinds import MediaKind
+from wire.media_kinds import MediaKind
 
 STDERR_TAIL_LINES = 15
 MAX_TIMEOUT_S = 6 * 3600.0

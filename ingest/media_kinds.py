@@ -1,14 +1,8 @@
 """What kind of media a file on a volume is, judged by its name (cameras name files reliably)."""
 
-from enum import StrEnum
 from pathlib import PurePath
 
-
-class MediaKind(StrEnum):
-    VIDEO = "video"
-    AUDIO = "audio"
-    PHOTO = "photo"
-
+from wire.media_kinds import MediaKind
 
 _BY_SUFFIX: dict[str, MediaKind] = {
     **dict.fromkeys(

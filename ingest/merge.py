@@ -24,10 +24,10 @@ from typing import Literal
 
 from ingest.errors import TranscodeError
 from ingest.ffmpeg_run import bounded_timeout, run_tool, safe_input_args
-from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult, StreamInfo, probe
 from ingest.proxy import MAX_LINES
 from storage.durable import fsync_path
+from wire.media_kinds import MediaKind
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Literal
 
 from ingest.errors import TranscodeError
 from ingest.ffmpeg_run import bounded_timeout, run_tool, safe_input_args
-from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult
 from storage.durable import fsync_path
+from wire.media_kinds import MediaKind
 
 log = logging.getLogger(__name__)
 

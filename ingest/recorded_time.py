@@ -44,12 +44,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Literal
-from zoneinfo import ZoneInfo
 
-DEVICE_ZONE = ZoneInfo("Asia/Shanghai")
-
-TimeSource = Literal["container", "file_name", "file_mtime"]
+from wire.zones import DEVICE_ZONE, TimeSource
 
 # Cameras with a reset clock write 1904/1970/2000-01-01 stamps; such a stamp says nothing.
 _EARLIEST_PLAUSIBLE = datetime(2005, 1, 1, tzinfo=UTC)

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ingest.file_names import NameFacts, parse_name
+from wire.recordings import GAP_TOLERANCE_S
 
 JOIN_WITHIN_S = 10.0
 """Largest gap (or overlap) between one segment's end and the next one's start that joins."""
-GAP_TOLERANCE_S = 1.0
-"""A join gap up to this is container timing rounding, not a gap in the recording."""
 
 _JOINING_KINDS = frozenset({"video", "audio"})
 _SEQUENCE_WRAPS_AT = frozenset({999, 9999})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ingest.errors import TranscodeError
 from ingest.ffmpeg_run import run_tool, safe_input_args
-from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult
+from wire.media_kinds import MediaKind
 
 WIDTH = 320
 TIMEOUT_S = 30.0

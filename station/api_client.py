@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ingest.record import IngestRecord
+from wire.registration import IngestRecord
 
 DEVICE_CACHE_S = 60.0
 

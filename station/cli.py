@@ -217,7 +217,7 @@ def demo_command(
 ) -> None:
     """The main job on embedded defaults: the api, the agent, and a simulated body camera
     docked under ./var/demo/media, imported and wiped after verify."""
-    from devices.simulator import SimulatedCamera, build_camera_volume
+    from simulation.simulator import SimulatedCamera, build_camera_volume
     from station.status import DockState
     from storage.catalogue.db import session_scope, upgrade
     from storage.catalogue.device_repo import DeviceFields, put_device

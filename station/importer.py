@@ -29,13 +29,14 @@ from ingest.copy_and_hash import BUFFERS, CHUNK_SIZE, copy_and_hash
 from ingest.derive import derive
 from ingest.errors import CopyError
 from ingest.file_names import NameFacts, parse_name
-from ingest.media_kinds import MediaKind
-from ingest.record import IngestRecord, TimeFacts
-from ingest.recorded_time import DEVICE_ZONE, RecordedTimes, correct_times
+from ingest.recorded_time import RecordedTimes, correct_times
 from ingest.scan import INCOMPLETE_REASONS, FoundFile, ScanResult, SkippedEntry, scan_volume
 from station.api_client import ApiClient
 from station.journal import FileState, Journal, JournalRow
 from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
+from wire.media_kinds import MediaKind
+from wire.registration import IngestRecord, TimeFacts
+from wire.zones import DEVICE_ZONE
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devices import footage
+from simulation import footage
 
 CLIP_CREATION_TIME = datetime(2024, 3, 15, 8, 30, 0, tzinfo=UTC)
 """The creation_time written into `Clips.h264_mp4` and `Clips.hevc_mp4`."""

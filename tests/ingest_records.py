@@ -7,9 +7,9 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.media_kinds import MediaKind
-from ingest.record import IngestRecord
 from storage.object_store import original_key
+from wire.media_kinds import MediaKind
+from wire.registration import IngestRecord
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

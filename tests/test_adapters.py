@@ -14,16 +14,16 @@ import usb.core
 from devices.adapters import AdapterOptions, AdapterRegistry, CameraAdapter, CameraInfo
 from devices.adapters.ambarella import AmbarellaAdapter, command, parse_answer
 from devices.adapters.gat947 import ZfyInfo, check_password
-from devices.adapters.gat947_emulated import EmulatedGat947Adapter
 from devices.adapters.registry import ENTRY_POINT_GROUP, default_registry, load_registry
-from devices.emulated_cameras import (
+from devices.errors import DeviceError, DeviceTimeout, ProtocolError
+from simulation.emulated_cameras import (
     EmulatedAmbarellaCamera,
     EmulatedCamera,
     EmulatedGat947Camera,
     emulation_registry,
 )
-from devices.emulated_usb import EmulatedUsbBackend
-from devices.errors import DeviceError, DeviceTimeout, ProtocolError
+from simulation.emulated_usb import EmulatedUsbBackend
+from simulation.gat947_emulated import EmulatedGat947Adapter
 
 STATION_NOW = datetime(2026, 11, 27, 6, 0, 0, tzinfo=UTC)  # 14:00 in Shanghai
 
@@ -254,7 +254,7 @@ def test_plugins_load_from_entry_points_and_a_broken_one_is_skipped(
         "acme_zfy",
         {"acme": "acme_zfy:AcmeAdapter", "broken": "acme_zfy:Missing"},
         """
-        from devices.adapters.gat947_emulated import EmulatedGat947Adapter
+        from simulation.gat947_emulated import EmulatedGat947Adapter
         from devices.adapters.ambarella import AmbarellaAdapter
 
         class AcmeAdapter(EmulatedGat947Adapter):

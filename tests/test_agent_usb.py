@@ -27,10 +27,10 @@ from fastapi.testclient import TestClient
 import station.agent
 from api.app import create_app
 from api.settings import ApiSettings
-from devices.emulated_cameras import EmulatedAmbarellaCamera, EmulatedCamera
-from devices.emulated_usb import EmulatedUsbBackend
 from devices.identify import identify_dock
 from devices.usb_enum import UsbIdentity
+from simulation.emulated_cameras import EmulatedAmbarellaCamera, EmulatedCamera
+from simulation.emulated_usb import EmulatedUsbBackend
 from station.agent import Agent
 from station.api_client import ApiClient
 from station.importer import Importer

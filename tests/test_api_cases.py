@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from ingest.media_kinds import MediaKind
 from tests.ingest_records import T0
 from tests.test_api_media import Api, serve_api
+from wire.media_kinds import MediaKind
 
 SHANGHAI = timezone(timedelta(hours=8))
 OFFICER = "010203"  # make_record's officer

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from ingest.record import IngestRecord
 from storage.catalogue.errors import CatalogueError
 from tests.ingest_records import T0
 from tests.test_api_media import Api, serve_api
+from wire.registration import IngestRecord
 
 EVENT_FIELDS = {
     "at", "event", "actor", "role", "station_id", "device_id", "client", "detail", "outcome",

@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from ingest.media_kinds import MediaKind
-from ingest.record import IngestRecord
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.errors import SchemaNotCurrent
 from storage.catalogue.tokens import create_token
 from storage.object_store import ObjectStore, open_store, proxy_key, thumbnail_key
 from tests.ingest_records import T0, make_record
+from wire.media_kinds import MediaKind
+from wire.registration import IngestRecord
 
 CONTRACT_MEDIA_FIELDS = {
     "id", "sha256", "size_bytes", "kind", "original_name", "device_id", "officer_id",

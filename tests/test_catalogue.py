@@ -13,7 +13,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from ingest.media_kinds import MediaKind
 from storage.catalogue import media_repo, tokens
 from storage.catalogue.db import (
     _alembic_config,
@@ -25,6 +24,7 @@ from storage.catalogue.db import (
 from storage.catalogue.errors import DuplicateConflict, InvalidCursor, SchemaNotCurrent
 from storage.catalogue.models import Base, Media
 from tests.ingest_records import T0, make_record
+from wire.media_kinds import MediaKind
 
 
 @pytest.fixture

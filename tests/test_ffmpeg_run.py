@@ -16,7 +16,7 @@ from ingest.ffmpeg_run import (
     run_tool,
     safe_input_args,
 )
-from ingest.media_kinds import MediaKind
+from wire.media_kinds import MediaKind
 
 
 def test_stdin_is_dev_null_so_a_tool_waiting_for_input_cannot_hang() -> None:

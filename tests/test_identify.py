@@ -15,17 +15,17 @@ import usb.core
 from devices.adapters import AdapterOptions, AdapterRegistry, CameraAdapter, CameraInfo
 from devices.adapters.ambarella import AmbarellaAdapter
 from devices.clock import read_clock_offset, sync_clock
-from devices.emulated_cameras import (
+from devices.errors import DeviceError, ProtocolError, UnsupportedOperation
+from devices.identify import DockIdentity, find_cameras_to_prepare, identify_dock, prepare_camera
+from devices.usb_enum import UsbIdentity
+from simulation.emulated_cameras import (
     EmulatedAmbarellaCamera,
     EmulatedCamera,
     EmulatedGat947Camera,
     EmulatedMassStorageCamera,
     emulation_registry,
 )
-from devices.emulated_usb import EmulatedDevice, EmulatedUsbBackend
-from devices.errors import DeviceError, ProtocolError, UnsupportedOperation
-from devices.identify import DockIdentity, find_cameras_to_prepare, identify_dock, prepare_camera
-from devices.usb_enum import UsbIdentity
+from simulation.emulated_usb import EmulatedDevice, EmulatedUsbBackend
 from tests.test_sysfs import FakeSysfs
 
 STATION_NOW = datetime(2026, 11, 27, 6, 0, 0, tzinfo=UTC)  # 14:00 in Shanghai

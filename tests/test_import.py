@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from devices.footage import h264_aac_mp4
 from ingest.scan import ScanResult, SkipReason
+from simulation.footage import h264_aac_mp4
 from station.api_client import ApiClient
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow

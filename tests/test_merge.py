@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from devices import footage
 from ingest.errors import TranscodeError
 from ingest.merge import concat_list, merge_proxies, plan_merge, stream_copy_argv
 from ingest.probe import ProbeResult, StreamInfo, probe
+from simulation import footage
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from devices.footage import claim_duration, h264_aac_mp4, hls_disguised_as_mp4, jpeg
 from ingest.errors import ProbeError
 from ingest.ffmpeg_run import run_tool
-from ingest.media_kinds import MediaKind
 from ingest.probe import (
     MAX_PLAUSIBLE_DURATION_S,
     parse_ffprobe_json,
@@ -23,7 +21,9 @@ from ingest.probe import (
     probe,
     probe_argv,
 )
+from simulation.footage import claim_duration, h264_aac_mp4, hls_disguised_as_mp4, jpeg
 from tests.fixtures_media import CLIP_CREATION_TIME, Clips
+from wire.media_kinds import MediaKind
 
 # --- the pure parser -------------------------------------------------------------------------
 

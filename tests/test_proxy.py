@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from devices.footage import (
+from ingest.errors import TranscodeError
+from ingest.ffmpeg_run import MAX_TIMEOUT_S
+from ingest.probe import ProbeResult, StreamInfo, probe
+from ingest.proxy import ProxyPlan, make_proxy, plan_proxy, proxy_argv
+from ingest.thumbnail import make_thumbnail
+from simulation.footage import (
     claim_duration,
     h264_aac_mp4,
     hevc_mp4,
     mjpeg_pcm_avi,
     mp4_top_level_boxes,
 )
-from ingest.errors import TranscodeError
-from ingest.ffmpeg_run import MAX_TIMEOUT_S
-from ingest.media_kinds import MediaKind
-from ingest.probe import ProbeResult, StreamInfo, probe
-from ingest.proxy import ProxyPlan, make_proxy, plan_proxy, proxy_argv
-from ingest.thumbnail import make_thumbnail
 from tests.fixtures_media import Clips
+from wire.media_kinds import MediaKind
 
 
 def _probe(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from devices import footage
+from simulation import footage
 from station.api_client import ApiClient
 from station.journal import FileState, Journal
 from station.recordings import Recordings, recording_id

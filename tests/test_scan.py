@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from ingest.media_kinds import MediaKind
 from ingest.scan import MAX_DEPTH, SkipReason, scan_volume
+from wire.media_kinds import MediaKind
 
 
 def test_media_found_and_others_skipped_with_reasons(tmp_path: Path) -> None:

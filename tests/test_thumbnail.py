@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from devices.footage import h264_aac_mp4, mjpeg_avi_corrupt_from
 from ingest.errors import FfmpegTimeout, TranscodeError
-from ingest.media_kinds import MediaKind
 from ingest.probe import ProbeResult, StreamInfo, probe
 from ingest.thumbnail import make_thumbnail, thumbnail_argv, thumbnail_seek_s
+from simulation.footage import h264_aac_mp4, mjpeg_avi_corrupt_from
 from tests.fixtures_media import Clips
+from wire.media_kinds import MediaKind
 
 
 def _probe(duration_s: float | None, video: bool = True) -> ProbeResult:

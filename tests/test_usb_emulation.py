@@ -8,8 +8,6 @@ import pytest
 import usb.core
 import usb.util
 
-from devices.emulated_cameras import EmulatedAmbarellaCamera, EmulatedMassStorageCamera
-from devices.emulated_usb import EmulatedUsbBackend
 from devices.usb_enum import (
     CLASS_MASS_STORAGE,
     UsbIdentity,
@@ -17,6 +15,8 @@ from devices.usb_enum import (
     list_usb_devices,
     system_backend,
 )
+from simulation.emulated_cameras import EmulatedAmbarellaCamera, EmulatedMassStorageCamera
+from simulation.emulated_usb import EmulatedUsbBackend
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from api import association
 from api.custody_log import caller
 from api.deps import SessionDep, StationToken, StoreDep
 from api.schemas import MediaOut
-from ingest.record import IngestRecord
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict
 from storage.catalogue.models import utc_now
 from storage.errors import ObjectNotFound, StorageError
 from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
+from wire.registration import IngestRecord
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 

@@ -18,10 +18,10 @@ from api.object_responses import (
 )
 from api.schemas import ImportantIn, MediaOut, MediaPage
 from api.scope import media_scope, visible_media_or_404
-from ingest.media_kinds import MediaKind
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import InvalidCursor
 from storage.catalogue.models import CustodyEventKind, Media
+from wire.media_kinds import MediaKind
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 

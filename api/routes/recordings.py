@@ -15,7 +15,6 @@ from api.deps import MediaReader, SessionDep, StationToken, StoreDep
 from api.object_responses import object_response, stat_object
 from api.recording_schemas import GapOut, JoinOut, RecordingIn, RecordingOut, RecordingPartOut
 from api.scope import media_scope
-from ingest.segments import GAP_TOLERANCE_S
 from storage.catalogue import recording_repo
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import (
@@ -27,6 +26,7 @@ from storage.catalogue.models import (
 from storage.catalogue.recording_repo import InvalidRecording, JoinRef, MergedProxy, PartRef
 from storage.errors import StorageError
 from storage.object_store import ObjectStore, merged_proxy_key
+from wire.recordings import GAP_TOLERANCE_S
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 

@@ -6,7 +6,7 @@ library sending vendor SCSI commands). Its calls are the same across vendors: `I
 `ReadDeviceBatteryDumpEnergy`. A vendor plug-in implements `Gat947Sdk` on top of the vendor's
 library (ctypes, SCSI pass-through, ...) and subclasses `Gat947Adapter` with the VID/PID pairs
 it serves; the registry finds it by entry point (see `devices.adapters.registry`).
-`devices.adapters.gat947_emulated` is the implementation used with the emulated camera.
+`simulation.gat947_emulated` is the implementation used with the emulated camera.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ingest.record import IngestRecord
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import (
     CustodyEvent,
@@ -27,6 +26,7 @@ from storage.catalogue.models import (
     Media,
     utc_now,
 )
+from wire.registration import IngestRecord
 
 STATION_EVENTS = frozenset({CustodyEventKind.WIPED_FROM_DEVICE, CustodyEventKind.WIPE_FAILED})
 """Events a station reports about what it did at the dock after registration."""

@@ -18,12 +18,12 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ingest.media_kinds import MediaKind
-from ingest.record import IngestRecord
 from rules.retention import retention_until
 from storage.catalogue import device_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict, InvalidCursor
 from storage.catalogue.models import CaseMedia, CustodyEvent, Media, utc_now
+from wire.media_kinds import MediaKind
+from wire.registration import IngestRecord
 
 MAX_PAGE = 500
 

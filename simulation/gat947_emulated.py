@@ -10,7 +10,7 @@ the adapter and the station run over real pyusb code paths. The frame format bel
 
 This adapter is not in the default registry (VID 0x1209 is the open pid.codes VID; a real
 device there speaks something else): tests and the simulator add it, see
-`devices.emulated_cameras.emulation_registry`.
+`simulation.emulated_cameras.emulation_registry`.
 """
 
 from __future__ import annotations

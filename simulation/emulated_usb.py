@@ -3,7 +3,7 @@
 `EmulatedUsbBackend` implements pyusb's `usb.backend.IBackend`: `usb.core.find(backend=...)`,
 `usb.util.get_string`, `dev.write`/`dev.read` and `dev.ctrl_transfer` all run pyusb's own code
 down to the backend, where `EmulatedDevice` objects answer instead of libusb. Cameras that speak
-a protocol live in `devices.emulated_cameras`.
+a protocol live in `simulation.emulated_cameras`.
 
 What is emulated: descriptors (device, one configuration, interfaces, endpoints), standard
 GET_DESCRIPTOR control requests (device and string descriptors), bulk transfers, handles and

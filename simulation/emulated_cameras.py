@@ -3,7 +3,7 @@
 - `EmulatedAmbarellaCamera`: the Ambarella ASCII protocol (see `devices.adapters.ambarella`),
   with a device ID, a password, a clock and a mass-storage switch.
 - `EmulatedGat947Camera`: a GA/T 947-style camera (ZFY record, ID code, battery, clock,
-  SetMSDC) speaking the emulated SDK frames of `devices.adapters.gat947_emulated`.
+  SetMSDC) speaking the emulated SDK frames of `simulation.gat947_emulated`.
 - `EmulatedMassStorageCamera`: a camera that is only mass storage, with a USB serial.
 
 Clocks: a camera's clock is the station clock (`station_clock`, UTC) plus `clock_offset`,
@@ -23,20 +23,21 @@ from datetime import UTC, datetime, timedelta
 
 import usb.core
 
-from devices.adapters import ambarella, gat947_emulated
+from devices.adapters import ambarella
 from devices.adapters.gat947 import DEFAULT_PASSWORD as GAT947_DEFAULT_PASSWORD
 from devices.adapters.gat947 import ZfyInfo
-from devices.adapters.gat947_emulated import Op, Status, decode_request, encode_answer
 from devices.adapters.registry import AdapterRegistry, default_registry
-from devices.emulated_usb import (
+from devices.errors import ProtocolError
+from devices.usb_enum import CLASS_VENDOR_SPECIFIC
+from simulation import gat947_emulated
+from simulation.emulated_usb import (
     EmulatedDevice,
     EndpointSpec,
     InterfaceSpec,
     mass_storage_interface,
 )
-from devices.errors import ProtocolError
-from devices.usb_enum import CLASS_VENDOR_SPECIFIC
-from ingest.recorded_time import DEVICE_ZONE
+from simulation.gat947_emulated import Op, Status, decode_request, encode_answer
+from wire.zones import DEVICE_ZONE
 
 GENERIC_VID, GENERIC_PID = 0x1209, 0x0002  # a VID/PID that no adapter serves
 _COMMAND = re.compile(r"^@(?P<name>\w+);(?P<length>\d*);(?P<arg>[^;]*);#$")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from devices import footage
-from ingest.recorded_time import DEVICE_ZONE
+from simulation import footage
+from wire.zones import DEVICE_ZONE
 
 
 @dataclass(frozen=True)

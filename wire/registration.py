@@ -5,8 +5,8 @@ It is the wire format of `POST /api/v1/ingest`, shared by the station (client) a
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ingest.media_kinds import MediaKind
-from ingest.recorded_time import TimeSource
+from wire.media_kinds import MediaKind
+from wire.zones import TimeSource
 
 Sha256Hex = str
 
