@@ -31,6 +31,8 @@ test: system-deps $(STAMP)
 bench: system-deps $(STAMP)
 	$(PY) bench/import_bench.py
 	$(PY) bench/docks_bench.py
+	$(PY) bench/usb_bench.py
+	$(PY) bench/hevc_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from api.routes import health, ingest, media
 from api.routes.cases import router as cases_router
 from api.routes.custody import router as custody_router
+from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
 from api.routes.recordings import router as recordings_router
 from api.settings import ApiSettings
@@ -51,6 +52,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(media.router)
+    app.include_router(derived_router)
     app.include_router(devices_router)
     app.include_router(custody_router)
     app.include_router(recordings_router)

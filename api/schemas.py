@@ -16,6 +16,7 @@ from storage.catalogue.models import (
     DeviceStatus,
     Media,
 )
+from wire.derived import ProxyStatus, RenditionName
 from wire.media_kinds import MediaKind
 from wire.registration import TimeFacts
 
@@ -26,6 +27,13 @@ def _in_utc(value: datetime) -> datetime:
 
 UtcTime = Annotated[datetime, AfterValidator(_in_utc)]
 """A time written in UTC with `Z` (pydantic writes UTC that way)."""
+
+
+class RenditionOut(BaseModel):
+    name: RenditionName
+    content_type: str
+    codec: str = Field(description="avc1 (H.264), hvc1 (H.265) or mp4a (AAC)")
+    encoder: str = Field(description="copy (stream copy) or the encoder that made it")
 
 
 class MediaOut(BaseModel):
@@ -49,7 +57,8 @@ class MediaOut(BaseModel):
     case_nos: list[str]
     important: bool
     playable: bool = Field(
-        description="whether a browser-playable proxy exists or the original plays"
+        description="whether a browser copy exists that holds a stream of the medium's kind "
+        "and decodes (false while proxy_status is pending)"
     )
     ingested_at: UtcTime
     retention_until: UtcTime | None = Field(
@@ -71,6 +80,22 @@ class MediaOut(BaseModel):
         description="every time the device gave, and why a source was passed over"
     )
     unplayable_reason: str | None
+    proxy_status: ProxyStatus = Field(
+        description="pending (registered; the station is making it), ready, failed "
+        "(proxy_error says why) or none (photos, unreadable originals, other files)"
+    )
+    proxy_error: str | None
+    proxy_note: str | None = Field(
+        description="e.g. a hardware encode that failed and was made again in software"
+    )
+    renditions: list[RenditionOut] = Field(
+        description="browser copies that exist, each at GET .../renditions/{name}; h264 or "
+        "aac is also GET .../proxy"
+    )
+    sidecar_of: str | None = Field(
+        description="id of the medium this file travels with (GoPro .LRV/.THM, DJI .SRT, "
+        "GPS logs...), once registered"
+    )
     has_proxy: bool = Field(description="GET .../proxy will answer")
     has_thumbnail: bool = Field(description="GET .../thumbnail will answer")
     device_serial: str | None = Field(description="the device's serial as the station saw it")
@@ -87,15 +112,16 @@ class MediaOut(BaseModel):
             {
                 **{name: getattr(media, name) for name in _COLUMN_FIELDS},
                 "case_nos": media.case_nos,
+                "renditions": media.renditions or [],
+                "sidecar_of": media.sidecar_of,
                 "has_proxy": media.proxy_key is not None,
                 "has_thumbnail": media.thumbnail_key is not None,
             }
         )
 
 
-_COLUMN_FIELDS = [
-    name for name in MediaOut.model_fields if name not in {"case_nos", "has_proxy", "has_thumbnail"}
-]
+_COMPUTED = {"case_nos", "renditions", "sidecar_of", "has_proxy", "has_thumbnail"}
+_COLUMN_FIELDS = [name for name in MediaOut.model_fields if name not in _COMPUTED]
 
 
 class ImportantIn(BaseModel):

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -186,8 +187,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the api did not become healthy within 30 s")
 
 
-def _import_once(volume: Path, work: Path) -> dict[str, object]:
-    """One `station import` of the volume into a fresh catalogue, store and journal."""
+def _import_once(
+    volume: Path, work: Path, *, wrap: Sequence[str] = (), extra_args: Sequence[str] = ()
+) -> dict[str, object]:
+    """One `station import` of the volume into a fresh catalogue, store and journal; `wrap`
+    goes before its argv (the USB bench runs it in a throttled cgroup), `extra_args` after."""
     port = _free_port()
     env = {
         **os.environ,
@@ -221,6 +225,7 @@ def _import_once(volume: Path, work: Path) -> dict[str, object]:
         summary_path = work / "summary.json"
         subprocess.run(
             [
+                *wrap,
                 STATION,
                 "import",
                 str(volume),
@@ -228,6 +233,7 @@ def _import_once(volume: Path, work: Path) -> dict[str, object]:
                 "bench-cam",
                 "--summary-json",
                 str(summary_path),
+                *extra_args,
             ],
             env=env,
             check=True,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +33,7 @@ from devices.clock import read_clock_offset, sync_clock
 from devices.errors import DeviceError, UnsupportedOperation
 from devices.sysfs import volume_usb_serial
 from devices.usb_enum import DEFAULT_TIMEOUT_MS, UsbIdentity, find_usb_device, iter_usb_devices
+from wire.zones import DEVICE_ZONE
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,13 @@ class DockIdentity:
     pid: int | None = None
     usb_serial: str | None = None
     clock_offset: timedelta | None = None
-    clock_synced: bool = False  # the station set the camera's clock (after reading the offset)
+    clock_set_at: datetime | None = None
+    """When the station set the camera's clock (after reading the offset), station time UTC."""
+
+    @property
+    def clock_synced(self) -> bool:
+        return self.clock_set_at is not None
+
     ambiguous: str | None = None
 
     def is_usb_device(self, usb_identity: UsbIdentity) -> bool:
@@ -87,6 +94,7 @@ def identify_dock(
     sysfs_root: Path = Path("/sys"),
     mounts_file: Path = Path("/proc/self/mountinfo"),
     now: datetime | None = None,
+    zone: tzinfo = DEVICE_ZONE,
 ) -> DockIdentity:
     """Identify the device whose volume is mounted at `volume`. Never raises.
 
@@ -97,7 +105,8 @@ def identify_dock(
     its identity and clock, each USB transfer limited to `options.timeout_ms`; a camera that
     has no adapter, is gone, refuses or does not answer is identified by its USB serial, or
     by the volume's folder name when nothing relates the volume to a USB device. It never
-    changes the camera (no time sync, no mode switch).
+    changes the camera (no time sync, no mode switch). The camera's clock is read in `zone`
+    (STATION_DEVICE_ZONE).
     """
     found = usb_identity or volume_usb_serial(
         volume, sysfs_root=sysfs_root, mounts_file=mounts_file
@@ -115,6 +124,7 @@ def identify_dock(
             registry=registry or default_registry(),
             options=options or AdapterOptions(),
             now=now,
+            zone=zone,
         )
     except DeviceError as exc:
         log.warning("%s: %s; identified without the camera's help", volume, exc)
@@ -155,9 +165,11 @@ def prepare_camera(
     options: AdapterOptions | None = None,
     sync_time: bool = False,
     now: datetime | None = None,
+    zone: tzinfo = DEVICE_ZONE,
 ) -> DockIdentity:
     """Log in to the camera, read its identity and clock offset, set its clock to the
-    station's if `sync_time`, and switch it to mass storage so its volume appears.
+    station's if `sync_time`, and switch it to mass storage so its volume appears. The
+    camera keeps local time in `zone` (STATION_DEVICE_ZONE).
 
     Returns the identity to pass to `identify_dock(prepared=...)` once the volume is
     mounted: its `clock_offset` is the one before the sync, which the camera's files were
@@ -177,8 +189,8 @@ def prepare_camera(
     try:
         with adapter_cls.open(device, options) as adapter:
             info = adapter.read_info()
-            offset = _clock_offset(adapter, now, seen)
-            synced = _sync(adapter, now, seen) if sync_time else False
+            offset = _clock_offset(adapter, now, seen, zone)
+            set_at = _sync(adapter, now, seen, zone) if sync_time else None
             adapter.switch_to_mass_storage()
     except DeviceError:
         raise
@@ -192,7 +204,7 @@ def prepare_camera(
         offset,
         fallback_serial=seen.vid_pid,
         fallback_ambiguous="the camera told no ID and USB no serial",
-        clock_synced=synced,
+        clock_set_at=set_at,
     )
 
 
@@ -204,6 +216,7 @@ def _identify_by_adapter(
     registry: AdapterRegistry,
     options: AdapterOptions,
     now: datetime | None,
+    zone: tzinfo,
 ) -> DockIdentity | None:
     adapter_cls = registry.lookup(found.vid, found.pid)
     if adapter_cls is None:
@@ -214,7 +227,7 @@ def _identify_by_adapter(
     device, seen = located
     with adapter_cls.open(device, options) as adapter:
         info = adapter.read_info()
-        offset = _clock_offset(adapter, now, seen)
+        offset = _clock_offset(adapter, now, seen, zone)
     usb_seen = UsbIdentity(
         seen.vid, seen.pid, found.serial or seen.serial, seen.manufacturer, seen.product
     )
@@ -229,10 +242,10 @@ def _identify_by_adapter(
 
 
 def _clock_offset(
-    adapter: CameraAdapter, now: datetime | None, seen: UsbIdentity
+    adapter: CameraAdapter, now: datetime | None, seen: UsbIdentity, zone: tzinfo
 ) -> timedelta | None:
     try:
-        return read_clock_offset(adapter, now=now)
+        return read_clock_offset(adapter, now=now, zone=zone)
     except UnsupportedOperation:
         return None
     except DeviceError as exc:
@@ -240,13 +253,17 @@ def _clock_offset(
         return None
 
 
-def _sync(adapter: CameraAdapter, now: datetime | None, seen: UsbIdentity) -> bool:
+def _sync(
+    adapter: CameraAdapter, now: datetime | None, seen: UsbIdentity, zone: tzinfo
+) -> datetime | None:
+    """Set the camera's clock; the station time (UTC) it was set to, or None if it failed."""
+    at = now or datetime.now(UTC)
     try:
-        sync_clock(adapter, now=now)
+        sync_clock(adapter, now=at, zone=zone)
     except DeviceError as exc:
         log.warning("%s: clock not set (%s)", seen, exc)
-        return False
-    return True
+        return None
+    return at.astimezone(UTC)
 
 
 def _from_adapter(
@@ -257,7 +274,7 @@ def _from_adapter(
     *,
     fallback_serial: str,
     fallback_ambiguous: str | None,
-    clock_synced: bool = False,
+    clock_set_at: datetime | None = None,
 ) -> DockIdentity:
     known = info.device_id or _meaningful(usb_identity.serial)
     return DockIdentity(
@@ -275,7 +292,7 @@ def _from_adapter(
         pid=usb_identity.pid,
         usb_serial=usb_identity.serial,
         clock_offset=offset,
-        clock_synced=clock_synced,
+        clock_set_at=clock_set_at,
     )
 
 

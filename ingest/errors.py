@@ -19,3 +19,7 @@ class TranscodeError(IngestError):
 
 class FfmpegTimeout(IngestError):
     """ffmpeg or ffprobe ran over its time limit and was killed."""
+
+
+class EncoderUnavailable(IngestError):
+    """The H.264 encoder asked for (`STATION_TRANSCODE`) does not work on this machine."""

@@ -21,22 +21,39 @@ STDERR_TAIL_LINES = 15
 MAX_TIMEOUT_S = 6 * 3600.0
 """No ffmpeg/ffprobe run may take longer, whatever a file claims about its own length."""
 
-# Demuxers we accept for audio and video, by the names `ffprobe -formats` lists. Anything else
-# (hls, concat, image2 sequences, ...) is refused by ffmpeg before it reads past the probe: an
-# HLS playlist named .mp4 would otherwise make ffmpeg open every local path it names, and
-# `-protocol_whitelist file` alone does not stop that.
+# Demuxers we accept for audio and video, by the names `ffprobe -formats` lists (ffmpeg 5.1).
+# Anything else is refused by ffmpeg before it reads past the probe: an HLS playlist named .mp4
+# would otherwise make ffmpeg open every local path it names, and `-protocol_whitelist file`
+# alone does not stop that. Each demuxer here reads only the one input it is given: none of
+# them opens another path (unlike hls, dash, concat/ffconcat, imf, image2 sequences, vobsub's
+# .idx+.sub, and mov only with `enable_drefs`, which is off by default and never set here),
+# none fetches a URL, and the sub-demuxers some use (DV inside AVI, S/PDIF inside WAV) read
+# the same input. The raw and loosely-probed ones (h264, hevc, mpeg) are as safe; a weak
+# detection of a file whose name says nothing is refused by `ingest.probe.kind_from_probe`, not
+# here. Checked on ffmpeg 5.1 by tracing the files ffprobe opens on a sample of each format:
+# only the input.
 AV_DEMUXERS = (
-    "mov,mp4,m4a,3gp,3g2,mj2",
+    "mov,mp4,m4a,3gp,3g2,mj2",  # MP4/MOV/3GP/M4A, GoPro .LRV, DJI .LRF
     "avi",
-    "mpegts",
+    "mpegts",  # .ts, AVCHD .mts/.m2ts, HDV .m2t, JVC .tod
+    "mpeg",  # MPEG program stream: .mpg, .vob, .mod, VCD .dat, Hikvision .mp4/.ps that are PS
+    "dv",  # DV camcorders (.dv, .dif)
+    "mxf",  # professional camcorders (XDCAM, P2)
     "matroska,webm",
+    "flv",
+    "asf",  # .asf, .wmv, .wma
+    "dhav",  # Dahua DVR/NVR .dav
+    "ifv",  # IFV CCTV DVR .ifv
+    "h264",  # raw H.264 elementary stream (.h264, .264, Hikvision exports)
+    "hevc",  # raw H.265 elementary stream (.h265, .265)
     "wav",
     "amr",
     "mp3",
     "aac",
     "flac",
-    "ogg",
-    "asf",
+    "ogg",  # .ogg, .oga, .opus, .ogv
+    "aiff",
+    "caf",
 )
 
 
@@ -44,9 +61,10 @@ def safe_input_args(path: Path, kind: MediaKind | None) -> list[str]:
     """ffmpeg/ffprobe arguments that open `path` as input and nothing else.
 
     Photos are read with the image2 demuxer forced and patterns off: left to probe, a name
-    like `IMG%d.jpg` makes image2 read sibling files as a sequence. Everything else must be
-    detected as one of `AV_DEMUXERS`. The path is absolute with the `file:` protocol, so a
-    name such as `http:x.mp4` or `-i` is never read as a URL or an option.
+    like `IMG%d.jpg` makes image2 read sibling files as a sequence. Everything else (video,
+    audio, and OTHER: a file whose name says nothing) must be detected as one of
+    `AV_DEMUXERS`. The path is absolute with the `file:` protocol, so a name such as
+    `http:x.mp4` or `-i` is never read as a URL or an option.
     """
     if kind is MediaKind.PHOTO:
         fmt = ["-f", "image2", "-pattern_type", "none"]

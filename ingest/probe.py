@@ -1,9 +1,14 @@
 """Probe a media file with ffprobe into a typed result.
 
-`probe_argv`, `parse_ffprobe_output` and `parse_ffprobe_json` are pure; `probe` runs ffprobe
-through the one wrapper with the input-safety options (the file is hostile: ffprobe may read it
-and nothing else). What the file says about itself is checked for sense here, so later stages
-(time limits, recorded intervals) never compute with an absurd claim.
+`probe_argv`, `parse_ffprobe_output`, `parse_ffprobe_json` and `kind_from_probe` are pure;
+`probe` runs ffprobe through the one wrapper with the input-safety options (the file is hostile:
+ffprobe may read it and nothing else). What the file says about itself is checked for sense
+here, so later stages (time limits, recorded intervals) never compute with an absurd claim.
+
+A file whose name says nothing (`MediaKind.OTHER`: a recorder's own container, a file without
+a known suffix) is probed like audio and video, through the same demuxer allow-list. It counts
+as media only when ffprobe is sure of the format (`kind_from_probe`); otherwise `probe` says
+why not, and the file stays OTHER, kept as evidence.
 """
 
 from __future__ import annotations
@@ -47,16 +52,44 @@ class ProbeResult:
     creation_time_raw: str | None
     duration_raw: str | None = None
     """The container's duration as ffprobe printed it, kept even when refused as implausible."""
+    probe_score: int | None = None
+    """How sure ffprobe was of `format_name`, 1 to 100 (100 when the format was forced);
+    None when it did not say. See `GUESSED_SCORE`."""
 
 
 NO_STREAMS = "no audio or video stream"
 MAX_PLAUSIBLE_DURATION_S = 24 * 3600.0
 """No single camera file is longer; a longer (or negative, or infinite) claim is a corrupt or
 hostile header and is treated as unknown."""
+GUESSED_SCORE = 25
+"""A format detected with at most this score is a guess: ffmpeg's own threshold
+(AVPROBE_SCORE_RETRY), at or below which it warns "misdetection possible". A name's suffix alone
+scores 1, and random bytes can pass for a few MP3 frames."""
+
+
+def kind_from_probe(result: ProbeResult, provisional: MediaKind) -> MediaKind:
+    """The kind a probed file is registered as.
+
+    A file named as video, audio or photo keeps that kind (the name is the camera's word; an
+    MP4 holding only audio is still the camera's video file). An OTHER file becomes VIDEO when
+    ffprobe found a picture stream, AUDIO when only sound, and stays OTHER when ffprobe only
+    guessed its format (score at most `GUESSED_SCORE`, or unknown).
+    """
+    if provisional is not MediaKind.OTHER:
+        return provisional
+    if result.probe_score is None or result.probe_score <= GUESSED_SCORE:
+        return MediaKind.OTHER
+    if result.video is not None:
+        return MediaKind.VIDEO
+    return MediaKind.AUDIO if result.audio is not None else MediaKind.OTHER
 
 
 def probe_argv(path: Path, kind: MediaKind | None = None) -> list[str]:
-    """The ffprobe command line for `path`; `kind` defaults to the kind its name implies."""
+    """The ffprobe command line for `path`; `kind` defaults to the kind its name implies.
+
+    Photos are read as one image; every other kind, OTHER included, only through the audio and
+    video demuxer allow-list (`ingest.ffmpeg_run.safe_input_args`).
+    """
     if kind is None:
         kind = media_kind(path.name)
     return [
@@ -81,7 +114,13 @@ def probe(path: Path, *, kind: MediaKind | None = None, timeout_s: float = 30.0)
     video stream, or when ffprobe's report cannot be understood. Raises FfmpegTimeout if
     ffprobe runs over `timeout_s`. Nothing else escapes, whatever the file holds. The file
     itself is never modified: a file that fails to probe is still evidence.
+
+    For an OTHER file (`kind`, or its name when `kind` is None) the reasons say that it is
+    kept as other evidence, and ProbeError is also raised when ffprobe only guessed the format
+    (see `kind_from_probe`): a ProbeResult returned for an OTHER file always has a kind.
     """
+    if kind is None:
+        kind = media_kind(path.name)
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -92,19 +131,31 @@ def probe(path: Path, *, kind: MediaKind | None = None, timeout_s: float = 30.0)
         probe_argv(path, kind), timeout_s=timeout_s, error=ProbeError, what=path.name, check=False
     )
     if result.returncode != 0:
-        raise ProbeError(f"{path.name}: {_reason(result.stderr)}")
+        raise ProbeError(f"{path.name}: {_reason(result.stderr, kind)}")
     try:
-        return parse_ffprobe_output(result.stdout)
+        probed = parse_ffprobe_output(result.stdout)
     except ProbeError as exc:
+        if kind is MediaKind.OTHER:
+            raise ProbeError(f"{path.name}: {exc}; {_KEPT_AS_OTHER}") from exc
         raise ProbeError(f"{path.name}: {exc}") from exc
     except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
         # The parser is meant to take any JSON; this is the net for a shape nobody foresaw.
         raise ProbeError(
             f"{path.name}: ffprobe's report could not be understood ({type(exc).__name__}: {exc})"
         ) from exc
+    if kind_from_probe(probed, kind) is MediaKind.OTHER:
+        score = "unknown" if probed.probe_score is None else f"{probed.probe_score} of 100"
+        raise ProbeError(
+            f"{path.name}: ffprobe only guessed that this is '{probed.format_name}' (certainty"
+            f" {score}), too weak to treat it as audio or video; {_KEPT_AS_OTHER}"
+        )
+    return probed
 
 
-def _reason(stderr: bytes) -> str:
+_KEPT_AS_OTHER = "the file is kept as evidence of kind 'other' (nothing here plays it)"
+
+
+def _reason(stderr: bytes, kind: MediaKind) -> str:
     """A short English reason for an ffprobe failure, with ffprobe's own last words."""
     tail = stderr_tail(stderr, lines=3)
     if "moov atom not found" in tail:
@@ -114,6 +165,16 @@ def _reason(stderr: bytes) -> str:
             " without repair; the original is kept as evidence."
         )
     refused = re.search(r"\[([\w,]+) @ [^\]]*\] Format not on whitelist", tail)
+    if kind is MediaKind.OTHER:
+        if refused:
+            return (
+                f"ffprobe recognises the format '{refused.group(1)}', which is not an audio or"
+                f" video format it may open here; {_KEPT_AS_OTHER}"
+            )
+        if "Invalid data found when processing input" in tail:
+            return f"not an audio or video file ffprobe can open; {_KEPT_AS_OTHER}"
+        last = tail.splitlines()[-1] if tail else "no message"
+        return f"ffprobe could not read it as audio or video ({last}); {_KEPT_AS_OTHER}"
     if refused:
         return (
             f"format '{refused.group(1)}' is not an accepted media format (a playlist or"
@@ -191,6 +252,7 @@ def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
         creation_time=_parse_time(raw_time) if raw_time else None,
         creation_time_raw=raw_time,
         duration_raw=_text(fmt.get("duration")),
+        probe_score=_int(fmt.get("probe_score")),
     )
 
 

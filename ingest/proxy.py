@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -17,8 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.errors import TranscodeError
-from ingest.ffmpeg_run import bounded_timeout, run_tool, safe_input_args
+from ingest.ffmpeg_run import run_tool, safe_input_args
 from ingest.probe import ProbeResult
+from ingest.renditions import time_limit_s
 from storage.durable import fsync_path
 from wire.media_kinds import MediaKind
 
@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 MAX_LINES = 1080
 # H.264 that Chromium decodes: 8-bit 4:2:0. High 10 / 4:2:2 files are transcoded.
 _PLAYABLE_H264_PIX_FMTS = {"yuv420p", "yuvj420p"}
-# For the time limit of a file without a duration: its length is estimated from its size at a
-# bitrate below what cameras record video at, so the estimate errs long. (Low-rate audio such as
-# AMR is longer than estimated, but re-encodes at hundreds of times real time.)
-_LOW_BITRATE_BPS = 250_000
-_TRANSCODE_FLOOR_S = 60.0
-_COPY_FLOOR_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -59,22 +53,8 @@ class ProxyPlan:
 
     @property
     def timeout_s(self) -> float:
-        """Time limit for ffmpeg: re-encoding runs near real time, copying ~300x faster.
-
-        4x the duration to transcode (at least 60 s), a tenth of it to copy (at least 30 s),
-        never more than `MAX_TIMEOUT_S`. Without a usable duration the length is estimated
-        from `source_bytes`; with neither the limit is the ceiling.
-        """
-        duration = self.duration_s
-        if duration is None or not math.isfinite(duration) or duration < 0:
-            duration = (
-                self.source_bytes * 8 / _LOW_BITRATE_BPS
-                if self.source_bytes is not None
-                else math.inf
-            )
-        if self.transcodes:
-            return bounded_timeout(4.0 * duration, floor_s=_TRANSCODE_FLOOR_S)
-        return bounded_timeout(duration / 10.0, floor_s=_COPY_FLOOR_S)
+        """Time limit for ffmpeg, as `ingest.renditions.time_limit_s` (the one rule for both)."""
+        return time_limit_s(self.duration_s, self.source_bytes, transcodes=self.transcodes)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import errno
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import usb.core
 
@@ -81,15 +81,17 @@ class EmulatedCamera(EmulatedDevice):
         self.on_mass_storage = on_mass_storage
         self.mass_storage = False
         self.clock_sets: list[datetime] = []  # every local time the station set, in order
+        self.zone: tzinfo = DEVICE_ZONE
+        """The zone the camera keeps local time in (set by tests of other zones)."""
 
     def local_time(self) -> datetime:
         """The camera's clock: naive local time, whole seconds."""
-        now = (self.station_clock() + self.clock_offset).astimezone(DEVICE_ZONE)
+        now = (self.station_clock() + self.clock_offset).astimezone(self.zone)
         return now.replace(tzinfo=None, microsecond=0)
 
     def set_local_time(self, local: datetime) -> None:
         self.clock_sets.append(local)
-        self.clock_offset = local.replace(tzinfo=DEVICE_ZONE) - self.station_clock()
+        self.clock_offset = local.replace(tzinfo=self.zone) - self.station_clock()
 
     def switch_to_mass_storage(self) -> None:
         if not self.mass_storage:

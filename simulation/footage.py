@@ -8,6 +8,7 @@ fails and FfmpegTimeout when it overruns, like everything else that runs ffmpeg 
 from __future__ import annotations
 
 import os
+import random
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,6 +94,39 @@ def hevc_mp4(
     return dst
 
 
+def h264_high10_mp4(dst: Path, seconds: float = 2, size: str = "320x240", rate: int = 25) -> Path:
+    """10-bit H.264 (High 10) + AAC in MP4: H.264 that browsers do not decode."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(48000),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p10le"],
+        ["-c:a", "aac", "-b:a", "96k"],
+        ["-f", "mp4"],
+    )
+    return dst
+
+
+def aac_m4a(dst: Path, seconds: float = 2, sample_rate: int = 48000) -> Path:
+    """An AAC tone in an M4A (MP4 audio), as phones' voice recorders write it."""
+    argv = [
+        *_FFMPEG,
+        *_tone(sample_rate),
+        "-t",
+        f"{seconds:g}",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-f",
+        "ipod",
+        "file:" + str(dst.absolute()),
+    ]
+    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
+    return dst
+
+
 def wav(dst: Path, seconds: float = 2, sample_rate: int = 16000) -> Path:
     """A mono 16-bit PCM WAV tone, like a voice recorder's file."""
     argv = [
@@ -133,6 +167,191 @@ def jpeg(dst: Path, size: str = "640x480") -> Path:
     return dst
 
 
+def dv_pcm(dst: Path, seconds: float = 1, pal: bool = True) -> Path:
+    """DV (as DV camcorders write it): 720x576 at 25 fps (PAL) or 720x480 at 30000/1001 (NTSC),
+    with 48 kHz stereo PCM. DV has no lower resolutions, so keep clips short (3.6 MB/s)."""
+    size, rate = ("720x576", "25") if pal else ("720x480", "30000/1001")
+    _encode(
+        dst,
+        seconds,
+        ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"],
+        _tone(48000),
+        ["-c:v", "dvvideo", "-pix_fmt", "yuv420p" if pal else "yuv411p"],
+        ["-c:a", "pcm_s16le", "-ac", "2"],
+        ["-f", "dv"],
+    )
+    return dst
+
+
+def h264_ac3_mts(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
+    """H.264 + AC-3 in an MPEG transport stream with 4-byte timecodes (AVCHD .MTS/.M2TS)."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(48000),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
+        ["-c:a", "ac3", "-b:a", "128k"],
+        ["-f", "mpegts", "-mpegts_m2ts_mode", "1"],
+    )
+    return dst
+
+
+def h264_aac_3gp(dst: Path, seconds: float = 1, size: str = "176x144", rate: int = 15) -> Path:
+    """H.264 + 8 kHz mono AAC in 3GP, as old phones write it."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(8000),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
+        ["-c:a", "aac", "-ac", "1", "-b:a", "24k"],
+        ["-f", "3gp"],
+    )
+    return dst
+
+
+def h264_aac_flv(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
+    """H.264 + AAC in FLV, as some dash cams and streaming recorders write it."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(44100),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
+        ["-c:a", "aac", "-b:a", "64k"],
+        ["-f", "flv"],
+    )
+    return dst
+
+
+def h264_opus_mkv(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
+    """H.264 + Opus in Matroska, as screen and phone recorders write it."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(48000),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
+        ["-c:a", "libopus", "-b:a", "32k"],
+        ["-f", "matroska"],
+    )
+    return dst
+
+
+def mpeg2_mp2_ps(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
+    """MPEG-2 video + MP2 audio in an MPEG program stream (.mpg, .vob, .mod; also what some
+    Hikvision recorders export under a .mp4 name)."""
+    _encode(
+        dst,
+        seconds,
+        _picture(size, rate),
+        _tone(48000),
+        ["-c:v", "mpeg2video", "-g", str(rate), "-pix_fmt", "yuv420p"],
+        ["-c:a", "mp2", "-b:a", "128k"],
+        ["-f", "mpeg"],
+    )
+    return dst
+
+
+def raw_h264(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
+    """A raw H.264 Annex B elementary stream, no container (DVR `.h264`/`.264` exports).
+
+    Every access unit starts with an access unit delimiter and there are no B-frames, as
+    recorders write it (and as `dhav` below needs to cut it into frames).
+    """
+    argv = [
+        *_FFMPEG,
+        *_picture(size, rate),
+        "-t",
+        f"{seconds:g}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        str(rate),
+        "-bf",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-x264-params",
+        "aud=1",
+        "-f",
+        "h264",
+        "file:" + str(dst.absolute()),
+    ]
+    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
+    return dst
+
+
+_AUD = b"\x00\x00\x00\x01\x09"  # start code + access unit delimiter NAL (type 9)
+
+
+def dhav(
+    dst: Path, seconds: float = 1, width: int = 320, height: int = 240, rate: int = 25
+) -> Path:
+    """A Dahua DVR `.dav` file: H.264 frames in DHAV chunks, as ffmpeg's `dhav` demuxer reads them.
+
+    Each chunk: "DHAV", type (0xFD key frame, 0xFC other frame), subtype, channel, sub-number,
+    frame number, chunk length, packed date, 16-bit millisecond stamp, extension length,
+    checksum, extensions (0x80 size in 8-pixel units, 0x81 codec 2 = H.264 and frame rate),
+    the frame, then "dhav" and the chunk length again. Date: 8 March 2024 08:30:00 onwards.
+    """
+    stream = raw_h264(dst.with_name(dst.name + ".h264"), seconds, f"{width}x{height}", rate)
+    data = stream.read_bytes()
+    stream.unlink()
+    starts = [i for i in range(len(data) - 4) if data.startswith(_AUD, i)]
+    ext = bytes([0x80, 0, width // 8, height // 8, 0x81, 0, 0x02, rate])
+    out = bytearray()
+    for number, (begin, end) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True)):
+        frame = data[begin:end]
+        key = b"\x00\x00\x01\x65" in frame or b"\x00\x00\x01\x25" in frame  # IDR slice
+        ms = number * 1000 // rate
+        second = ms // 1000
+        date = (2024 - 2000) << 26 | 3 << 22 | 8 << 17 | 8 << 12 | (30 + second // 60) << 6
+        date |= second % 60
+        length = 24 + len(ext) + len(frame) + 8
+        out += b"DHAV" + bytes([0xFD if key else 0xFC, 0, 0, 0])
+        out += struct.pack("<IIIHBB", number, length, date, ms % 65536, len(ext), 0)
+        out += ext + frame + b"dhav" + struct.pack("<I", length)
+    dst.write_bytes(bytes(out))
+    return dst
+
+
+def mpeg_audio_frames(dst: Path, frames: int = 3) -> Path:
+    """The first `frames` frames of an MP2 stream (64 kb/s, 48 kHz mono: 192 bytes each) and
+    nothing else: enough for ffprobe to read as MPEG audio, too little to be sure of it (it
+    scores the guess 1 of 100), like a fragment recovered from a damaged card."""
+    whole = dst.with_name(dst.name + ".mp2")
+    argv = [
+        *_FFMPEG,
+        *_tone(48000),
+        "-t",
+        "1",
+        "-ac",
+        "1",
+        "-c:a",
+        "mp2",
+        "-b:a",
+        "64k",
+        "-f",
+        "mp2",
+        "file:" + str(whole.absolute()),
+    ]
+    run_tool(argv, timeout_s=60, what=dst.name)
+    dst.write_bytes(whole.read_bytes()[: 192 * frames])
+    whole.unlink()
+    return dst
+
+
+def random_bytes(dst: Path, size: int = 64 * 1024, seed: int = 0) -> Path:
+    """`size` pseudo-random bytes (the same for the same seed): a file no demuxer should claim,
+    like a recorder's container that ffmpeg cannot read."""
+    dst.write_bytes(random.Random(seed).randbytes(size))
+    return dst
+
+
 def truncated_mp4(dst: Path, seconds: float = 2) -> Path:
     """An MP4 cut just before its trailing moov: mdat but no index, as when a camera loses power.
 
@@ -143,6 +362,29 @@ def truncated_mp4(dst: Path, seconds: float = 2) -> Path:
     if "moov" not in boxes or "mdat" not in boxes or boxes["moov"].offset < boxes["mdat"].offset:
         raise ValueError(f"{dst.name}: expected moov after mdat, got {list(boxes)}")
     os.truncate(dst, boxes["moov"].offset)
+    return dst
+
+
+def index_without_data_mp4(dst: Path, seconds: float = 2) -> Path:
+    """An H.264 + AAC MP4 whose index (moov, at the front) lists every frame but whose media data
+    is gone: the file ends right after moov, as stubs some devices leave behind do.
+
+    ffprobe reads it without complaint (streams, duration, frame counts); no frame decodes.
+    Raises ValueError if ffmpeg did not put moov before mdat (nothing to cut then).
+    """
+    _encode(
+        dst,
+        seconds,
+        _picture("320x240", 25),
+        _tone(48000),
+        ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-pix_fmt", "yuv420p"],
+        ["-c:a", "aac", "-b:a", "96k"],
+        ["-f", "mp4", "-movflags", "+faststart"],
+    )
+    boxes = {box.type: box for box in mp4_top_level_boxes(dst)}
+    if "moov" not in boxes or "mdat" not in boxes or boxes["moov"].offset > boxes["mdat"].offset:
+        raise ValueError(f"{dst.name}: expected moov before mdat, got {list(boxes)}")
+    os.truncate(dst, boxes["moov"].offset + boxes["moov"].size)
     return dst
 
 

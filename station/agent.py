@@ -6,6 +6,8 @@ Threads, each a loop with a stop event:
 - exports: take finished files from the interview rooms' export folders;
 - retry: the offline queue: upload and register what waits on the station disk, and report
   wipes the api has not recorded yet, with back-off;
+- derived: the backlog of browser copies and thumbnails of registered media, at the lowest
+  priority (station/backlog.py);
 - usb: log in to cameras that show their volume only after a login, and switch them.
 """
 
@@ -24,6 +26,7 @@ from devices.identify import DockIdentity, find_cameras_to_prepare, identify_doc
 from devices.usb_enum import UsbIdentity
 from ingest.scan import ScanResult
 from station.api_client import ApiClient, ApiError, RegisteredDevice
+from station.backlog import Backlog
 from station.export_watch import ExportWatcher
 from station.identity_memory import recall
 from station.importer import Importer, ImportOptions
@@ -52,13 +55,12 @@ class Agent:
     identify: Callable[..., DockIdentity] = identify_dock
     recordings: Recordings | None = None
     """Groups registered segments into recordings; None: no merging (tests)."""
-    _docking: set[Path] = field(default_factory=set)
-    _undocked_meanwhile: set[Path] = field(default_factory=set)
-    _dock_again: set[Path] = field(default_factory=set)
+    backlog: Backlog | None = None
+    """Makes registered media's browser copies; None: none are made (tests)."""
+    _docks: dict[Path, _Dock] = field(default_factory=dict)
     _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wipe_locks: dict[str, threading.Lock] = field(default_factory=dict)
-    _dock_threads: list[threading.Thread] = field(default_factory=list)
     _volumes: VolumeWatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +76,8 @@ class Agent:
             ("retry", self._retry),
             ("usb", self._prepare_cameras),
         ]
+        if self.backlog is not None:
+            loops.append(("derived", self.backlog.run))
         threads = [threading.Thread(target=f, args=(stop,), name=n, daemon=True) for n, f in loops]
         for thread in threads:
             thread.start()
@@ -87,8 +91,8 @@ class Agent:
         for thread in threads:
             thread.join(timeout=10)
         with self._lock:
-            docks = list(self._dock_threads)
-        for thread in docks:  # a dock mid-copy ends at its next step; its rows resume later
+            busy = [d.thread for d in self._docks.values() if d.thread is not None]
+        for thread in busy:  # a dock mid-copy ends at its next step; its rows resume later
             thread.join(timeout=20)
 
     # -- docks ---------------------------------------------------------------------------
@@ -98,32 +102,37 @@ class Agent:
 
     def _on_settled(self, volume: Path) -> None:
         with self._lock:
-            if volume in self._docking:
+            dock = self._docks.setdefault(volume, _Dock())
+            if dock.thread is not None:
                 # Its dock thread is still at work (registering after safe-to-undock). Undocked
                 # and docked again meanwhile: dock it when that thread ends, since the watcher
                 # reports it only once. (A change without an undock is our own wipe.)
-                if volume in self._undocked_meanwhile:
-                    self._dock_again.add(volume)
+                if dock.undocked_meanwhile:
+                    dock.dock_again = True
                 return
-            self._docking.add(volume)
-        thread = threading.Thread(target=self._dock, args=(volume,), name=f"dock {volume.name}")
-        with self._lock:
-            self._dock_threads = [t for t in self._dock_threads if t.is_alive()] + [thread]
+            dock.thread = threading.Thread(
+                target=self._dock, args=(volume,), name=f"dock {volume.name}"
+            )
+            dock.outcome = None
+            thread = dock.thread
         thread.start()
 
     def _on_gone(self, volume: Path) -> None:
         with self._lock:
-            if volume in self._docking:
-                self._undocked_meanwhile.add(volume)
-        dock_id = str(volume)
-        if any(d["dock_id"] == dock_id for d in self.board.snapshot()):
-            self.board.update(dock_id, state=DockState.UNDOCKED)
+            dock = self._docks.get(volume)
+            if dock is None:
+                return
+            if dock.thread is not None:
+                dock.undocked_meanwhile = True
+            dock.outcome = DockState.UNDOCKED
+        self.board.update(str(volume), state=DockState.UNDOCKED)
 
     def _dock(self, volume: Path) -> None:
         dock_id = str(volume)
         self.board.open(dock_id, str(volume))
+        outcome: DockState | None = None
         try:
-            self._import_dock(volume, dock_id)
+            outcome = self._import_dock(volume, dock_id)
         except Exception as exc:  # the dock thread must report, never die silently
             log.exception("dock %s failed", volume)
             self.board.add_error(dock_id, f"内部错误：{exc!r}")
@@ -131,34 +140,42 @@ class Agent:
             # Our own wipe changed the volume; that is not the officer docking again.
             self._volumes.acknowledge(volume, signature(volume))
             with self._lock:
-                self._docking.discard(volume)
-                self._undocked_meanwhile.discard(volume)
-                again = volume in self._dock_again
-                self._dock_again.discard(volume)
+                dock = self._docks[volume]
+                again = dock.dock_again
+                if dock.outcome is not DockState.UNDOCKED:  # undocked: it stays so
+                    dock.outcome = outcome
+                dock.thread = None
+                dock.undocked_meanwhile = dock.dock_again = False
+                kept_docked = dock.outcome is DockState.KEEP_DOCKED
             if again and volume.is_dir():
                 self._on_settled(volume)
-            elif self._kept_docked(dock_id) and volume.is_dir():
+            elif kept_docked and volume.is_dir():
                 # Files could not be copied (disk full, still being written): try again while
                 # the device stays docked, as the screen tells the officer to keep it there.
                 timer = threading.Timer(KEEP_DOCKED_RETRY_S, self._redock, (volume,))
                 timer.daemon = True
                 timer.start()
 
-    def _kept_docked(self, dock_id: str) -> bool:
-        return any(
-            d["dock_id"] == dock_id and d["state"] == DockState.KEEP_DOCKED
-            for d in self.board.snapshot()
-        )
-
     def _redock(self, volume: Path) -> None:
-        if volume.is_dir() and self._kept_docked(str(volume)):
+        with self._lock:
+            dock = self._docks.get(volume)
+            still_kept = dock is not None and dock.outcome is DockState.KEEP_DOCKED
+        if still_kept and volume.is_dir():
             self._on_settled(volume)
 
-    def _import_dock(self, volume: Path, dock_id: str) -> None:
+    def _import_dock(self, volume: Path, dock_id: str) -> DockState | None:
+        """Identify, import and wipe one docked volume; the state it ends in (None when the
+        officer undocked it before pressing 导入)."""
         with self._lock:
             prepared = list(self._prepared.values())
         identity = recall(
-            self.identify(volume, backend=self.usb_backend, prepared=prepared), self.journal
+            self.identify(
+                volume,
+                backend=self.usb_backend,
+                prepared=prepared,
+                zone=self.settings.zone(),
+            ),
+            self.journal,
         )
         with self._lock:
             # A preparation serves the one dock it made appear; the next dock of that camera
@@ -182,7 +199,7 @@ class Agent:
             while not touched.wait(1.0):
                 if not volume.is_dir():
                     self.board.update(dock_id, state=DockState.UNDOCKED)
-                    return
+                    return None
         device, registered = lookup.result() if not lookup.is_alive() else (None, None)
         options = ImportOptions(
             device_id=device.device_id
@@ -195,6 +212,7 @@ class Agent:
             clock_offset_s=identity.clock_offset.total_seconds()
             if identity.clock_offset is not None
             else None,
+            clock_set_at=identity.clock_set_at,
         )
         report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
         lookup.join()
@@ -224,6 +242,7 @@ class Agent:
         else:
             final = DockState.KEEP_DOCKED
         self.board.update(dock_id, state=final)
+        return final
 
     def _assemble(self, device_key: str | None) -> None:
         """Register the recordings the device's segments form."""
@@ -282,7 +301,10 @@ class Agent:
 
     def _import_exports(self, watcher: ExportWatcher, folder: Path, ready: set[str]) -> None:
         dock_id = str(folder)
-        if not any(d["dock_id"] == dock_id for d in self.board.snapshot()):
+        with self._lock:
+            first = folder not in self._docks
+            self._docks.setdefault(folder, _Dock())
+        if first:
             self.board.open(dock_id, str(folder))
             self.board.update(dock_id, device_id=folder.name, identified_by="export_dir")
         # The room is the device; the officer is unknown until a case names it.
@@ -334,7 +356,10 @@ class Agent:
             for camera in waiting:
                 try:
                     identity = prepare_camera(
-                        camera, backend=self.usb_backend, sync_time=self.settings.sync_clock
+                        camera,
+                        backend=self.usb_backend,
+                        sync_time=self.settings.sync_clock,
+                        zone=self.settings.zone(),
                     )
                 except DeviceError as exc:
                     if camera not in failed:  # say it once, keep trying quietly
@@ -388,3 +413,17 @@ class _RetryObserver:
     def failed(self, row: JournalRow, error: Exception) -> None: ...
     def safe_to_undock(self) -> None: ...
     def keep_docked(self, not_copied: list[JournalRow]) -> None: ...
+
+
+@dataclass
+class _Dock:
+    """What the agent knows of one volume under its mount roots (the status board only shows
+    it)."""
+
+    thread: threading.Thread | None = None
+    """The dock thread at work on it, if any."""
+    undocked_meanwhile: bool = False
+    dock_again: bool = False
+    """Undocked and docked again while its thread was at work: dock it once that ends."""
+    outcome: DockState | None = None
+    """How its last dock ended (KEEP_DOCKED: tried again while it stays docked)."""

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from station.facts import DerivedFacts
+from wire.derived import DerivedIn, ProxyStatus, RenditionIn
 from wire.registration import IngestRecord
 
 DEVICE_CACHE_S = 60.0
@@ -26,6 +28,13 @@ class ApiError(Exception):
 
 class RegistrationError(ApiError):
     """The api did not register the media; the file stays staged and is retried."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    media_id: str
+    case_nos: tuple[str, ...]
+    """The cases the api associated the medium with (at the dock or automatically)."""
 
 
 @dataclass(frozen=True)
@@ -134,9 +143,9 @@ class ApiClient:
         if response.status_code not in (200, 201):
             raise self._refused(response, f"the wipe report of {path!r}")
 
-    def register(self, record: IngestRecord) -> str:
-        """Register one media item and return its id; idempotent on sha256 (a repeat gets
-        the same id). Raises RegistrationError."""
+    def register(self, record: IngestRecord) -> Registered:
+        """Register one media item; idempotent on sha256 (a repeat gets the same id).
+        Raises RegistrationError."""
         response = self._call(
             "POST",
             "/api/v1/ingest",
@@ -149,8 +158,39 @@ class ApiClient:
             raise self._refused(
                 response, f"registration of {record.sha256[:12]}", RegistrationError
             )
-        media_id: str = response.json()["id"]
-        return media_id
+        media = response.json()
+        return Registered(media_id=media["id"], case_nos=tuple(media.get("case_nos") or ()))
+
+    def attach_derived(self, media_id: str, derived: DerivedFacts) -> None:
+        """Tell the api what the backlog made for a medium: its renditions (uploaded), its
+        thumbnail, where its browser copy stands. Idempotent. Raises ApiError."""
+        body = DerivedIn(
+            proxy_status=derived.status,
+            proxy_error=derived.error if derived.status is ProxyStatus.FAILED else None,
+            proxy_note=derived.note,
+            renditions=[
+                RenditionIn.model_validate(
+                    {
+                        "name": r.name,
+                        "content_type": r.content_type,
+                        "codec": r.codec,
+                        "encoder": r.encoder,
+                    }
+                )
+                for r in derived.renditions
+            ],
+            thumbnail=derived.thumbnail_key is not None,
+            unplayable_reason=derived.unplayable_reason,
+        )
+        response = self._call(
+            "PUT",
+            f"/api/v1/media/{media_id}/derived",
+            f"attaching the browser copies of {media_id}",
+            content=body.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            raise self._refused(response, f"the browser copies of {media_id}")
 
     def register_recording(
         self,

@@ -15,15 +15,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from ingest.encoders import PRESETS, EncoderUnavailable, choose_encoder, encoder_works
 from station.api_client import ApiClient
-from station.importer import Importer, ImportOptions, ImportReport
-from station.journal import Journal, JournalBusy
-from station.progress import RichImportProgress, describe_error, print_summary
+from station.backlog import Backlog, DerivedOutcome
+from station.importer import Importer, ImportOptions
+from station.journal import Journal, JournalBusy, JournalRow
+from station.pipeline import Pipeline
+from station.progress import ImportResult, RichImportProgress, describe_error, print_summary
 from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import StatusBoard
-from storage.object_store import open_store
+from storage.object_store import ObjectStore, open_store
 
 app = typer.Typer(help="执法记录仪采集站 / evidence media station", no_args_is_help=True)
 token_app = typer.Typer(help="api tokens", no_args_is_help=True)
@@ -48,8 +52,34 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def import_volume(settings: StationSettings, volume: Path, options: ImportOptions) -> ImportReport:
-    """Import one volume in the foreground with progress bars; returns the report."""
+def open_pipeline(
+    settings: StationSettings, journal: Journal, store: ObjectStore, api: ApiClient
+) -> Pipeline:
+    """The station's steps bound to its journal, staging area, store, api and encoder."""
+    try:
+        encoder = choose_encoder(settings.transcode, works=encoder_works)
+    except EncoderUnavailable as exc:
+        raise _fail(f"无法使用所选的转码器（STATION_TRANSCODE）：{exc}") from exc
+    return Pipeline(
+        journal=journal,
+        staging_root=settings.state_dir / "staging",
+        store=store,
+        api=api,
+        zone=settings.zone(),
+        encoder=encoder,
+        software=PRESETS["software"],
+    )
+
+
+def import_volume(
+    settings: StationSettings,
+    volume: Path,
+    options: ImportOptions,
+    *,
+    originals_only: bool = False,
+) -> ImportResult:
+    """Import one volume in the foreground with progress bars; then, unless `originals_only`,
+    make the browser copies of what was registered (the agent's backlog does it otherwise)."""
     if not settings.api_token:
         raise _fail(
             "未设置 STATION_API_TOKEN。请先运行 `station token create --role station` 并导出该令牌。"
@@ -63,32 +93,50 @@ def import_volume(settings: StationSettings, volume: Path, options: ImportOption
     except JournalBusy as exc:
         raise _fail(f"另一个导入任务或采集站代理正在运行，请等待其完成。（{exc}）") from exc
     api = ApiClient.connect(settings.api_url, settings.api_token)
+    started = time.monotonic()
+    derived: list[DerivedOutcome] = []
     try:
+        pipeline = open_pipeline(settings, journal, store, api)
+        recordings = Recordings(journal, store, api, settings.state_dir / "recordings")
         with (
-            Importer(
-                journal=journal,
-                staging_root=settings.state_dir / "staging",
-                store=store,
-                api=api,
-                zone=settings.zone(),
-            ) as importer,
+            Importer(pipeline) as importer,
             RichImportProgress(console) as progress,
         ):
-            importer.sweep_staging()
+            quarantined = importer.sweep_staging()
             report = importer.run(volume, options, progress, finish_leftovers=True)
-        Recordings(journal, store, api, settings.state_dir / "recordings").assemble_all()
+            recordings.assemble_all()  # at once, without merged proxies where they wait
+            if not originals_only:
+                derived = progress.derive(Backlog(pipeline))
+                recordings.assemble_all()
+        report.quarantined = quarantined
+        proxies = {
+            o.row_id: job.facts.status
+            for o in report.outcomes
+            if o.row_id is not None and (job := journal.derived_of(o.row_id)) is not None
+        }
+        unreadable = {
+            o.row_id: probed.unreadable
+            for o in report.outcomes
+            if o.row_id is not None
+            and (probed := journal.get(o.row_id).facts.probe) is not None
+            and probed.unreadable
+        }
     finally:
         api.close()
         journal.close()
-    print_summary(console, report)
-    return report
+    result = ImportResult(report, derived, proxies, unreadable, time.monotonic() - started)
+    print_summary(console, result, originals_only=originals_only)
+    return result
 
 
-def _summary_json(report: ImportReport) -> dict[str, object]:
+def _summary_json(result: ImportResult) -> dict[str, object]:
+    report = result.report
     return {
         "ok": report.ok,
         "safe_to_undock_s": report.safe_to_undock_s,
-        "registered_s": report.registered_s,
+        "originals_registered_s": report.originals_registered_s,
+        "registered_s": report.originals_registered_s,
+        "derived_done_s": result.finished_s if result.derived else None,
         "already_imported": report.already_imported,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "files": [
@@ -97,10 +145,17 @@ def _summary_json(report: ImportReport) -> dict[str, object]:
                 "state": o.state.value,
                 "media_id": o.media_id,
                 "error": describe_error(o.error) if o.error else None,
+                "proxy_status": result.proxy_status[o.row_id].value
+                if o.row_id in result.proxy_status
+                else None,
             }
             for o in report.outcomes
         ],
-        "skipped": [{"path": s.rel_path, "reason": s.reason.value} for s in report.skipped],
+        "skipped": [
+            {"path": s.rel_path, "reason": s.reason.value, "detail": s.detail}
+            for s in report.skipped
+        ],
+        "quarantined": report.quarantined,
     }
 
 
@@ -119,22 +174,50 @@ def import_command(
     summary_json: Annotated[
         Path | None, typer.Option(help="also write a JSON summary to this file")
     ] = None,
+    originals_only: Annotated[
+        bool,
+        typer.Option(
+            "--originals-only",
+            help="exit once every original is registered; the agent makes the browser copies",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="show warnings on the screen too")
+    ] = False,
 ) -> None:
-    """One-touch import of a docked volume: copy+hash, proxy, upload, verify, register."""
+    """One-touch import of a docked volume: copy+hash, upload, verify, register; then the
+    browser copies (unless --originals-only)."""
     volume = path.resolve()
     if not volume.is_dir():
-        raise _fail(f"{path} 不是一个目录：请给出设备挂载的目录。")
+        raise _fail(f"{escape(str(path))} 不是一个目录：请给出设备挂载的目录。")
     settings = StationSettings()
+    _log_to(settings.state_dir / "import.log", verbose=verbose)
     options = ImportOptions(
         device_id=device_id or volume.name,
         station_id=settings.id,
         officer_id=officer_id,
         case_no=case_no,
     )
-    report = import_volume(settings, volume, options)
+    result = import_volume(settings, volume, options, originals_only=originals_only)
     if summary_json is not None:
-        summary_json.write_text(json.dumps(_summary_json(report), ensure_ascii=False, indent=2))
-    raise typer.Exit(0 if report.ok else 1)
+        summary_json.write_text(json.dumps(_summary_json(result), ensure_ascii=False, indent=2))
+    raise typer.Exit(0 if result.report.ok else 1)
+
+
+def _log_to(path: Path, *, verbose: bool) -> None:
+    """Warnings of a foreground import go to its log file (never between the progress
+    bars); with -v also to the screen, above the bars."""
+    from rich.logging import RichHandler
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    if verbose:
+        root.addHandler(RichHandler(console=console, markup=False, show_path=False))
 
 
 @app.command("agent")
@@ -379,15 +462,19 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
         raise _fail(f"无法使用采集站状态目录 {settings.state_dir}：{exc}") from exc
     api = ApiClient.connect(settings.api_url, settings.api_token)
     try:
-        with Importer(
-            journal=journal,
-            staging_root=settings.state_dir / "staging",
-            store=store,
-            api=api,
-            zone=settings.zone(),
-        ) as importer:
-            importer.sweep_staging()
-            recordings = Recordings(journal, store, api, settings.state_dir / "recordings")
+        pipeline = open_pipeline(settings, journal, store, api)
+        recordings = Recordings(journal, store, api, settings.state_dir / "recordings")
+
+        # A medium's browser copy made: its recording's merged proxy may be ready to make.
+        def assemble(row: JournalRow) -> None:
+            recordings.assemble(row.device_key)
+
+        backlog = Backlog(pipeline, on_finished=assemble)
+        with Importer(pipeline, on_registered=lambda _row: backlog.wake()) as importer:
+            for moved in importer.sweep_staging():
+                board.add_station_error(
+                    f"采集站暂存区中有不属于任何记录的文件，已移至 {moved}，未删除；请信息通信部门检查"
+                )
             Agent(
                 settings=settings,
                 journal=journal,
@@ -395,6 +482,7 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
                 api=api,
                 board=board,
                 recordings=recordings,
+                backlog=backlog,
             ).run(stop)
     finally:
         api.close()

@@ -1,14 +1,14 @@
-"""One-touch import of a docked volume: every media file ends registered, or with a reason.
+"""One-touch import of a docked volume: scheduling the steps of station/pipeline.py.
 
-The life of each file follows the journal (station/journal.py):
+    scan → stage (two copiers, largest first) → probe → upload → register
+                                                            └→ derived backlog (station/backlog.py)
 
-    scan → stage (copy + SHA-256, one pass) → process (probe, proxy, thumbnail)
-         → upload (original verified by the store, then proxy and thumbnail) → register
-
-Two copier threads read the device, largest files first; once every file is staged the
-device is safe to undock. Worker threads process, upload and register staged files
-meanwhile, at lower priority, so transcoding never holds the officer at the dock. Files
-staged by an earlier import whose device has gone are finished from the station's disk.
+Two copier threads read the device within a station-wide buffer budget; once every file is
+staged the device is safe to undock. Worker threads take staged files through the evidence
+steps meanwhile. Nothing derived (proxy, thumbnail, merge) stands between a file and its
+registration. Files staged by an earlier import whose device has gone are finished from the
+station's disk. This module decides only who does what when: claims, disk reservation,
+buffer budget, pools.
 """
 
 from __future__ import annotations
@@ -20,23 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from ingest.copy_and_hash import BUFFERS, CHUNK_SIZE, copy_and_hash
-from ingest.derive import derive
+from ingest.copy_and_hash import BUFFERS, CHUNK_SIZE
 from ingest.errors import CopyError
-from ingest.file_names import NameFacts, parse_name
-from ingest.recorded_time import RecordedTimes, correct_times
 from ingest.scan import INCOMPLETE_REASONS, FoundFile, ScanResult, SkippedEntry, scan_volume
-from station.api_client import ApiClient
-from station.journal import FileState, Journal, JournalRow
-from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
+from station.facts import ClockSet, DerivedStage, DockFacts
+from station.journal import FileState, JournalRow
+from station.pipeline import Pipeline, advance_evidence, stage
 from wire.media_kinds import MediaKind
-from wire.registration import IngestRecord, TimeFacts
-from wire.zones import DEVICE_ZONE
 
 log = logging.getLogger(__name__)
 
@@ -52,35 +47,20 @@ WORKERS = 2
 # three each, so that reading, hashing and writing still overlap.
 BUFFER_BUDGET = 24 * CHUNK_SIZE
 MIN_CHUNK = 512 * 1024
-
-
-def _recorded_times(
-    row: JournalRow, name: NameFacts, clock_offset_s: float | None, zone: tzinfo
-) -> RecordedTimes:
-    """When the file was recorded, from every time the device gave, clock-corrected."""
-    creation = row.facts["creation_time"]
-    assert row.staged_at is not None
-    return correct_times(
-        container_time=datetime.fromisoformat(creation) if creation else None,
-        name_time=name.timestamp,
-        file_mtime=datetime.fromtimestamp(row.mtime_ns / 1e9, UTC),
-        duration_s=row.facts["duration_s"],
-        clock_offset_s=clock_offset_s,
-        zone=zone,
-        docked_at=row.staged_at,
-    )
+QUARANTINE = "quarantine"
+"""Folder under the state dir for staged bytes no journal row claims (never deleted)."""
 
 
 def _proxy_room(kind: str, size: int) -> int:
     # A remuxed proxy is as large as its original, a transcode (at most 1080p) rarely larger;
-    # photos get only a thumbnail.
-    return size if kind in (MediaKind.VIDEO, MediaKind.AUDIO) else 0
+    # photos get only a thumbnail. A file of unknown type may turn out to be video.
+    return 0 if kind == MediaKind.PHOTO else size
 
 
 def _lower_priority() -> None:
-    """Processing threads (and the ffmpeg they start, which inherits it) run at lower
-    priority than copying: the officer waits for copying, nobody waits for a proxy."""
-    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    """Evidence workers (and the ffprobe they start, which inherits it) run below copying:
+    the officer waits for copying."""
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
 
 
 class StationDiskFull(CopyError):
@@ -100,12 +80,29 @@ class ImportOptions:
     """Whether the registry knows the device; None when the station could not ask."""
     clock_offset_s: float | None = None
     """Device clock minus station clock, read at this dock."""
+    clock_set_at: datetime | None = None
+    """When the station set the device's clock at this dock (after reading the offset)."""
 
     @property
     def device_key(self) -> str:
         """What the journal knows the device by: its serial, stable whether or not the
         registry could be asked at this dock; else its id."""
         return self.device_serial or self.device_id
+
+    def dock_facts(self) -> DockFacts:
+        clock_set = None
+        if self.clock_set_at is not None and self.clock_offset_s is not None:
+            clock_set = ClockSet(offset_before_s=self.clock_offset_s, set_at=self.clock_set_at)
+        return DockFacts(
+            device_id=self.device_id,
+            station_id=self.station_id,
+            officer_id=self.officer_id,
+            case_no=self.case_no,
+            device_serial=self.device_serial,
+            device_registered=self.device_registered,
+            clock_offset_s=self.clock_offset_s,
+            clock_set=clock_set,
+        )
 
 
 class ImportObserver(Protocol):
@@ -127,6 +124,7 @@ class FileOutcome:
     media_id: str | None = None
     error: Exception | None = None
     device_key: str | None = None
+    row_id: int | None = None
 
 
 @dataclass
@@ -135,11 +133,14 @@ class ImportReport:
     skipped: list[SkippedEntry]
     already_imported: int = 0
     safe_to_undock_s: float | None = None
-    registered_s: float | None = None
+    originals_registered_s: float | None = None
+    """From the start until the last original was registered (or had failed)."""
+    originals_registered_at: datetime | None = None
+    quarantined: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Every media file is registered and nothing that may hold footage was unreadable."""
+        """Every file is registered and nothing that may hold footage was unreadable."""
         return all(o.state is FileState.REGISTERED for o in self.outcomes) and not any(
             s.reason in INCOMPLETE_REASONS for s in self.skipped
         )
@@ -147,51 +148,69 @@ class ImportReport:
 
 class Importer:
     """Imports volumes and finishes staged files. One per station: docks may call run() from
-    their own threads at once; processing (ffmpeg, upload, register) shares one pool."""
+    their own threads at once; the evidence steps share one pool."""
 
     def __init__(
         self,
+        pipeline: Pipeline,
         *,
-        journal: Journal,
-        staging_root: Path,
-        store: ObjectStore,
-        api: ApiClient,
+        on_registered: Callable[[JournalRow], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        zone: tzinfo = DEVICE_ZONE,
     ) -> None:
-        self._journal = journal
-        self._zone = zone
-        self._staging_root = staging_root
-        self._store = store
-        self._api = api
+        self._p = pipeline
+        self._journal = pipeline.journal
+        self._staging_root = pipeline.staging_root
+        self._on_registered = on_registered
         self._clock = clock
-        self._workers = ThreadPoolExecutor(WORKERS, "process", initializer=_lower_priority)
+        self._workers = ThreadPoolExecutor(WORKERS, "evidence", initializer=_lower_priority)
         self._lock = threading.Lock()
-        # Disk space promised per journal row: a copy under way, and the browser copy
-        # (proxy) a staged recording will need until it is processed; a restart finds the
-        # staged ones again.
-        self._reserved: dict[int, int] = {
-            row.id: _proxy_room(row.kind, row.size)
-            for row in journal.pending()
-            if row.state is FileState.STAGED
-        }
+        # Disk space promised to copies under way (the file and its later proxy); what staged
+        # and registered files still need is in the journal (proxy_room_promised).
+        self._reserved: dict[int, int] = {}
         self._in_flight: set[int] = set()
         self._copying = 0
 
-    def sweep_staging(self) -> None:
-        """At start-up: remove what a crash left on the station disk that no journal row
-        needs (partial copies, folders of registered files). Run before any import."""
+    def sweep_staging(self) -> list[str]:
+        """At start-up, before any import: remove partial copies and the folders of files
+        whose work is done; move staged bytes no journal row claims (a lost or replaced
+        journal) to the quarantine folder, never deleting them. Returns what was moved."""
+        moved: list[str] = []
         if not self._staging_root.is_dir():
-            return
-        for folder in self._staging_root.iterdir():
-            for part in folder.glob("*.part"):
-                part.unlink(missing_ok=True)  # never a whole copy: that is renamed into place
+            return moved
+        for entry in self._staging_root.iterdir():
+            if entry.is_dir():
+                for part in entry.glob("*.part"):
+                    part.unlink(missing_ok=True)  # never a whole copy: that is renamed in place
             try:
-                row = self._journal.get(int(folder.name))
+                row = self._journal.get(int(entry.name))
             except (ValueError, KeyError):
                 row = None
-            if row is None or row.state in (FileState.REGISTERED, FileState.RELEASED):
-                shutil.rmtree(folder, ignore_errors=True)
+            if row is None or row.facts.staged is None:
+                if entry.is_dir() and not any(entry.iterdir()):
+                    entry.rmdir()
+                else:
+                    moved.append(self._quarantine(entry))
+            elif row.state in (FileState.REGISTERED, FileState.RELEASED):
+                job = self._journal.derived_of(row.id)
+                if job is None or (job.stage is DerivedStage.DONE and job.facts.attached):
+                    shutil.rmtree(entry, ignore_errors=True)
+        return moved
+
+    def _quarantine(self, folder: Path) -> str:
+        """Staged bytes that no journal row claims may be the only copy of evidence: kept,
+        out of the way, for someone to look at."""
+        target_root = self._staging_root.parent / QUARANTINE
+        target_root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = target_root / f"{stamp}-staging-{folder.name}"
+        folder.rename(target)
+        log.warning(
+            "staged files in %s belong to no journal row (journal lost or replaced?): moved to "
+            "%s for someone to look at; nothing was deleted",
+            folder,
+            target,
+        )
+        return str(target)
 
     def close(self) -> None:
         # Queued work is dropped, not drained: its rows keep their journal state and resume.
@@ -212,7 +231,7 @@ class Importer:
         select: Callable[[FoundFile], bool] | None = None,
         finish_leftovers: bool = False,
     ) -> ImportReport:
-        """Import every media file under `volume` (those `select` accepts); with
+        """Import every file under `volume` (those `select` accepts); with
         `finish_leftovers`, also finish files staged earlier from other devices (the agent
         leaves those to its retry loop). Never raises for one file's fault.
         """
@@ -224,6 +243,7 @@ class Importer:
             for f in chosen
         ]
         found = {row.id: f for row, f in zip(rows, chosen, strict=True)}
+        row_of_path = {f.rel_path: row.id for row, f in zip(rows, chosen, strict=True)}
         claimed = [c for row in rows if (c := self._claim(row.id)) is not None]
         leftover = (
             [c for r in self._journal.pending() if r.id not in found and (c := self._claim(r.id))]
@@ -241,11 +261,12 @@ class Importer:
         )
         observer.planned(scan, todo)
         outcomes: dict[int, FileOutcome] = {}
+        dock = options.dock_facts()
 
         def settle(row: JournalRow, error: Exception | None = None) -> None:
             with self._lock:
                 outcomes[row.id] = FileOutcome(
-                    row.path, row.state, row.media_id, error, row.device_key
+                    row.path, row.state, row.media_id, error, row.device_key, row.id
                 )
                 self._in_flight.discard(row.id)
             if error is not None:
@@ -259,27 +280,40 @@ class Importer:
             try:
                 row = self._finish(row, observer)
             except Exception as exc:  # one file's fault never stops the others
-                log.exception("import of %s stopped at %s", row.path, row.state)
+                log.warning("import of %s stopped at %s: %s", row.path, row.state, exc)
                 settle(self._journal.get(row.id), exc)
             else:
                 settle(row)
 
-        def stage(row: JournalRow) -> Future[None] | None:
+        def sidecar_of(f: FoundFile) -> int | None:
+            return row_of_path.get(f.sidecar_of) if f.sidecar_of else None
+
+        def copy(row: JournalRow) -> JournalRow | None:
             if row.state is FileState.DISCOVERED:
+                source = found[row.id]
                 try:
-                    row = self._stage(row, found[row.id], options, observer)
+                    row = self._stage(row, source, dock, sidecar_of(source), observer)
                 except Exception as exc:
                     settle(row, exc)
                     return None
-            return self._workers.submit(finish, row)
+            return row
 
-        processing = [self._workers.submit(finish, row) for row in leftover]
+        processing: list[Future[None]] = [self._workers.submit(finish, r) for r in leftover]
+        sidecars: list[JournalRow] = []
         with ThreadPoolExecutor(COPIERS, thread_name_prefix="copy") as copiers:
             # Largest first, so the two copiers finish together instead of one copying the
             # last big file alone.
             by_size = sorted(docked, key=lambda row: row.size, reverse=True)
-            staging = [copiers.submit(stage, row) for row in by_size]
-            processing += [f for s in staging if (f := s.result()) is not None]
+            staging = [copiers.submit(copy, row) for row in by_size]
+            for copied in staging:
+                staged = copied.result()
+                if staged is None:
+                    continue
+                if staged.id in found and found[staged.id].sidecar_of:
+                    sidecars.append(staged)  # registered once its medium's SHA-256 is known
+                else:
+                    processing.append(self._workers.submit(finish, staged))
+        processing += [self._workers.submit(finish, row) for row in sidecars]
         not_copied = [r for r in docked if self._journal.get(r.id).state is FileState.DISCOVERED]
         if not_copied or any(s.reason in INCOMPLETE_REASONS for s in scan.skipped):
             observer.keep_docked(not_copied)
@@ -288,25 +322,28 @@ class Importer:
             observer.safe_to_undock()
         for future in processing:
             future.result()
-        report.registered_s = self._clock() - started
+        report.originals_registered_s = self._clock() - started
+        report.originals_registered_at = datetime.now(UTC)
         report.outcomes = [outcomes[row.id] for row in todo]
         return report
 
     def finish_pending(self, observer: ImportObserver) -> list[FileOutcome]:
         """Finish staged files whose retry is due (the offline queue): upload and register
-        what waits on the station disk, on the (low-priority) processing pool. Rows another
-        dock is working on are left to it."""
+        what waits on the station disk, on the evidence pool. Rows another dock is working
+        on are left to it."""
         rows = [c for r in self._journal.pending(due_only=True) if (c := self._claim(r.id))]
 
         def retry(row: JournalRow) -> FileOutcome:
             try:
                 done = self._finish(row, observer)
-                return FileOutcome(done.path, done.state, done.media_id, None, done.device_key)
+                return FileOutcome(
+                    done.path, done.state, done.media_id, None, done.device_key, done.id
+                )
             except Exception as exc:
                 log.warning("retry of %s failed at %s: %s", row.path, row.state, exc)
                 failed = self._journal.fail(row.id, str(exc))
                 observer.failed(failed, exc)
-                return FileOutcome(failed.path, failed.state, None, exc, failed.device_key)
+                return FileOutcome(failed.path, failed.state, None, exc, failed.device_key, row.id)
             finally:
                 self._release([row])
 
@@ -328,25 +365,24 @@ class Importer:
         with self._lock:
             self._in_flight.difference_update(r.id for r in rows)
 
-    def _workdir(self, row: JournalRow) -> Path:
-        return self._staging_root / str(row.id)
-
     def _check_staged_copy(self, row: JournalRow) -> JournalRow:
         """A row past `discovered` whose staged copy is gone (station disk replaced, state
         folder cleaned) is copied again while its device is docked."""
         if row.state in (FileState.DISCOVERED, FileState.UPLOADED):
             return row  # uploaded: the store has it, registering needs no staged copy
-        if (self._workdir(row) / row.facts["staged_name"]).is_file():
+        if self._p.staged_path(row).is_file():
             return row
         log.warning("staged copy of %s (row %d) is missing; copying it again", row.path, row.id)
         return self._journal.restage(row.id, "staged copy missing on the station disk")
 
     def _reserve(self, row: JournalRow, size: int) -> None:
-        """Claim disk space for a copy and its later proxy, counting what other threads
-        and staged files have claimed."""
+        """Claim disk space for a copy and its later proxy, counting what other copies under
+        way and the staged and registered files' proxies still to be made will need."""
         need = size + _proxy_room(row.kind, size)
+        promised = self._journal.proxy_room_promised()
         with self._lock:
             free = shutil.disk_usage(self._staging_root).free - sum(self._reserved.values())
+            free -= promised
             if free < need + FREE_SPACE_MARGIN:
                 raise StationDiskFull(
                     f"station disk has {max(free, 0) // 2**20} MiB free, {row.path} needs "
@@ -356,11 +392,14 @@ class Importer:
             self._reserved[row.id] = need
 
     def _stage(
-        self, row: JournalRow, found: FoundFile, options: ImportOptions, observer: ImportObserver
+        self,
+        row: JournalRow,
+        found: FoundFile,
+        dock: DockFacts,
+        sidecar_of: int | None,
+        observer: ImportObserver,
     ) -> JournalRow:
-        """Copy the file off the device into staging, hashing it, durably; then record it."""
-        workdir = self._workdir(row)
-        workdir.mkdir(parents=True, exist_ok=True)
+        self._staging_root.mkdir(parents=True, exist_ok=True)
         self._reserve(row, found.size)
         with self._lock:
             self._copying += 1
@@ -369,181 +408,27 @@ class Importer:
         chunk_size = max(MIN_CHUNK, min(CHUNK_SIZE, share // buffers))
         try:
             observer.copying(row)
-            staged = copy_and_hash(
-                found.path,
-                workdir / ("original" + found.path.suffix.lower()[:8]),
-                expect_size=found.size,
-                expect_mtime_ns=found.mtime_ns,
-                on_progress=lambda n: observer.copied_bytes(row, n),
+            row = stage(
+                self._p,
+                row,
+                found,
+                dock,
+                sidecar_of=sidecar_of,
                 chunk_size=chunk_size,
                 buffers=buffers,
+                on_progress=lambda n: observer.copied_bytes(row, n),
             )
         finally:
             with self._lock:
                 self._reserved.pop(row.id, None)
                 self._copying -= 1
-        with self._lock:  # the copy is on disk now; its proxy is still to come
-            self._reserved[row.id] = _proxy_room(row.kind, found.size)
-        # What the dock knew is kept with the file: it may be registered by a later run.
-        dock = {
-            "device_id": options.device_id,
-            "station_id": options.station_id,
-            "officer_id": options.officer_id,
-            "case_no": options.case_no,
-            "device_serial": options.device_serial,
-            "device_registered": options.device_registered,
-            "clock_offset_s": options.clock_offset_s,
-        }
-        row = self._journal.advance(
-            row.id,
-            FileState.STAGED,
-            sha256=staged.sha256,
-            facts={"staged_name": staged.path.name, "dock": dock},
-        )
         observer.reached(row, FileState.STAGED)
         return row
 
     def _finish(self, row: JournalRow, observer: ImportObserver) -> JournalRow:
-        if row.state is FileState.STAGED:
-            try:
-                row = self._process(row)
-            finally:
-                with self._lock:
-                    self._reserved.pop(row.id, None)
-            observer.reached(row, FileState.PROCESSED)
-        if row.state is FileState.PROCESSED:
-            row = self._upload(row)
-            observer.reached(row, FileState.UPLOADED)
-        if row.state is FileState.UPLOADED:
-            row = self._register(row)
-            observer.reached(row, FileState.REGISTERED)
-        return row
+        def on_step(advanced: JournalRow) -> None:
+            observer.reached(advanced, advanced.state)
+            if advanced.state is FileState.REGISTERED and self._on_registered is not None:
+                self._on_registered(advanced)
 
-    def _process(self, row: JournalRow) -> JournalRow:
-        workdir = self._workdir(row)
-        derived = derive(workdir / row.facts["staged_name"], MediaKind(row.kind), workdir)
-        probed = derived.probe
-        facts = {
-            "playable": derived.playable,
-            "unplayable_reason": derived.unplayable_reason,
-            "proxy_name": derived.proxy_path.name if derived.proxy_path else None,
-            "proxy_content_type": derived.proxy_content_type,
-            "thumbnail_name": derived.thumbnail_path.name if derived.thumbnail_path else None,
-            "duration_s": probed.duration_s if probed else None,
-            "container": probed.format_name if probed else None,
-            "width": probed.video.width if probed and probed.video else None,
-            "height": probed.video.height if probed and probed.video else None,
-            "video_codec": probed.video.codec_name if probed and probed.video else None,
-            "audio_codec": probed.audio.codec_name if probed and probed.audio else None,
-            "creation_time": probed.creation_time.isoformat()
-            if probed and probed.creation_time
-            else None,
-        }
-        row = self._journal.advance(row.id, FileState.PROCESSED, facts=facts)
-        return row
-
-    def _upload(self, row: JournalRow) -> JournalRow:
-        assert row.sha256 is not None
-        workdir = self._workdir(row)
-        facts = row.facts
-        original = original_key(row.sha256)
-        self._store.put_file(
-            original,
-            workdir / facts["staged_name"],
-            sha256=row.sha256,
-            content_type="application/octet-stream",
-        )
-        keys: dict[str, str | None] = {
-            "uploaded_at": datetime.now(UTC).isoformat(),
-            "original_key": original,
-            "proxy_key": None,
-            "thumbnail_key": None,
-        }
-        if facts["proxy_name"]:
-            key = proxy_key(row.sha256, facts["proxy_content_type"])
-            path = workdir / facts["proxy_name"]
-            self._store.put_file(key, path, sha256=None, content_type=facts["proxy_content_type"])
-            keys["proxy_key"] = key
-        if facts["thumbnail_name"]:
-            key = thumbnail_key(row.sha256)
-            path = workdir / facts["thumbnail_name"]
-            self._store.put_file(key, path, sha256=None, content_type="image/jpeg")
-            keys["thumbnail_key"] = key
-        row = self._journal.advance(row.id, FileState.UPLOADED, facts=keys)
-        return row
-
-    def _resolve_device(self, dock: dict[str, Any]) -> dict[str, Any]:
-        """The registry could not be asked at the dock (api down): ask now, so the footage
-        goes under the registered device and officer rather than its bare serial."""
-        if dock.get("device_registered") is not None or not dock.get("device_serial"):
-            return dock
-        device = self._api.find_device(dock["device_serial"])  # ApiError: retried later
-        if device is None:
-            return {**dock, "device_registered": False}
-        return {
-            **dock,
-            "device_id": device.device_id,
-            "officer_id": dock["officer_id"] or device.officer_id,
-            "device_registered": True,
-        }
-
-    def _register(self, row: JournalRow) -> JournalRow:
-        assert row.sha256 is not None and row.staged_at is not None
-        facts = row.facts
-        dock = self._resolve_device(facts["dock"])
-        name = parse_name(row.path)
-        times = _recorded_times(row, name, dock.get("clock_offset_s"), self._zone)
-        record = IngestRecord(
-            sha256=row.sha256,
-            size_bytes=row.size,
-            kind=MediaKind(row.kind),
-            original_name=row.path.rsplit("/", 1)[-1],
-            original_path=row.path,
-            device_id=dock.get("device_id") or row.device_key,
-            officer_id=dock["officer_id"],
-            station_id=dock["station_id"],
-            case_no=dock["case_no"],
-            device_serial=dock.get("device_serial"),
-            device_registered=dock.get("device_registered"),
-            clock_offset_s=dock.get("clock_offset_s"),
-            recorded_start=times.start,
-            recorded_end=times.end,
-            time_source=times.source,
-            recorded_start_raw=times.raw_start,
-            time_facts=TimeFacts(
-                container_time_raw=times.container_time_raw,
-                name_time_raw=times.name_time_raw,
-                file_mtime_raw=times.file_mtime_raw,
-                clock_corrected=times.clock_corrected,
-                note=times.note,
-            ),
-            important=name.important,
-            duration_s=facts["duration_s"],
-            width=facts["width"],
-            height=facts["height"],
-            video_codec=facts["video_codec"],
-            audio_codec=facts["audio_codec"],
-            container=facts["container"],
-            playable=facts["playable"],
-            unplayable_reason=facts["unplayable_reason"],
-            original_key=facts["original_key"],
-            proxy_key=facts["proxy_key"],
-            proxy_content_type=facts["proxy_content_type"] if facts["proxy_key"] else None,
-            thumbnail_key=facts["thumbnail_key"],
-            file_mtime=datetime.fromtimestamp(row.mtime_ns / 1e9, UTC),
-            staged_at=row.staged_at,
-            uploaded_at=datetime.fromisoformat(facts["uploaded_at"])
-            if "uploaded_at" in facts
-            else None,
-        )
-        media_id = self._api.register(record)
-        # Kept for grouping the device's segments into recordings (station/recordings.py).
-        row = self._journal.advance(
-            row.id,
-            FileState.REGISTERED,
-            media_id=media_id,
-            facts={"recorded_start": times.start.isoformat(), "important": record.important},
-        )
-        # The store and the catalogue hold it now; the station's copy has done its job.
-        shutil.rmtree(self._workdir(row), ignore_errors=True)
-        return row
+        return advance_evidence(self._p, row, on_step)

@@ -17,14 +17,15 @@ import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from ingest.errors import IngestError
 from ingest.merge import MergeResult, merge_proxies
 from ingest.segments import Recording, Segment, group_segments
 from station.api_client import ApiClient
+from station.facts import DerivedStage
 from station.journal import Journal, JournalRow
+from station.pipeline import BROWSER_SAFE
 from storage.durable import sha256_file
 from storage.object_store import ObjectStore, merged_proxy_key
 
@@ -54,10 +55,15 @@ def assemble(
     device_key: str, journal: Journal, store: ObjectStore, api: ApiClient, workdir: Path
 ) -> Assembled:
     """Register the recordings of `device_key`'s registered files that the api does not hold
-    yet with exactly their current parts. Never raises for a recording that fails: it is
-    logged and listed in `failed`, to be tried again by a later call."""
+    yet with exactly their current parts: at once without a merged proxy, and again with one
+    once every part's browser copy is made (or no longer will be). Never raises for a
+    recording that fails: it is logged and listed in `failed`, to be tried again later."""
     with _ONE_AT_A_TIME:
-        rows = {row.media_id: row for row in journal.imported_on(device_key) if row.media_id}
+        rows = {
+            row.media_id: row
+            for row in journal.imported_on(device_key)
+            if row.media_id and not _is_sidecar(row)
+        }
         try:
             recordings = group_segments(_segment(row) for row in rows.values())
         except ValueError:
@@ -70,38 +76,67 @@ def assemble(
             parts = [rows[part.key] for part in recording.parts]
             assert parts[0].sha256 is not None  # registered rows have one
             rec_id = recording_id(parts[0].sha256)
-            if journal.recording_parts(rec_id) == [part.key for part in recording.parts]:
+            part_ids = [part.key for part in recording.parts]
+            proxies = [_proxy_of(journal, part) for part in parts]
+            settled = all(state != _WAITING for state, _ in proxies)
+            known = journal.recording_state(rec_id)
+            if known is not None and known[0] == part_ids and (known[1] or not settled):
                 continue
+            keys = [key for _, key in proxies]
+            mergeable = [k for k in keys if k is not None] if settled else []
             try:
-                _register(rec_id, recording, parts, store, api, workdir / rec_id)
+                merged = _register(
+                    rec_id,
+                    recording,
+                    parts,
+                    mergeable if len(mergeable) == len(keys) else None,
+                    store,
+                    api,
+                    workdir / rec_id,
+                )
             except Exception as exc:  # one recording must not stop the others; retried later
                 log.warning("recording %s of device %s not registered: %s", rec_id, device_key, exc)
                 done.failed.append(rec_id)
                 continue
-            journal.recording_registered(rec_id, [part.key for part in recording.parts])
+            # Final once settled: a part whose proxy failed never gets one, and a merge that
+            # ffmpeg refused is not tried again for the same parts.
+            journal.recording_registered(rec_id, part_ids, merged=settled or merged)
             done.registered.append(rec_id)
         return done
 
 
+_WAITING = "waiting"
+
+
+def _proxy_of(journal: Journal, row: JournalRow) -> tuple[str, str | None]:
+    """("waiting", None) while a part's browser copy may still come; else ("settled", its
+    H.264/AAC proxy key or None)."""
+    job = journal.derived_of(row.id)
+    if job is None:
+        return "settled", None
+    if job.stage is not DerivedStage.DONE or not job.facts.attached:
+        return _WAITING, None
+    key = next((r.key for r in job.facts.renditions if r.name in BROWSER_SAFE), None)
+    return "settled", key
+
+
+def _is_sidecar(row: JournalRow) -> bool:
+    return row.facts.staged is not None and row.facts.staged.sidecar_of is not None
+
+
 def _segment(row: JournalRow) -> Segment:
     assert row.media_id is not None
-    start = None
-    raw = row.facts.get("recorded_start")
-    if isinstance(raw, str):
-        try:
-            start = datetime.fromisoformat(raw)
-        except ValueError:
-            start = None
-        if start is not None and start.utcoffset() is None:
-            start = None  # a time without a zone would be a guess: the file stays alone
-    duration = row.facts.get("duration_s")
+    registered, probed = row.facts.registered, row.facts.probe
+    start = registered.recorded_start if registered else None
+    if start is not None and start.utcoffset() is None:
+        start = None  # a time without a zone would be a guess: the file stays alone
     return Segment(
         key=row.media_id,
         device_key=row.device_key,
         path=row.path,
-        kind=row.kind,
+        kind=probed.kind if probed else row.kind,
         start=start,
-        duration_s=float(duration) if isinstance(duration, int | float) else None,
+        duration_s=probed.duration_s if probed else None,
     )
 
 
@@ -109,22 +144,25 @@ def _register(
     rec_id: str,
     recording: Recording,
     parts: list[JournalRow],
+    proxy_keys: list[str] | None,
     store: ObjectStore,
     api: ApiClient,
     workdir: Path,
-) -> None:
+) -> bool:
+    """Register the recording, with its merged proxy when `proxy_keys` (every part's) are
+    given and ffmpeg joins them; returns whether it had one."""
     merged: tuple[MergeResult, str] | None = None
     shutil.rmtree(workdir, ignore_errors=True)  # what a crash left
     workdir.mkdir(parents=True)
     try:
-        keys = [part.facts.get("proxy_key") for part in parts]
-        if all(isinstance(key, str) for key in keys):
-            merged = _merge(rec_id, [str(key) for key in keys], store, workdir)
-        dock = parts[0].facts.get("dock") or {}
+        if proxy_keys is not None:
+            merged = _merge(rec_id, proxy_keys, store, workdir)
+        dock = parts[0].facts.dock
+        registered = parts[0].facts.registered
         api.register_recording(
             rec_id,
-            station_id=str(dock.get("station_id") or ""),
-            device_id=dock.get("device_id") or parts[0].device_key,
+            station_id=dock.station_id,
+            device_id=registered.device_id if registered else dock.device_id,
             parts=[(str(part.media_id), str(part.sha256)) for part in parts],
             joins=[(join.before, join.after, join.gap_s) for join in recording.joins],
             merged_proxy_key=merged[1] if merged else None,
@@ -133,6 +171,7 @@ def _register(
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return merged is not None
 
 
 def _merge(

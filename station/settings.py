@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.encoders import TranscodeChoice
+
 
 class StationSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STATION_", extra="forbid")
@@ -56,6 +58,12 @@ class StationSettings(BaseSettings):
         default="Asia/Shanghai",
         description="time zone of device times written without one (FAT file times, file "
         "names, most cameras' container stamps)",
+    )
+
+    transcode: TranscodeChoice = Field(
+        default="auto",
+        description="H.264 encoder for browser copies: auto (the first hardware encoder that "
+        "works here, else software), software (libx264), vaapi, qsv or nvenc",
     )
 
     @field_validator("device_zone")

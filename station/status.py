@@ -76,6 +76,7 @@ class StatusBoard:
         self._lock = threading.Lock()
         self._docks: dict[str, DockStatus] = {}
         self._touches: dict[str, threading.Event] = {}
+        self._alerts: list[str] = []
 
     def open(self, dock_id: str, volume: str) -> DockStatus:
         with self._lock:
@@ -90,6 +91,15 @@ class StatusBoard:
                 changes.pop("state")  # a dock thread finishing late does not re-dock it
             for name, value in changes.items():
                 setattr(status, name, value)
+
+    def add_station_error(self, message: str) -> None:
+        """Something about the station itself, not one dock (shown above the docks)."""
+        with self._lock:
+            self._alerts.append(message)
+
+    def alerts(self) -> list[str]:
+        with self._lock:
+            return list(self._alerts)
 
     def add_error(self, dock_id: str, message: str) -> None:
         with self._lock:

@@ -36,6 +36,9 @@ LOCAL_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1")
 class BoardView(BaseModel):
     docks: list[dict[str, Any]] = Field(description="StatusBoard.snapshot(): one entry per dock")
     now: datetime = Field(description="the station's clock (UTC), for the page's header")
+    alerts: list[str] = Field(
+        default_factory=list, description="what IT must look at on this station (Chinese)"
+    )
 
 
 class TouchResult(BaseModel):
@@ -100,6 +103,7 @@ const INCOMPLETE_REASONS = new Set(__INCOMPLETE_REASONS__);
 const docksEl = document.getElementById("docks");
 const emptyEl = document.getElementById("empty");
 const offlineEl = document.getElementById("offline");
+const alertsEl = document.getElementById("alerts");
 const clockEl = document.getElementById("clock");
 const cards = new Map();
 let lastOk = Date.now();
@@ -246,6 +250,11 @@ function fillCard(c, d) {
 
 function render(data) {
   clockEl.textContent = "当前时间 " + shanghaiTime(data.now);
+  const alerts = Array.isArray(data.alerts) ? data.alerts : [];
+  alertsEl.replaceChildren(...alerts.map(function (a) {
+    const li = document.createElement("li"); li.textContent = String(a); return li;
+  }));
+  alertsEl.hidden = alerts.length === 0;
   const docks = Array.isArray(data.docks) ? data.docks : [];
   const seen = new Set();
   docks.forEach(function (d, i) {
@@ -330,6 +339,7 @@ _PAGE = (
 </head>
 <body>
 <header><h1>执法记录仪采集站</h1><div id="clock"></div></header>
+<ul id="alerts" class="errors" hidden></ul>
 <div id="offline" hidden>无法连接采集站程序：以下状态可能已过时。请勿拔出正在导入的设备，并联系信息通信部门。</div>
 <div id="empty">暂无设备接入。请将执法记录仪或执法终端插入采集站。</div>
 <main id="docks"></main>
@@ -394,7 +404,7 @@ def create_status_app(board: StatusBoard, *, allowed_hosts: Sequence[str] = LOCA
 
     @app.get("/status.json")
     def status() -> BoardView:
-        return BoardView(docks=board.snapshot(), now=datetime.now(UTC))
+        return BoardView(docks=board.snapshot(), now=datetime.now(UTC), alerts=board.alerts())
 
     # `:path` so that a dock id holding "/" (the agent may use the volume's path) still routes.
     @app.post("/docks/{dock_id:path}/import")

@@ -5,14 +5,16 @@ the registered ones. Each wipe goes into the media's chain of custody."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.scan import scan_volume
 from station.api_client import ApiClient, ApiError
+from station.facts import WipeFacts
 from station.journal import FileState, Journal, JournalRow
 from storage.durable import fsync_path, sha256_file
+from wire.media_kinds import MediaKind
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +35,16 @@ def wipe_registered(
     bytes on the device are checked against the registered SHA-256 (a file undocked before
     it was registered is wiped at its next dock). Never raises for one file."""
     summary = WipeSummary()
-    rows = journal.registered_on(device_key)
+    rows = [row for row in journal.registered_on(device_key) if _recorded_by_camera(row)]
     if not rows:
         return summary
     on_volume = {(f.rel_path, f.size, f.mtime_ns): f.path for f in scan_volume(volume).found}
     for row in rows:
         path = on_volume.get((row.path, row.size, row.mtime_ns))
         if path is None:
-            if row.facts.get("wiping_at"):  # deleted by a wipe cut off before it was recorded
-                at = datetime.fromisoformat(row.facts["wiping_at"])
-                _released(row, at, summary, journal=journal, api=api, station_id=station_id)
+            wiping_at = row.facts.wipe.wiping_at if row.facts.wipe else None
+            if wiping_at is not None:  # deleted by a wipe cut off before it was recorded
+                _released(row, wiping_at, summary, journal=journal, api=api, station_id=station_id)
             continue  # else gone from the device, or rewritten since: not the registered file
         try:
             same = sha256_file(path) == row.sha256
@@ -55,11 +57,12 @@ def wipe_registered(
         at = datetime.now(UTC)
         # Journalled before the delete: a crash between the delete and `released` must not
         # lose the wipe from the media's custody (the next dock records it, above).
-        journal.note(row.id, {"wiping_at": at.isoformat()})
+        wiping = WipeFacts(wiping_at=at)
+        journal.note(row.id, lambda f: replace(f, wipe=wiping))  # noqa: B023 (called at once)
         try:
             path.unlink()
         except OSError as exc:  # a volume mounted read-only keeps its files
-            journal.note(row.id, {"wiping_at": None})
+            journal.note(row.id, lambda f: replace(f, wipe=None))
             summary.kept.append((row.path, f"cannot delete it on the device: {exc.strerror}"))
             continue
         try:
@@ -70,6 +73,15 @@ def wipe_registered(
     for path_on_device, why in summary.kept:
         log.warning("kept %s on device %s: %s", path_on_device, device_key, why)
     return summary
+
+
+def _recorded_by_camera(row: JournalRow) -> bool:
+    """Footage and what travels with it leave the camera; a file of another kind is kept as
+    evidence but stays on the camera: it may be the camera's own (an operation log)."""
+    probed, staged = row.facts.probe, row.facts.staged
+    if staged is not None and staged.sidecar_of is not None:
+        return True
+    return probed is None or probed.kind is not MediaKind.OTHER
 
 
 def _changed(
@@ -87,7 +99,7 @@ def _changed(
         api.report_wipe(
             row.media_id,
             at=datetime.now(UTC),
-            device_id=row.facts["dock"].get("device_id") or row.device_key,
+            device_id=_device_id(row),
             path=row.path,
             sha256=row.sha256,
             station_id=station_id,
@@ -107,7 +119,7 @@ def _released(
     station_id: str,
 ) -> None:
     row = journal.advance(
-        row.id, FileState.RELEASED, facts={"wiped_at": at.isoformat(), "wipe_reported": False}
+        row.id, FileState.RELEASED, replace(row.facts, wipe=WipeFacts(wiping_at=at, wiped_at=at))
     )
     summary.wiped.append(row.path)
     report_wipe(row, journal=journal, api=api, station_id=station_id)
@@ -116,11 +128,12 @@ def _released(
 def report_wipe(row: JournalRow, *, journal: Journal, api: ApiClient, station_id: str) -> bool:
     """Tell the api about a wipe; False when it must be retried later (the journal knows)."""
     assert row.media_id is not None and row.sha256 is not None
+    assert row.facts.wipe is not None and row.facts.wipe.wiped_at is not None
     try:
         api.report_wipe(
             row.media_id,
-            at=datetime.fromisoformat(row.facts["wiped_at"]),
-            device_id=row.facts["dock"].get("device_id") or row.device_key,
+            at=row.facts.wipe.wiped_at,
+            device_id=_device_id(row),
             path=row.path,
             sha256=row.sha256,
             station_id=station_id,
@@ -129,5 +142,12 @@ def report_wipe(row: JournalRow, *, journal: Journal, api: ApiClient, station_id
         log.warning("wipe of %s not yet in custody (%s); will retry", row.path, exc)
         journal.fail(row.id, f"wipe not yet recorded in custody: {exc}")  # backs off
         return False
-    journal.note(row.id, {"wipe_reported": True})
+    journal.note(row.id, lambda f: replace(f, wipe=replace(f.wipe or WipeFacts(), reported=True)))
     return True
+
+
+def _device_id(row: JournalRow) -> str:
+    """The device id the medium is registered under."""
+    if row.facts.registered is not None and row.facts.registered.device_id:
+        return row.facts.registered.device_id
+    return row.facts.dock.device_id or row.device_key

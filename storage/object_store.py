@@ -97,6 +97,19 @@ def proxy_key(sha256: str, content_type: str) -> str:
     return f"proxies/{sha256}.{'m4a' if content_type == 'audio/mp4' else 'mp4'}"
 
 
+RENDITION_SUFFIXES = {"h264": ".mp4", "aac": ".m4a", "hevc": ".hevc.mp4"}
+"""The browser copies a medium may have, by name: H.264/AAC MP4 (plays everywhere), AAC M4A
+(audio), H.265 MP4 tagged hvc1 (for browsers that decode HEVC)."""
+
+
+def rendition_key(sha256: str, name: str) -> str:
+    """Key of a medium's rendition `name` (RENDITION_SUFFIXES); the H.264 and AAC ones are its
+    proxy (`proxy_key`). ValueError for an unknown name."""
+    if name not in RENDITION_SUFFIXES:
+        raise ValueError(f"unknown rendition {name!r}: one of {sorted(RENDITION_SUFFIXES)}")
+    return f"proxies/{sha256}{RENDITION_SUFFIXES[name]}"
+
+
 def merged_proxy_key(sha256: str, content_type: str) -> str:
     """Key of a recording's merged proxy, named by the merged file's own SHA-256."""
     return f"recordings/{sha256}.{'m4a' if content_type == 'audio/mp4' else 'mp4'}"

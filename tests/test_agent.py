@@ -36,16 +36,26 @@ def test_registered_camera_is_imported_then_wiped_after_verify(station: Station,
     station.start_agent()
     volume = station.dock(camera(clips, n=2), "ZFY-0001")
 
-    wait_for("4 media registered", lambda: len(station.media()) == 4)
+    # The camera's log is kept as evidence (kind other) but stays on the camera: only footage
+    # (and what travels with it) leaves it.
+    wait_for("5 files registered", lambda: len(station.media()) == 5)
     wait_for("the camera wiped", lambda: media_files(volume) == [])
-    assert (volume / "device.log").exists()  # only registered footage leaves the camera
+    assert (volume / "device.log").exists()
+    assert sorted(m["kind"] for m in station.media()) == [
+        "audio",
+        "other",
+        "photo",
+        "video",
+        "video",
+    ]
 
     media = station.media()
     assert {m["device_id"] for m in media} == {"BC-0001"}
     assert {m["officer_id"] for m in media} == {"010001"}
     assert {m["unit_id"] for m in media} == {"U1"}
-    custody = station.admin.get(f"/api/v1/media/{media[0]['id']}/custody").json()["events"]
-    assert [e["event"] for e in custody][-1] == "wiped_from_device"
+    video = next(m for m in media if m["kind"] == "video")
+    custody = station.admin.get(f"/api/v1/media/{video['id']}/custody").json()["events"]
+    assert "wiped_from_device" in [e["event"] for e in custody]
 
     dock = wait_for(
         "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
@@ -57,14 +67,14 @@ def test_unregistered_camera_is_imported_flagged_and_never_wiped(station: Statio
     station.start_agent()
     volume = station.dock(camera(clips), "NO-NAME-CAM")
 
-    wait_for("3 media registered", lambda: len(station.media()) == 3)
+    wait_for("4 files registered", lambda: len(station.media()) == 4)
     dock = wait_for(
         "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
     )
     assert dock[0]["registered"] is False
     assert media_files(volume) == ["P_0001.JPG", "R_0001.WAV", "V_0000.MP4"]
     flagged = station.admin.get("/api/v1/devices/unregistered").json()["items"]
-    assert [(f["device_id"], f["media_count"]) for f in flagged] == [("NO-NAME-CAM", 3)]
+    assert [(f["device_id"], f["media_count"]) for f in flagged] == [("NO-NAME-CAM", 4)]
 
 
 def test_never_wipe_policy_keeps_registered_footage(tmp_path: Path, clips) -> None:  # noqa: ANN001
@@ -74,7 +84,7 @@ def test_never_wipe_policy_keeps_registered_footage(tmp_path: Path, clips) -> No
         station.register_device("BC-0002", "ZFY-0002")
         station.start_agent()
         volume = station.dock(camera(clips), "ZFY-0002")
-        wait_for("3 media registered", lambda: len(station.media()) == 3)
+        wait_for("4 files registered", lambda: len(station.media()) == 4)
         wait_for(
             "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
         )
@@ -91,7 +101,7 @@ def test_a_camera_known_only_by_a_shared_volume_label_is_never_wiped(
     station.register_device("BC-0003", "NO NAME")
     station.start_agent()
     volume = station.dock(camera(clips), "NO NAME")
-    wait_for("3 media registered", lambda: len(station.media()) == 3)
+    wait_for("4 files registered", lambda: len(station.media()) == 4)
     dock = wait_for(
         "the dock done", lambda: [d for d in station.status() or [] if d["state"] == "done"]
     )

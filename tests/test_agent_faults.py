@@ -28,6 +28,7 @@ from station.importer import FREE_SPACE_MARGIN, Importer, ImportOptions, Station
 from station.journal import FileState, Journal
 from storage.object_store import open_store
 from tests.fixtures_s3 import SeaweedFSProcess
+from tests.pipelines import pipeline_for
 from tests.station_processes import Station, wait_for
 from tests.test_import import Recorder
 
@@ -107,9 +108,19 @@ def parts_under(directory: Path) -> list[Path]:
     return sorted(directory.rglob("*.part"))
 
 
+def footage_rows(station: Station) -> list[dict[str, Any]]:
+    """The journal's rows of the cameras' footage (not of their logs)."""
+    return [r for r in station.journal() if r["path"] != "device.log"]
+
+
+def log_row(station: Station) -> dict[str, Any]:
+    return next(r for r in station.journal() if r["path"] == "device.log")
+
+
 def registered(station: Station) -> Counter[str]:
-    """How many media the api holds per SHA-256."""
-    return Counter(m["sha256"] for m in station.media())
+    """How many media of the cameras' footage the api holds per SHA-256 (their logs are
+    registered too, as kind other)."""
+    return Counter(m["sha256"] for m in station.media() if m["kind"] != "other")
 
 
 def assert_camera_lost_only_registered(volume: Path, footage: Footage, shas: Counter[str]) -> None:
@@ -125,9 +136,9 @@ def assert_camera_lost_only_registered(volume: Path, footage: Footage, shas: Cou
 
 def assert_all_registered_once(station: Station, *cameras: Footage) -> list[dict[str, Any]]:
     """Every media file of `cameras` registered exactly once under its SHA-256 on the
-    camera, and nothing else (a partial copy would be registered under another digest);
-    returns the media."""
-    media = station.media()
+    camera, and nothing else but the cameras' logs (kept as evidence of kind other; a partial
+    copy would be registered under another digest); returns the footage's media."""
+    media = [m for m in station.media() if m["kind"] != "other"]
     counts = Counter(m["sha256"] for m in media)
     assert counts == Counter(sha for footage in cameras for sha in footage.values()), counts
     assert not [m for m in media if m["original_name"].endswith(".part")]
@@ -152,7 +163,7 @@ def assert_wiped_once_each(station: Station, media: list[dict[str, Any]]) -> Non
 def wait_until_imported_and_wiped(station: Station, volume: Path, footage: Footage) -> None:
     def done() -> bool:
         on_camera = [rel for rel in footage if (volume / rel).exists()]
-        return not on_camera and set(registered(station)) == set(footage.values())
+        return not on_camera and set(footage.values()) <= set(registered(station))
 
     try:
         wait_for("every file registered and wiped from the camera", done, 45)
@@ -199,7 +210,8 @@ def test_agent_killed_during_a_copy_recopies_the_file_whole_after_restart(
     media = assert_all_registered_once(station, footage)
     assert_local_originals_intact(station.root / "objects", footage)
     assert parts_under(station.root / "state") == []
-    assert {r["state"] for r in station.journal()} == {"released"}
+    assert {r["state"] for r in footage_rows(station)} == {"released"}
+    assert log_row(station)["state"] == "registered"  # kept as evidence, left on the camera
     assert_wiped_once_each(station, media)
 
 
@@ -214,7 +226,7 @@ def test_agent_killed_with_files_uploaded_but_unregistered_registers_them_once_a
     volume = station.dock(camera(clips, "b", footage, clips_n=4), "CAM-B")
 
     def all_waiting_at_uploaded() -> bool:
-        rows = station.journal()
+        rows = footage_rows(station)
         return len(rows) == len(footage) and all(
             r["state"] == "uploaded" and r["error"] for r in rows
         )
@@ -231,7 +243,7 @@ def test_agent_killed_with_files_uploaded_but_unregistered_registers_them_once_a
     # Docked while the registry could not be asked: still filed under the registered device
     # and its officer, and copied once (the journal knows the camera by its serial).
     assert {(m["device_id"], m["officer_id"]) for m in media} == {("BC-0102", "010102")}
-    assert len(station.journal()) == len(footage)
+    assert len(footage_rows(station)) == len(footage)
     assert_local_originals_intact(station.root / "objects", footage)
     assert parts_under(station.root / "state") == []
     assert_wiped_once_each(station, media)
@@ -249,7 +261,7 @@ def test_agent_killed_before_and_during_the_wipe_wipes_and_records_each_file_onc
     volume = station.dock(camera(clips, "c", footage, clips_n=4, big_mib=(100,)), "CAM-C")
 
     def all_registered() -> bool:
-        rows = station.journal()
+        rows = footage_rows(station)
         return len(rows) == len(footage) and all(
             r["state"] in ("registered", "released") for r in rows
         )
@@ -278,12 +290,12 @@ def test_agent_killed_before_and_during_the_wipe_wipes_and_records_each_file_onc
     wait_for(
         "every wipe in the journal and reported",
         lambda: all(
-            r["state"] == "released" and json.loads(r["facts"])["wipe_reported"]
-            for r in station.journal()
+            r["state"] == "released" and json.loads(r["facts"])["wipe"]["reported"]
+            for r in footage_rows(station)
         ),
         15,
     )
-    assert len(station.journal()) == len(footage)
+    assert len(footage_rows(station)) == len(footage)
     assert_wiped_once_each(station, media)
 
 
@@ -323,9 +335,9 @@ def test_store_killed_while_uploading_is_waited_out_and_registration_completes(
         def big_uploading() -> bool:
             rows = {r["path"]: r for r in station.journal() if r["device_key"] == "CAM-E"}
             big = rows.get("DCIM/BIG_00.MP4")
-            return big is not None and big["state"] == "processed"
+            return big is not None and big["state"] == "probed"
 
-        # Its upload starts as its row is processed: the store dies under it.
+        # Its upload starts as its row is probed: the store dies under it.
         poll_tightly("the 40 MB clip of the second camera uploading", big_uploading, 30)
         own_seaweedfs.kill()
 
@@ -454,16 +466,13 @@ def test_a_recording_whose_proxy_would_not_fit_is_not_copied(
     (volume / "DCIM").mkdir(parents=True)
     with (volume / "DCIM" / "LONG.MP4").open("wb") as f:
         f.truncate(150 * MIB)
-    with (
-        Journal(small_station_disk / "journal.db") as journal,
-        Importer(
-            journal=journal,
-            staging_root=small_station_disk / "staging",
-            store=open_store(f"file://{tmp_path}/objects"),
-            api=ApiClient(httpx.Client(base_url="http://127.0.0.1:9")),
-        ) as importer,
-    ):
-        report = importer.run(volume, ImportOptions("BC-P", "S1"), Recorder())
+    with Journal(small_station_disk / "journal.db") as journal:
+        api = ApiClient(httpx.Client(base_url="http://127.0.0.1:9"))
+        store = open_store(f"file://{tmp_path}/objects")
+        with Importer(
+            pipeline_for(journal, small_station_disk / "staging", store, api)
+        ) as importer:
+            report = importer.run(volume, ImportOptions("BC-P", "S1"), Recorder())
     (outcome,) = report.outcomes
     assert isinstance(outcome.error, StationDiskFull), outcome.error
     assert "browser copy" in str(outcome.error)

@@ -41,6 +41,7 @@ from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.tokens import create_token
 from storage.object_store import open_store
 from tests.fixtures_media import Clips
+from tests.pipelines import pipeline_for
 from tests.station_processes import wait_for
 from tests.test_sysfs import FakeSysfs
 
@@ -77,7 +78,9 @@ def api(tmp_path: Path, local_store_url: str) -> Iterator[Api]:
 
 
 def registered(admin: TestClient, n: int) -> list[dict[str, Any]] | None:
-    items: list[dict[str, Any]] = admin.get("/api/v1/media", params={"limit": 100}).json()["items"]
+    """The camera's `n` footage media once registered (its log is registered too, as other)."""
+    every = admin.get("/api/v1/media", params={"limit": 100}).json()["items"]
+    items: list[dict[str, Any]] = [m for m in every if m["kind"] != "other"]
     return items if len(items) == n else None
 
 
@@ -160,10 +163,12 @@ def test_a_camera_prepared_over_usb_keeps_its_dock_clock_offset_on_every_file(
     with (
         Journal(settings.state_dir / "journal.db") as journal,
         Importer(
-            journal=journal,
-            staging_root=settings.state_dir / "staging",
-            store=open_store(local_store_url),
-            api=ApiClient(api.station),
+            pipeline_for(
+                journal,
+                settings.state_dir / "staging",
+                open_store(local_store_url),
+                ApiClient(api.station),
+            )
         ) as importer,
     ):
         agent = Agent(

@@ -162,7 +162,7 @@ def test_hostile_volume_imports_only_its_own_media_and_says_why_it_skipped_the_r
     # Staging used the station's own names, whatever the device called its files.
     rows = [r for r in journal_rows(station) if r["state"] == "registered"]
     assert len(rows) == len(expected)
-    assert {r["facts"]["staged_name"] for r in rows} == {"original.mp4"}
+    assert {r["facts"]["staged"]["name"] for r in rows} == {"original.mp4"}
 
     # Every entry left behind is reported with its reason.
     skipped = {(s["rel_path"], s["reason"]) for s in dock["skipped"]}

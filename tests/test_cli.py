@@ -87,12 +87,13 @@ def test_import_then_again_then_api_outage_resumes(
     vol = tmp_path / "ZFY-0002"
     (vol / "DCIM").mkdir(parents=True)
     shutil.copy(clips.h264_mp4, vol / "DCIM" / "A.MP4")
-    (vol / "notes.txt").write_text("not media")
+    (vol / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # a Mac touched the card
 
     first = _station(env, "import", str(vol), "--summary-json", str(tmp_path / "s1.json"))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "可以拔出设备" in first.stdout
-    assert "非媒体文件" in first.stdout
+    assert "操作系统生成的文件" in first.stdout
+    assert "最后一个原始文件登记于" in first.stdout
     summary = json.loads((tmp_path / "s1.json").read_text())
     assert summary["ok"] and summary["files"][0]["state"] == "registered"
 
@@ -121,3 +122,33 @@ def test_import_without_token_says_what_to_do(env: dict[str, str], tmp_path: Pat
     result = _station(env, "import", str(tmp_path))
     assert result.returncode == 2
     assert "station token create" in result.stdout
+
+
+def test_import_shows_device_names_as_they_are_and_keeps_log_lines_off_the_screen(
+    api,  # noqa: ANN001
+    env: dict[str, str],
+    clips,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    """A name with rich markup is shown literally (it must not restyle or hide output), and
+    ffmpeg's English complaints about a file go to the import log, not between the bars;
+    the summary says in Chinese what became of the file."""
+    vol = tmp_path / "ZFY-0003"
+    (vol / "DCIM").mkdir(parents=True)
+    shutil.copy(clips.h264_mp4, vol / "DCIM" / "V_0001.MP4")
+    (vol / "DCIM" / "._[conceal]SECRET.MP4").write_bytes(b"\0\5\26\7")  # listed as skipped
+    (vol / "DCIM" / "BROKEN.MP4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 5000)
+    result = _station(env, "import", str(vol), "--summary-json", str(tmp_path / "s.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "._[conceal]SECRET.MP4" in result.stdout
+    assert "无法读取或播放" in result.stdout and "BROKEN.MP4" in result.stdout
+    for line in (result.stdout + result.stderr).splitlines():
+        assert "WARNING" not in line and "Traceback" not in line, line
+    log = (Path(env["STATION_STATE_DIR"]) / "import.log").read_text()
+    assert "BROKEN.MP4" in log
+    files = {f["path"]: f for f in json.loads((tmp_path / "s.json").read_text())["files"]}
+    assert files["DCIM/BROKEN.MP4"]["state"] == "registered"  # kept as evidence
+    assert files["DCIM/BROKEN.MP4"]["proxy_status"] == "none"
+
+    verbose = _station(env, "import", str(vol), "-v")
+    assert verbose.returncode == 0

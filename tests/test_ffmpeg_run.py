@@ -107,6 +107,50 @@ def test_safe_input_args_whitelist_demuxers_protocols_and_use_an_absolute_file_u
     assert ",".join(AV_DEMUXERS) == args[args.index("-format_whitelist") + 1]
 
 
+# Demuxers that open paths other than their input (playlists, manifests, scripts, sequences,
+# a sub-picture .idx naming its .sub), or read from outside the file system (devices, network).
+_OPENS_OTHER_PATHS = {
+    "hls",
+    "dash",
+    "concat",
+    "imf",
+    "image2",
+    "image2pipe",
+    "vobsub",
+    "ffmetadata",
+    "webm_dash_manifest",
+    "sdp",
+    "rtsp",
+    "rtp",
+    "lavfi",
+    "tee",
+    "data",
+    "libopenmpt",
+    "video4linux2,v4l2",
+    "alsa",
+    "fbdev",
+}
+
+
+def test_every_accepted_demuxer_exists_in_this_ffmpeg_and_none_opens_other_paths() -> None:
+    listing = run_tool(["ffprobe", "-hide_banner", "-demuxers"], timeout_s=30).stdout.decode()
+    names = {line.split()[1] for line in listing.splitlines() if line.startswith(" D")}
+    assert {"hls", "concat", "image2", "dhav", "dv"} <= names  # the listing was read
+    assert set(AV_DEMUXERS) <= names, set(AV_DEMUXERS) - names
+    assert not set(AV_DEMUXERS) & _OPENS_OTHER_PATHS
+    for wanted in ("dv", "mpeg", "mpegts", "flv", "mxf", "dhav", "h264", "hevc", "aiff", "caf"):
+        assert wanted in AV_DEMUXERS
+
+
+@pytest.mark.parametrize("kind", [MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.OTHER, None])
+def test_everything_but_a_photo_is_read_through_the_demuxer_allow_list(
+    kind: MediaKind | None,
+) -> None:
+    args = safe_input_args(Path("/v/ch01.dav"), kind)
+    assert args[args.index("-format_whitelist") + 1] == ",".join(AV_DEMUXERS)
+    assert "-f" not in args
+
+
 def test_photos_are_read_as_single_images_never_as_a_sequence_pattern() -> None:
     args = safe_input_args(Path("/v/IMG_%d.JPG"), MediaKind.PHOTO)
     assert args == [

@@ -417,3 +417,24 @@ def test_clock_needs_an_aware_now_and_a_camera_that_can_tell() -> None:
 
     with pytest.raises(UnsupportedOperation):
         read_clock_offset(NoClock())
+
+
+def test_a_camera_clock_is_read_and_set_in_the_station_device_zone(dock: Dock) -> None:
+    """STATION_DEVICE_ZONE reaches the clock: a camera kept in UTC is read and set in UTC (read
+    in Asia/Shanghai it would seem eight hours slow, and be set eight hours wrong)."""
+    camera = EmulatedAmbarellaCamera(
+        serial="AMBA0071",
+        clock_offset=timedelta(seconds=30),
+        station_clock=lambda: STATION_NOW,
+        on_mass_storage=lambda c: None,
+    )
+    camera.zone = UTC
+    dock.plug(camera)
+    registry = emulation_registry()
+    (waiting,) = find_cameras_to_prepare(backend=dock.backend, registry=registry)
+    prepared = prepare_camera(
+        waiting, backend=dock.backend, registry=registry, sync_time=True, now=STATION_NOW, zone=UTC
+    )
+    assert prepared.clock_offset == timedelta(seconds=30)
+    assert prepared.clock_set_at == STATION_NOW.astimezone(UTC)
+    assert camera.local_time() == STATION_NOW.astimezone(UTC).replace(tzinfo=None)

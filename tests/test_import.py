@@ -18,12 +18,15 @@ from api.settings import ApiSettings
 from ingest.scan import ScanResult, SkipReason
 from simulation.footage import h264_aac_mp4
 from station.api_client import ApiClient
+from station.backlog import Backlog
+from station.facts import DerivedStage, DockFacts, FileFacts, StagedFacts
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
 from station.recordings import Recordings
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.tokens import create_token
 from storage.object_store import open_store
+from tests.pipelines import pipeline_for
 
 
 class Recorder:
@@ -95,15 +98,9 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
             clock_offset_s: float | None = None,
         ):
             api = ApiClient(_unreachable()) if api_down else ApiClient(http)
-            with (
-                Journal(tmp_path / "state" / "journal.db") as journal,
-                Importer(
-                    journal=journal,
-                    staging_root=tmp_path / "state" / "staging",
-                    store=store,
-                    api=api,
-                ) as importer,
-            ):
+            with Journal(tmp_path / "state" / "journal.db") as journal:
+                pipeline = pipeline_for(journal, tmp_path / "state" / "staging", store, api)
+                importer = Importer(pipeline)
                 options = ImportOptions(
                     device_id=vol.name,
                     station_id="st-1",
@@ -111,8 +108,14 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
                     case_no=case_no,
                     clock_offset_s=clock_offset_s,
                 )
-                report = importer.run(vol, options, observer or Recorder(), finish_leftovers=True)
-                Recordings(journal, store, api, tmp_path / "state" / "recordings").assemble_all()
+                with importer:
+                    report = importer.run(
+                        vol, options, observer or Recorder(), finish_leftovers=True
+                    )
+                recordings = Recordings(journal, store, api, tmp_path / "state" / "recordings")
+                recordings.assemble_all()
+                Backlog(pipeline).run_due()  # the browser copies, as the command makes them
+                recordings.assemble_all()
                 return report
 
         yield run, admin
@@ -142,15 +145,23 @@ def test_every_media_file_is_registered_or_reported(station, volume: Path) -> No
         "DCIM/100MEDIA/V_0003.MP4",
         "PHOTO/P_0001.JPG",
         "RECORD/R_0001.WAV",
+        "device.log",  # the camera's log: kept as evidence (kind other), never "not media"
     }
     assert {(s.rel_path, s.reason) for s in report.skipped} == {
         ("DCIM/100MEDIA/V_0004.MP4", SkipReason.EMPTY),
-        ("device.log", SkipReason.NOT_MEDIA),
     }
-    assert observer.undocked_after == 5  # safe to undock only once all are staged
+    assert observer.undocked_after == 6  # safe to undock only once all are staged
 
     media = _media_by_name(admin)
-    assert set(media) == {"V_0001.MP4", "V_0002.AVI", "V_0003.MP4", "P_0001.JPG", "R_0001.WAV"}
+    assert set(media) == {
+        "V_0001.MP4",
+        "V_0002.AVI",
+        "V_0003.MP4",
+        "P_0001.JPG",
+        "R_0001.WAV",
+        "device.log",
+    }
+    assert (media["device.log"]["kind"], media["device.log"]["playable"]) == ("other", False)
     for name, item in media.items():
         original = next(volume.rglob(name)).read_bytes()
         assert item["sha256"] == hashlib.sha256(original).hexdigest()
@@ -178,8 +189,8 @@ def test_running_again_imports_nothing_twice(station, volume: Path) -> None:
     run, admin = station
     assert run(volume).ok
     again = run(volume)
-    assert again.ok and again.outcomes == [] and again.already_imported == 5
-    assert len(_media_by_name(admin)) == 5
+    assert again.ok and again.outcomes == [] and again.already_imported == 6
+    assert len(_media_by_name(admin)) == 6
 
 
 def test_unreadable_file_is_reported_and_the_rest_continue(station, volume: Path) -> None:
@@ -195,7 +206,7 @@ def test_unreadable_file_is_reported_and_the_rest_continue(station, volume: Path
     # The officer is told to keep the camera docked, never that it is safe to undock.
     assert observer.kept_docked == ["DCIM/100MEDIA/V_0002.AVI"]
     assert observer.undocked_after is None and report.safe_to_undock_s is None
-    assert len(_media_by_name(admin)) == 4
+    assert len(_media_by_name(admin)) == 5
 
 
 def _ffprobe_codecs(data: bytes, tmp_path: Path) -> list[str]:
@@ -241,7 +252,7 @@ def test_case_no_at_the_dock_associates_the_footage(station, volume: Path) -> No
     run, admin = station
     assert run(volume, case_no="A3201002026110001").ok
     found = admin.get("/api/v1/media", params={"case_no": "A3201002026110001"}).json()["items"]
-    assert len(found) == 5
+    assert len(found) == 6
     assert all(m["case_nos"] == ["A3201002026110001"] for m in found)
 
 
@@ -255,9 +266,9 @@ def test_staged_files_are_finished_after_the_device_has_gone(
     empty = tmp_path / "OTHER-CAM"
     empty.mkdir()
     later = run(empty)  # any later import finishes what waits on the station disk
-    assert later.ok and len(later.outcomes) == 5
+    assert later.ok and len(later.outcomes) == 6
     media = _media_by_name(admin)
-    assert len(media) == 5
+    assert len(media) == 6
     # What the dock knew (officer, case) went with the files, not the later command line.
     assert {m["device_id"] for m in media.values()} == {"ZFY-0001"}
     assert all(m["case_nos"] == ["A-1"] and m["officer_id"] == "010001" for m in media.values())
@@ -270,7 +281,7 @@ def test_lost_staged_copy_is_copied_again_from_the_docked_device(
     assert not run(volume, api_down=True).ok
     shutil.rmtree(tmp_path / "state" / "staging")  # the station's staging disk was replaced
     assert run(volume).ok
-    assert len(_media_by_name(admin)) == 5
+    assert len(_media_by_name(admin)) == 6
 
 
 def test_unreadable_part_of_the_card_fails_the_import(station, volume: Path) -> None:
@@ -289,24 +300,28 @@ def test_start_up_sweeps_what_a_crash_left_on_the_station_disk(tmp_path: Path) -
     staging = tmp_path / "staging"
     with Journal(tmp_path / "journal.db") as journal:
         done = journal.discover("cam", "a.mp4", 1, 1, "video")
-        journal.advance(done.id, FileState.STAGED, sha256="ab" * 32, facts={"staged_name": "o"})
-        journal.advance(done.id, FileState.PROCESSED)
+        staged = FileFacts(staged=StagedFacts("original.mp4", DockFacts("cam", "st")))
+        journal.advance(done.id, FileState.STAGED, staged, sha256="ab" * 32)
+        journal.advance(done.id, FileState.PROBED)
         journal.advance(done.id, FileState.UPLOADED)
         journal.advance(done.id, FileState.REGISTERED, media_id="m")
+        journal.enqueue_derived(done.id, priority=1, recorded_at=None, stage=DerivedStage.DONE)
         copying = journal.discover("cam", "b.mp4", 1, 1, "video")
         for row_id, name in ((done.id, "original.mp4"), (copying.id, "original.mp4.part")):
             (staging / str(row_id)).mkdir(parents=True)
             (staging / str(row_id) / name).write_bytes(b"x")
-        (staging / "stray").mkdir()
-        with Importer(
-            journal=journal,
-            staging_root=staging,
-            store=open_store(f"file://{tmp_path}/objects"),
-            api=ApiClient(_unreachable()),
-        ) as importer:
-            importer.sweep_staging()
-    assert sorted(p.name for p in staging.iterdir()) == [str(copying.id)]
-    assert list((staging / str(copying.id)).iterdir()) == []
+        (staging / "stray").mkdir()  # a replaced journal's staged copy: maybe evidence
+        (staging / "stray" / "original.mp4").write_bytes(b"x")
+        pipeline = pipeline_for(
+            journal, staging, open_store(f"file://{tmp_path}/objects"), ApiClient(_unreachable())
+        )
+        with Importer(pipeline) as importer:
+            moved = importer.sweep_staging()
+    # The partial copy is gone with its folder; the registered file's copy has done its job;
+    # bytes no journal row claims are moved aside, never deleted.
+    assert sorted(p.name for p in staging.iterdir()) == []
+    [quarantined] = moved
+    assert (Path(quarantined) / "original.mp4").read_bytes() == b"x"
 
 
 def test_times_are_clock_corrected_and_camera_marks_arrive(

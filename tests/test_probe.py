@@ -14,14 +14,25 @@ import pytest
 
 from ingest.errors import ProbeError
 from ingest.ffmpeg_run import run_tool
+from ingest.media_kinds import media_kind
 from ingest.probe import (
+    GUESSED_SCORE,
     MAX_PLAUSIBLE_DURATION_S,
+    ProbeResult,
+    StreamInfo,
+    kind_from_probe,
     parse_ffprobe_json,
     parse_ffprobe_output,
     probe,
     probe_argv,
 )
-from simulation.footage import claim_duration, h264_aac_mp4, hls_disguised_as_mp4, jpeg
+from simulation.footage import (
+    claim_duration,
+    h264_aac_mp4,
+    hls_disguised_as_mp4,
+    jpeg,
+    mpeg_audio_frames,
+)
 from tests.fixtures_media import CLIP_CREATION_TIME, Clips
 from wire.media_kinds import MediaKind
 
@@ -92,6 +103,12 @@ def test_parser_keeps_an_unparseable_creation_time_raw_only() -> None:
     result = parse_ffprobe_json(_ffprobe_json(H264, tags={"creation_time": "garbage"}))
     assert result.creation_time is None
     assert result.creation_time_raw == "garbage"
+
+
+def test_parser_keeps_how_sure_ffprobe_was_of_the_format() -> None:
+    assert parse_ffprobe_json(_ffprobe_json(H264, probe_score=26)).probe_score == 26
+    assert parse_ffprobe_json(_ffprobe_json(H264, probe_score="N/A")).probe_score is None
+    assert parse_ffprobe_json(_ffprobe_json(H264)).probe_score is None
 
 
 def test_parser_takes_the_duration_from_a_stream_when_the_container_has_none() -> None:
@@ -202,6 +219,43 @@ def test_probe_argv_reads_json_through_the_safety_options() -> None:
     assert probe_argv(Path("/v/IMG.JPG"))[-6:-2] == ["-f", "image2", "-pattern_type", "none"]
 
 
+def _probed(*, video: bool, audio: bool, score: int | None) -> ProbeResult:
+    return ProbeResult(
+        format_name="x",
+        duration_s=1.0,
+        video=StreamInfo(0, "h264", 320, 240) if video else None,
+        audio=StreamInfo(1, "aac") if audio else None,
+        creation_time=None,
+        creation_time_raw=None,
+        probe_score=score,
+    )
+
+
+@pytest.mark.parametrize(
+    ("video", "audio", "score", "kind"),
+    [
+        (True, True, 100, MediaKind.VIDEO),
+        (True, False, GUESSED_SCORE + 1, MediaKind.VIDEO),
+        (False, True, 51, MediaKind.AUDIO),
+        (True, True, GUESSED_SCORE, MediaKind.OTHER),  # ffmpeg warns "misdetection possible"
+        (False, True, 1, MediaKind.OTHER),  # a name's suffix alone scores 1
+        (True, False, None, MediaKind.OTHER),
+    ],
+)
+def test_a_file_whose_name_says_nothing_takes_the_kind_ffprobe_is_sure_of(
+    video: bool, audio: bool, score: int | None, kind: MediaKind
+) -> None:
+    assert kind_from_probe(_probed(video=video, audio=audio, score=score), MediaKind.OTHER) is kind
+
+
+@pytest.mark.parametrize("named", [MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.PHOTO])
+@pytest.mark.parametrize(("video", "score"), [(True, 100), (False, 100), (True, 1)])
+def test_a_file_named_as_media_keeps_the_kind_of_its_name(
+    named: MediaKind, video: bool, score: int
+) -> None:
+    assert kind_from_probe(_probed(video=video, audio=True, score=score), named) is named
+
+
 # --- real ffprobe on generated clips ---------------------------------------------------------
 
 
@@ -231,6 +285,109 @@ def test_probe_reads_the_other_kinds_cameras_write(
     result = probe(getattr(clips, clip))
     assert (result.video.codec_name if result.video else None) == video_codec
     assert (result.audio.codec_name if result.audio else None) == audio_codec
+
+
+@pytest.mark.parametrize(
+    ("clip", "format_name", "video_codec", "audio_codec", "size"),
+    [
+        ("dv", "dv", "dvvideo", "pcm_s16le", (720, 576)),
+        ("mts", "mpegts", "h264", "ac3", (320, 240)),
+        ("threegp", "mov,mp4,m4a,3gp,3g2,mj2", "h264", "aac", (176, 144)),
+        ("flv", "flv", "h264", "aac", (320, 240)),
+        ("mkv", "matroska,webm", "h264", "opus", (320, 240)),
+        ("mpeg_ps", "mpeg", "mpeg2video", "mp2", (320, 240)),
+    ],
+)
+def test_probe_reads_what_camcorders_phones_and_recorders_write(
+    clips: Clips,
+    clip: str,
+    format_name: str,
+    video_codec: str,
+    audio_codec: str,
+    size: tuple[int, int],
+) -> None:
+    path = getattr(clips, clip)
+    result = probe(path)
+    assert result.format_name == format_name
+    assert result.video is not None and result.audio is not None
+    assert (result.video.codec_name, result.audio.codec_name) == (video_codec, audio_codec)
+    assert (result.video.width, result.video.height) == size
+    assert result.duration_s == pytest.approx(1.0, abs=0.1)
+    assert kind_from_probe(result, media_kind(path.name)) is MediaKind.VIDEO
+
+
+@pytest.mark.parametrize(("clip", "format_name"), [("dav", "dhav"), ("raw_h264", "h264")])
+def test_a_recorders_file_ffprobe_opens_is_video_though_its_name_says_nothing(
+    clips: Clips, clip: str, format_name: str
+) -> None:
+    path = getattr(clips, clip)
+    assert media_kind(path.name) is MediaKind.OTHER
+    result = probe(path)
+    assert result.format_name == format_name
+    assert result.video is not None and result.video.codec_name == "h264"
+    assert (result.video.width, result.video.height) == (320, 240)
+    assert kind_from_probe(result, MediaKind.OTHER) is MediaKind.VIDEO
+
+
+def test_an_mp4_that_is_really_a_program_stream_is_read_as_one(
+    clips: Clips, tmp_path: Path
+) -> None:
+    """Some Hikvision recorders export MPEG-PS under a .mp4 name."""
+    disguised = tmp_path / "ch01_20240308083000.mp4"
+    disguised.write_bytes(clips.mpeg_ps.read_bytes())
+    result = probe(disguised)
+    assert (result.format_name, kind_from_probe(result, MediaKind.VIDEO)) == (
+        "mpeg",
+        MediaKind.VIDEO,
+    )
+
+
+def test_a_recorders_file_ffprobe_cannot_open_stays_other_with_the_reason(clips: Clips) -> None:
+    with pytest.raises(ProbeError) as caught:
+        probe(clips.dav_unreadable)
+    message = str(caught.value)
+    assert message.startswith(
+        "ch03_20240308083000.dav: ffprobe could not read it as audio or video"
+    )
+    assert "kept as evidence of kind 'other'" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("DJI_0001.SRT", "1\n00:00:00,000 --> 00:00:01,000\nGPS (22.5, 114.0, 20)\n\n", "'srt'"),
+        ("track.gpx", '<?xml version="1.0"?><gpx><trk></trk></gpx>\n', "ffprobe can open"),
+        ("device.log", "2024-03-08 08:30:00 REC START\n", "ffprobe can open"),
+    ],
+)
+def test_a_sidecar_or_log_is_not_media_and_says_it_is_kept(
+    tmp_path: Path, name: str, content: str, says: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ProbeError) as caught:
+        probe(path)
+    message = str(caught.value)
+    assert says in message and "kept as evidence of kind 'other'" in message
+
+
+def test_a_format_ffprobe_only_guesses_is_not_taken_for_media_in_a_file_named_nothing(
+    tmp_path: Path,
+) -> None:
+    """Three MPEG audio frames: ffprobe reads them, but scores the guess 1 of 100."""
+    fragment = mpeg_audio_frames(tmp_path / "FILE0000.CHK")
+    with pytest.raises(ProbeError, match=r"only guessed that this is 'mp3' \(certainty 1 of 100\)"):
+        probe(fragment)
+
+
+def test_control_the_same_guess_in_a_file_named_as_audio_is_taken_on_the_names_word(
+    tmp_path: Path,
+) -> None:
+    """Shows the test above can fail: the bytes do probe as audio, only the score refuses them."""
+    named = mpeg_audio_frames(tmp_path / "REC_0001.MP3")
+    result = probe(named)
+    assert result.audio is not None and result.probe_score == 1
+    assert kind_from_probe(result, MediaKind.AUDIO) is MediaKind.AUDIO
 
 
 @pytest.mark.parametrize("claimed_s", [4294967295, 500_000])
@@ -315,6 +472,18 @@ def test_an_hls_playlist_disguised_as_mp4_is_refused_without_opening_what_it_nam
     with _fifo_watch(secret) as opened:
         playlist = hls_disguised_as_mp4(tmp_path / "VID_0010.MP4", secret)
         with pytest.raises(ProbeError, match="format 'hls' is not an accepted media format"):
+            probe(playlist, timeout_s=10)
+        assert not opened.wait(0.5), "ffprobe opened the file the playlist names"
+
+
+@pytest.mark.parametrize("name", ["playlist.m3u8", "ch01.dav", "EXPORT"])
+def test_a_playlist_in_a_file_whose_name_says_nothing_is_refused_unread(
+    tmp_path: Path, name: str
+) -> None:
+    secret = tmp_path / "secret.ts"
+    with _fifo_watch(secret) as opened:
+        playlist = hls_disguised_as_mp4(tmp_path / name, secret)
+        with pytest.raises(ProbeError, match="recognises the format 'hls'"):
             probe(playlist, timeout_s=10)
         assert not opened.wait(0.5), "ffprobe opened the file the playlist names"
 

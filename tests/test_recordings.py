@@ -14,11 +14,13 @@ from fastapi.testclient import TestClient
 
 from simulation import footage
 from station.api_client import ApiClient
+from station.facts import DockFacts, FileFacts, ProbeFacts, RegisteredFacts, StagedFacts
 from station.journal import FileState, Journal
 from station.recordings import Recordings, recording_id
 from storage.object_store import merged_proxy_key, open_store, proxy_key
 from tests.test_api_media import Api, serve_api
 from tests.test_import import station  # noqa: F401  (the fixture)
+from wire.media_kinds import MediaKind
 
 START = datetime(2026, 11, 27, 1, 30, 0, tzinfo=UTC)  # 09:30:00 in Asia/Shanghai
 SEGMENT_S = 2
@@ -217,12 +219,15 @@ def test_a_recording_the_api_refused_is_registered_at_a_later_round(tmp_path: Pa
     with Journal(tmp_path / "journal.db") as journal:
         for n in range(2):  # two registered segments, 2 s each, back to back (no proxies)
             row = journal.discover("cam", f"DCIM/ZFY_{n + 1:04d}.MP4", 10, 1, "video")
+            facts = FileFacts(
+                staged=StagedFacts("original.mp4", DockFacts("cam", "st-1")),
+                probe=ProbeFacts(kind=MediaKind.VIDEO, duration_s=float(SEGMENT_S)),
+                registered=RegisteredFacts(
+                    "cam", START + timedelta(seconds=2 * n), important=False, in_case=False
+                ),
+            )
             for state in list(FileState)[1:5]:
-                facts = {"dock": {"station_id": "st-1"}, "duration_s": float(SEGMENT_S)}
-                facts["recorded_start"] = (START + timedelta(seconds=2 * n)).isoformat()
-                row = journal.advance(
-                    row.id, state, sha256=f"{n}" * 64, media_id=f"m{n}", facts=facts
-                )
+                row = journal.advance(row.id, state, facts, sha256=f"{n}" * 64, media_id=f"m{n}")
         recordings = Recordings(journal, open_store(f"file://{tmp_path}/objects"), api, tmp_path)
         assert recordings.assemble("cam").failed == [recording_id("0" * 64)]
         recordings.retry()

@@ -58,7 +58,8 @@ def test_status_json_lists_each_dock_with_state_text_and_utc_times(
     response = client.get("/status.json")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"docks", "now"}
+    assert set(body) == {"docks", "now", "alerts"}
+    assert body["alerts"] == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", body["now"])
     [dock] = body["docks"]
     assert dock["dock_id"] == "d1"
@@ -196,7 +197,7 @@ def test_status_page_in_chromium(board: StatusBoard, served: str, page: Page) ->
         files_registered=1,
         docked_at=datetime(2024, 5, 1, 6, 3, 5, tzinfo=UTC),
         skipped=[
-            {"rel_path": "DCIM/notes.txt", "reason": "not_media", "detail": ""},
+            {"rel_path": "DCIM/notes.txt", "reason": "os_artefact", "detail": ""},
             {"rel_path": "DCIM/bad.mp4", "reason": "unreadable", "detail": "EIO"},
         ],
     )
@@ -251,3 +252,12 @@ def test_status_page_in_chromium(board: StatusBoard, served: str, page: Page) ->
 
     assert dialogs == [], "hostile text ran as script"
     assert problems == [], "the page's script failed or was blocked by its own CSP"
+
+
+def test_what_it_must_look_at_on_the_station_is_listed_above_the_docks(
+    board: StatusBoard, client: TestClient
+) -> None:
+    board.add_station_error("暂存区中有不属于任何记录的文件，已移至 /var/q，未删除")
+    body = client.get("/status.json").json()
+    assert body["alerts"] == ["暂存区中有不属于任何记录的文件，已移至 /var/q，未删除"]
+    assert 'id="alerts"' in client.get("/").text

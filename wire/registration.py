@@ -5,6 +5,7 @@ It is the wire format of `POST /api/v1/ingest`, shared by the station (client) a
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from wire.derived import ProxyStatus
 from wire.media_kinds import MediaKind
 from wire.zones import TimeSource
 
@@ -62,8 +63,22 @@ class IngestRecord(BaseModel):
     playable: bool
     unplayable_reason: str | None = None
     important: bool = False
+    proxy_status: ProxyStatus | None = Field(
+        default=None,
+        description="pending: the station's backlog will make the browser copy and attach it "
+        "(PUT /api/v1/media/{id}/derived); none: nothing will be made. Null (stations before "
+        "v1.1): ready when proxy_key is given, else none",
+    )
+    sidecar_of_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the medium this file travels with (GoPro .LRV/.THM, DJI .SRT, "
+        "GPS logs, a file sharing the medium's base name)",
+    )
     original_key: str
-    proxy_key: str | None = None
+    proxy_key: str | None = Field(
+        default=None, description="stations before v1.1 registered with their proxy"
+    )
     proxy_content_type: str | None = None
     thumbnail_key: str | None = None
     file_mtime: AwareDatetime
@@ -84,6 +99,12 @@ class IngestRecord(BaseModel):
         allow_inf_nan=False,
         description="device clock minus station clock at the dock, in seconds",
     )
+    clock_set_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the station set the device's clock at this dock (station time it "
+        "was set to); clock_offset_before_set_s is the offset before",
+    )
+    clock_offset_before_set_s: float | None = Field(default=None, allow_inf_nan=False)
     uploaded_at: AwareDatetime | None = Field(
         default=None,
         description="when the station had uploaded the original and verified it in the "

@@ -21,6 +21,8 @@ from api.scope import media_scope, visible_media_or_404
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import InvalidCursor
 from storage.catalogue.models import CustodyEventKind, Media
+from storage.object_store import rendition_key
+from wire.derived import RenditionName
 from wire.media_kinds import MediaKind
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
@@ -184,7 +186,56 @@ def get_proxy(
     )
 
 
+@router.get(
+    "/{media_id}/renditions/{name}",
+    response_class=Response,
+    responses={**_NOT_FOUND, **_RANGED},
+)
+@router.head("/{media_id}/renditions/{name}", response_class=Response, include_in_schema=False)
+def get_rendition(
+    media_id: str,
+    name: RenditionName,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    token: MediaReader,
+) -> Response:
+    """One of the medium's browser copies by name (its `renditions`): `h264`/`aac` (also at
+    .../proxy) or `hevc` (H.265 tagged hvc1, for browsers that decode it, available before
+    the H.264 proxy of an H.265 recording is made). Recorded in custody as `played_proxy`."""
+    media = visible_media_or_404(session, token, media_id)
+    made = next((r for r in media.renditions or [] if r.get("name") == name), None)
+    if made is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"media {media.id} has no {name} rendition (proxy_status "
+            f"{media.proxy_status}); see its renditions",
+        )
+    key = rendition_key(media.sha256, name)
+
+    def respond() -> Response:
+        info = stat_object(store, key, "rendition")
+        return object_response(
+            request,
+            store,
+            key,
+            size=info.size,
+            content_type=str(made.get("content_type") or "video/mp4"),
+            etag=f'"{media.sha256}-{name}-{info.size}"',
+            what=f"{name} rendition",
+            headers={},
+        )
+
+    return logged_read(
+        request, session, media, token, CustodyEventKind.PLAYED_PROXY, respond, playback=True
+    )
+
+
 def _why_no_proxy(media: Media) -> str:
+    if media.proxy_status == "pending":
+        return "the station is still making it (proxy_status pending); try again later"
+    if media.proxy_status == "failed":
+        return f"it could not be made ({media.proxy_error or 'no reason recorded'})"
     if media.kind == MediaKind.PHOTO:
         return "photos have no proxy"
     if not media.playable:

@@ -105,14 +105,31 @@ def _event(
 def registration_events(
     record: IngestRecord, caller: Caller, *, now: datetime
 ) -> list[CustodyEvent]:
-    """The events of a first registration, oldest first: copied from the device (at the
-    record's `staged_at`), stored (at `uploaded_at`, when the station gives it) and
-    registered (`now`).
+    """The events of a first registration, oldest first: the device's clock set at the dock
+    (when the station did), copied from the device (at the record's `staged_at`), stored (at
+    `uploaded_at`, when the station gives it) and registered (`now`).
 
     Not added to any session: media_repo.register writes them in the transaction that
     inserts the medium, so a medium never exists without the start of its chain.
     """
-    events = [
+    events = []
+    if record.clock_set_at is not None:
+        # Before the copy: the camera's stamps on this file carry the offset read before.
+        events.append(
+            _event(
+                None,
+                CustodyEventKind.DEVICE_CLOCK_SET,
+                caller,
+                at=record.clock_set_at,
+                station_id=record.station_id,
+                device_id=record.device_id,
+                detail={
+                    "offset_before_s": record.clock_offset_before_set_s,
+                    "set_to": record.clock_set_at.isoformat(),
+                },
+            )
+        )
+    events.append(
         _event(
             None,
             CustodyEventKind.COPIED_FROM_DEVICE,
@@ -128,7 +145,7 @@ def registration_events(
                 "device_serial": record.device_serial,
             },
         )
-    ]
+    )
     if record.uploaded_at is not None:
         events.append(
             _event(

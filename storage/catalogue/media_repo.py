@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,71 @@ def refresh_retention(media: Media) -> None:
         important=media.important,
         in_case=bool(media.case_links),
         legal_hold=media.legal_hold,
+    )
+
+
+def _proxy_status(record: IngestRecord) -> str:
+    if record.proxy_status is not None:
+        return record.proxy_status.value
+    return "ready" if record.proxy_key else "none"  # a station before v1.1
+
+
+def _legacy_renditions(record: IngestRecord) -> list[dict[str, Any]] | None:
+    """A station before v1.1 registered with its proxy: its one rendition."""
+    if record.proxy_key is None:
+        return None
+    audio = record.proxy_content_type == "audio/mp4"
+    return [
+        {
+            "name": "aac" if audio else "h264",
+            "content_type": "audio/mp4" if audio else "video/mp4",
+            "codec": "mp4a" if audio else "avc1",
+            "encoder": "unknown",
+        }
+    ]
+
+
+def attach_derived(
+    media: Media,
+    *,
+    proxy_status: str,
+    proxy_error: str | None,
+    proxy_note: str | None,
+    renditions: list[dict[str, Any]],
+    proxy_key: str | None,
+    proxy_content_type: str | None,
+    thumbnail_key: str | None,
+    unplayable_reason: str | None,
+) -> bool:
+    """Set what the station made for a medium (not committed); returns whether anything
+    changed. `playable` follows: a medium plays when one of its renditions does."""
+    before = _derived_state(media)
+    media.proxy_status = proxy_status
+    media.proxy_error = proxy_error
+    media.proxy_note = proxy_note
+    media.renditions = renditions or None
+    media.proxy_key = proxy_key
+    media.proxy_content_type = proxy_content_type
+    if thumbnail_key is not None:
+        media.thumbnail_key = thumbnail_key
+    media.playable = bool(renditions)
+    if renditions:
+        media.unplayable_reason = None
+    elif unplayable_reason is not None:
+        media.unplayable_reason = unplayable_reason
+    return _derived_state(media) != before
+
+
+def _derived_state(media: Media) -> tuple[object, ...]:
+    return (
+        media.proxy_status,
+        media.proxy_error,
+        media.proxy_note,
+        json.dumps(media.renditions, sort_keys=True),
+        media.proxy_key,
+        media.thumbnail_key,
+        media.playable,
+        media.unplayable_reason,
     )
 
 
@@ -96,6 +162,9 @@ def register(
         proxy_key=record.proxy_key,
         proxy_content_type=record.proxy_content_type,
         thumbnail_key=record.thumbnail_key,
+        proxy_status=_proxy_status(record),
+        renditions=_legacy_renditions(record),
+        sidecar_of_sha256=record.sidecar_of_sha256,
         file_mtime=record.file_mtime,
         staged_at=record.staged_at,
         ingested_at=ingested_at,

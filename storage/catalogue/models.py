@@ -89,7 +89,10 @@ class Media(Base):
     __tablename__ = "media"
     __table_args__ = (
         UniqueConstraint("sha256"),
-        CheckConstraint("kind IN ('video', 'audio', 'photo')", name="kind"),
+        CheckConstraint("kind IN ('video', 'audio', 'photo', 'other')", name="kind"),
+        CheckConstraint(
+            "proxy_status IN ('pending', 'ready', 'failed', 'none')", name="proxy_status"
+        ),
         CheckConstraint("size_bytes >= 0", name="size_bytes"),
         # Search: newest first with a keyset cursor, and the filters of GET /api/v1/media.
         Index(None, "ingested_at", "id"),
@@ -99,6 +102,7 @@ class Media(Base):
         Index(None, "recorded_start"),
         Index(None, "kind"),
         Index(None, "recording_id"),
+        Index(None, "sidecar_of_sha256"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -135,6 +139,17 @@ class Media(Base):
     proxy_key: Mapped[str | None] = mapped_column(String(512))
     proxy_content_type: Mapped[str | None] = mapped_column(String(64))
     thumbnail_key: Mapped[str | None] = mapped_column(String(512))
+    proxy_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    """pending (the station will attach it), ready, failed (proxy_error says why), none."""
+    proxy_error: Mapped[str | None] = mapped_column(Text)
+    proxy_note: Mapped[str | None] = mapped_column(Text)
+    """E.g. a hardware encode that failed and was made again in software."""
+    renditions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The browser copies that exist: [{"name", "content_type", "codec", "encoder"}]; their
+    keys derive from the sha256 (storage.object_store.rendition_key)."""
+    sidecar_of_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The medium this file travels with (GoPro .LRV/.THM, DJI .SRT, GPS logs...), by its
+    SHA-256: the two may be registered in either order."""
     file_mtime: Mapped[datetime]
     staged_at: Mapped[datetime]
     ingested_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -156,9 +171,20 @@ class Media(Base):
         back_populates="media", lazy="selectin", order_by="CaseMedia.case_no"
     )
 
+    sidecar_target: Mapped[Media | None] = relationship(
+        primaryjoin="foreign(Media.sidecar_of_sha256) == remote(Media.sha256)",
+        viewonly=True,
+        lazy="selectin",
+    )
+
     @property
     def case_nos(self) -> list[str]:
         return [link.case_no for link in self.case_links]
+
+    @property
+    def sidecar_of(self) -> str | None:
+        """Id of the medium this file travels with, once that one is registered."""
+        return self.sidecar_target.id if self.sidecar_target is not None else None
 
 
 class CaseMedia(Base):
@@ -357,6 +383,9 @@ class CustodyEventKind(StrEnum):
     station). Reads of content: downloaded_original, played_proxy.
     Changes a person or a rule made: associated_with_case, dissociated_from_case,
     marked_important, unmarked_important (detail: case, event, rule, reason).
+    Derived files: proxy_made (the station attached browser copies, or says none could be
+    made: outcome failed). At the dock: device_clock_set (the station set the camera's clock;
+    detail: offset before, time set).
     A new code needs a migration: the check constraint lists them all.
     """
 
@@ -372,6 +401,8 @@ class CustodyEventKind(StrEnum):
     DISSOCIATED_FROM_CASE = "dissociated_from_case"
     MARKED_IMPORTANT = "marked_important"
     UNMARKED_IMPORTANT = "unmarked_important"
+    PROXY_MADE = "proxy_made"
+    DEVICE_CLOCK_SET = "device_clock_set"
 
 
 class CustodyOutcome(StrEnum):
