@@ -213,3 +213,48 @@ def test_tokens_authenticate_by_hash_and_only_available_roles_are_given(session:
         tokens.create_token(session, role="officer")
     with pytest.raises(ValueError, match="no role 'root'"):
         tokens.create_token(session, role="root")
+
+
+def test_media_registered_with_their_proxy_before_0005_are_ready_with_that_rendition(
+    database_url: str,
+) -> None:
+    """Upgrading in place: a medium that came with its proxy is `ready` with one rendition,
+    one without is `none`; nothing is pending for ever."""
+    from sqlalchemy import text
+
+    config = _alembic_config(database_url)
+    command.upgrade(config, "0004")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for n, (proxy, content_type) in enumerate(
+                (("proxies/a.mp4", "video/mp4"), ("proxies/b.m4a", "audio/mp4"), (None, None))
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO media (id, sha256, size_bytes, kind, original_name,"
+                        " original_path, device_id, station_id, playable, important, legal_hold,"
+                        " original_key, proxy_key, proxy_content_type, file_mtime, staged_at,"
+                        " ingested_at) VALUES (:id, :sha, 1, 'video', 'a', 'a', 'd', 's', :p,"
+                        " false, false, 'o', :proxy, :ct, :t, :t, :t)"
+                    ),
+                    {
+                        "id": f"m{n}",
+                        "sha": f"{n}" * 64,
+                        "p": proxy is not None,
+                        "proxy": proxy,
+                        "ct": content_type,
+                        "t": T0,
+                    },
+                )
+        upgrade(database_url)
+        with make_session_factory(engine)() as session:
+            found = {m.id: m for m in session.scalars(select(Media))}
+    finally:
+        engine.dispose()
+    assert (found["m0"].proxy_status, found["m0"].renditions) == (
+        "ready",
+        [{"name": "h264", "content_type": "video/mp4", "codec": "avc1", "encoder": "unknown"}],
+    )
+    assert [r["name"] for r in found["m1"].renditions or []] == ["aac"]
+    assert (found["m2"].proxy_status, found["m2"].renditions) == ("none", None)

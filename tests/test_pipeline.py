@@ -24,6 +24,7 @@ from station.facts import DerivedStage
 from station.importer import Importer, ImportOptions, ImportReport
 from station.journal import FileState, Journal, JournalRow, Priority
 from station.pipeline import MAX_PROXY_ATTEMPTS, Pipeline
+from station.wipe import wipe_registered
 from tests.pipelines import pipeline_for
 from tests.test_api_media import Api, serve_api
 
@@ -274,3 +275,26 @@ def test_a_sidecar_is_kept_and_tied_to_its_medium(dock: Dock, clips) -> None:  #
     assert media["GH010001.GPX"]["sidecar_of"] == main["id"]
     assert media["GH010001.GPX"]["kind"] == "other"
     assert main["sidecar_of"] is None
+
+
+def test_the_wipe_after_verify_waits_for_the_original_only(dock: Dock, clips) -> None:  # noqa: ANN001
+    """A camera leaves the dock emptied as soon as its originals are registered and re-checked
+    on it, however far behind the browser copies are."""
+    shutil.copy(clips.hevc_mp4, dock.volume / "DCIM" / "V_0003.MP4")
+    assert dock.run().ok
+    summary = wipe_registered(
+        dock.volume,
+        "CAM-1",
+        journal=dock.journal,
+        api=dock.pipeline.api,
+        station_id="st-1",
+    )
+    assert summary.wiped == ["DCIM/V_0003.MP4"]
+    assert not (dock.volume / "DCIM" / "V_0003.MP4").exists()
+    medium = dock.media()["V_0003.MP4"]
+    assert medium["proxy_status"] == "pending"  # nothing derived yet
+    events = dock.api.get(f"/api/v1/media/{medium['id']}/custody").json()["events"]
+    assert "wiped_from_device" in [e["event"] for e in events]
+
+    Backlog(dock.pipeline).run_due()  # the staged copy is what the backlog works from
+    assert dock.media()["V_0003.MP4"]["proxy_status"] == "ready"
