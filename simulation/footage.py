@@ -17,7 +17,9 @@ from pathlib import Path
 
 from ingest.ffmpeg_run import run_tool
 
-_FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y"]
+_FFMPEG = ("ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y")
+_AAC_96K = ("-c:a", "aac", "-b:a", "96k")
+_PCM_MONO = ("-c:a", "pcm_s16le", "-ac", "1")
 
 
 @dataclass(frozen=True)
@@ -37,30 +39,14 @@ def h264_aac_mp4(
     creation_time: datetime | None = None,
 ) -> Path:
     """H.264 + AAC in MP4 with the index (moov) at the end, as cameras write it."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(48000),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
-        ["-c:a", "aac", "-b:a", "96k"],
-        ["-f", "mp4", *_creation_time_args(creation_time)],
-    )
-    return dst
+    output = [*_x264(rate), *_AAC_96K, "-f", "mp4", *_creation_time_args(creation_time)]
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def mjpeg_pcm_avi(dst: Path, seconds: float = 2, size: str = "320x240", rate: int = 25) -> Path:
     """MJPEG + 16-bit PCM (16 kHz mono) in AVI, as cheap cameras write it."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(16000),
-        ["-c:v", "mjpeg", "-q:v", "6", "-pix_fmt", "yuvj420p"],
-        ["-c:a", "pcm_s16le", "-ac", "1"],
-        ["-f", "avi"],
-    )
-    return dst
+    output = ["-c:v", "mjpeg", "-q:v", "6", "-pix_fmt", "yuvj420p", *_PCM_MONO, "-f", "avi"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(16000), output)
 
 
 def hevc_mp4(
@@ -71,187 +57,73 @@ def hevc_mp4(
     creation_time: datetime | None = None,
 ) -> Path:
     """H.265 (hvc1) + AAC in MP4: browsers cannot play it, so the proxy must transcode."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(48000),
-        [
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-x265-params",
-            "log-level=error",
-            "-tag:v",
-            "hvc1",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-        ["-c:a", "aac", "-b:a", "96k"],
-        ["-f", "mp4", *_creation_time_args(creation_time)],
-    )
-    return dst
+    x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+    output = [*x265, "-tag:v", "hvc1", "-pix_fmt", "yuv420p", *_AAC_96K, "-f", "mp4"]
+    output += _creation_time_args(creation_time)
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def h264_high10_mp4(dst: Path, seconds: float = 2, size: str = "320x240", rate: int = 25) -> Path:
     """10-bit H.264 (High 10) + AAC in MP4: H.264 that browsers do not decode."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(48000),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p10le"],
-        ["-c:a", "aac", "-b:a", "96k"],
-        ["-f", "mp4"],
-    )
-    return dst
+    output = [*_x264(rate, pix_fmt="yuv420p10le"), *_AAC_96K, "-f", "mp4"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def aac_m4a(dst: Path, seconds: float = 2, sample_rate: int = 48000) -> Path:
     """An AAC tone in an M4A (MP4 audio), as phones' voice recorders write it."""
-    argv = [
-        *_FFMPEG,
-        *_tone(sample_rate),
-        "-t",
-        f"{seconds:g}",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "96k",
-        "-f",
-        "ipod",
-        "file:" + str(dst.absolute()),
-    ]
-    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
-    return dst
+    return _generate(dst, seconds, [], _tone(sample_rate), [*_AAC_96K, "-f", "ipod"])
 
 
 def wav(dst: Path, seconds: float = 2, sample_rate: int = 16000) -> Path:
     """A mono 16-bit PCM WAV tone, like a voice recorder's file."""
-    argv = [
-        *_FFMPEG,
-        *_tone(sample_rate),
-        "-t",
-        f"{seconds:g}",
-        "-c:a",
-        "pcm_s16le",
-        "-ac",
-        "1",
-        "-f",
-        "wav",
-        "file:" + str(dst.absolute()),
-    ]
-    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
-    return dst
+    return _generate(dst, seconds, [], _tone(sample_rate), [*_PCM_MONO, "-f", "wav"])
 
 
 def jpeg(dst: Path, size: str = "640x480") -> Path:
     """A single JPEG photo."""
-    argv = [
-        *_FFMPEG,
-        *_picture(size, 1),
-        "-frames:v",
-        "1",
-        "-c:v",
-        "mjpeg",
-        "-q:v",
-        "3",
-        "-f",
-        "image2",
-        "-update",
-        "1",
-        "file:" + str(dst.absolute()),
-    ]
-    run_tool(argv, timeout_s=60, what=dst.name)
-    return dst
+    output = ["-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1"]
+    return _generate(dst, None, _picture(size, 1), [], output)
 
 
 def dv_pcm(dst: Path, seconds: float = 1, pal: bool = True) -> Path:
     """DV (as DV camcorders write it): 720x576 at 25 fps (PAL) or 720x480 at 30000/1001 (NTSC),
     with 48 kHz stereo PCM. DV has no lower resolutions, so keep clips short (3.6 MB/s)."""
     size, rate = ("720x576", "25") if pal else ("720x480", "30000/1001")
-    _encode(
-        dst,
-        seconds,
-        ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"],
-        _tone(48000),
-        ["-c:v", "dvvideo", "-pix_fmt", "yuv420p" if pal else "yuv411p"],
-        ["-c:a", "pcm_s16le", "-ac", "2"],
-        ["-f", "dv"],
-    )
-    return dst
+    video = ["-c:v", "dvvideo", "-pix_fmt", "yuv420p" if pal else "yuv411p"]
+    output = [*video, "-c:a", "pcm_s16le", "-ac", "2", "-f", "dv"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def h264_ac3_mts(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
     """H.264 + AC-3 in an MPEG transport stream with 4-byte timecodes (AVCHD .MTS/.M2TS)."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(48000),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
-        ["-c:a", "ac3", "-b:a", "128k"],
-        ["-f", "mpegts", "-mpegts_m2ts_mode", "1"],
-    )
-    return dst
+    output = [*_x264(rate), "-c:a", "ac3", "-b:a", "128k", "-f", "mpegts", "-mpegts_m2ts_mode", "1"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def h264_aac_3gp(dst: Path, seconds: float = 1, size: str = "176x144", rate: int = 15) -> Path:
     """H.264 + 8 kHz mono AAC in 3GP, as old phones write it."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(8000),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
-        ["-c:a", "aac", "-ac", "1", "-b:a", "24k"],
-        ["-f", "3gp"],
-    )
-    return dst
+    output = [*_x264(rate), "-c:a", "aac", "-ac", "1", "-b:a", "24k", "-f", "3gp"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(8000), output)
 
 
 def h264_aac_flv(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
     """H.264 + AAC in FLV, as some dash cams and streaming recorders write it."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(44100),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
-        ["-c:a", "aac", "-b:a", "64k"],
-        ["-f", "flv"],
-    )
-    return dst
+    output = [*_x264(rate), "-c:a", "aac", "-b:a", "64k", "-f", "flv"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(44100), output)
 
 
 def h264_opus_mkv(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
     """H.264 + Opus in Matroska, as screen and phone recorders write it."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(48000),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", "yuv420p"],
-        ["-c:a", "libopus", "-b:a", "32k"],
-        ["-f", "matroska"],
-    )
-    return dst
+    output = [*_x264(rate), "-c:a", "libopus", "-b:a", "32k", "-f", "matroska"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def mpeg2_mp2_ps(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
     """MPEG-2 video + MP2 audio in an MPEG program stream (.mpg, .vob, .mod; also what some
     Hikvision recorders export under a .mp4 name)."""
-    _encode(
-        dst,
-        seconds,
-        _picture(size, rate),
-        _tone(48000),
-        ["-c:v", "mpeg2video", "-g", str(rate), "-pix_fmt", "yuv420p"],
-        ["-c:a", "mp2", "-b:a", "128k"],
-        ["-f", "mpeg"],
-    )
-    return dst
+    video = ["-c:v", "mpeg2video", "-g", str(rate), "-pix_fmt", "yuv420p"]
+    output = [*video, "-c:a", "mp2", "-b:a", "128k", "-f", "mpeg"]
+    return _generate(dst, seconds, _picture(size, rate), _tone(48000), output)
 
 
 def raw_h264(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 25) -> Path:
@@ -260,29 +132,8 @@ def raw_h264(dst: Path, seconds: float = 1, size: str = "320x240", rate: int = 2
     Every access unit starts with an access unit delimiter and there are no B-frames, as
     recorders write it (and as `dhav` below needs to cut it into frames).
     """
-    argv = [
-        *_FFMPEG,
-        *_picture(size, rate),
-        "-t",
-        f"{seconds:g}",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-g",
-        str(rate),
-        "-bf",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-x264-params",
-        "aud=1",
-        "-f",
-        "h264",
-        "file:" + str(dst.absolute()),
-    ]
-    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
-    return dst
+    output = [*_x264(rate), "-bf", "0", "-x264-params", "aud=1", "-f", "h264"]
+    return _generate(dst, seconds, _picture(size, rate), [], output)
 
 
 _AUD = b"\x00\x00\x00\x01\x09"  # start code + access unit delimiter NAL (type 9)
@@ -323,23 +174,8 @@ def mpeg_audio_frames(dst: Path, frames: int = 3) -> Path:
     """The first `frames` frames of an MP2 stream (64 kb/s, 48 kHz mono: 192 bytes each) and
     nothing else: enough for ffprobe to read as MPEG audio, too little to be sure of it (it
     scores the guess 1 of 100), like a fragment recovered from a damaged card."""
-    whole = dst.with_name(dst.name + ".mp2")
-    argv = [
-        *_FFMPEG,
-        *_tone(48000),
-        "-t",
-        "1",
-        "-ac",
-        "1",
-        "-c:a",
-        "mp2",
-        "-b:a",
-        "64k",
-        "-f",
-        "mp2",
-        "file:" + str(whole.absolute()),
-    ]
-    run_tool(argv, timeout_s=60, what=dst.name)
+    audio = ["-ac", "1", "-c:a", "mp2", "-b:a", "64k", "-f", "mp2"]
+    whole = _generate(dst.with_name(dst.name + ".mp2"), 1, [], _tone(48000), audio)
     dst.write_bytes(whole.read_bytes()[: 192 * frames])
     whole.unlink()
     return dst
@@ -372,15 +208,8 @@ def index_without_data_mp4(dst: Path, seconds: float = 2) -> Path:
     ffprobe reads it without complaint (streams, duration, frame counts); no frame decodes.
     Raises ValueError if ffmpeg did not put moov before mdat (nothing to cut then).
     """
-    _encode(
-        dst,
-        seconds,
-        _picture("320x240", 25),
-        _tone(48000),
-        ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-pix_fmt", "yuv420p"],
-        ["-c:a", "aac", "-b:a", "96k"],
-        ["-f", "mp4", "-movflags", "+faststart"],
-    )
+    output = [*_x264(25), *_AAC_96K, "-f", "mp4", "-movflags", "+faststart"]
+    _generate(dst, seconds, _picture("320x240", 25), _tone(48000), output)
     boxes = {box.type: box for box in mp4_top_level_boxes(dst)}
     if "moov" not in boxes or "mdat" not in boxes or boxes["moov"].offset > boxes["mdat"].offset:
         raise ValueError(f"{dst.name}: expected moov before mdat, got {list(boxes)}")
@@ -493,12 +322,17 @@ def mp4_top_level_boxes(path: Path) -> list[Mp4Box]:
     return boxes
 
 
-def _picture(size: str, rate: int) -> list[str]:
+def _picture(size: str, rate: int | str) -> list[str]:
     return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"]
 
 
 def _tone(sample_rate: int) -> list[str]:
     return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={sample_rate}"]
+
+
+def _x264(rate: int, pix_fmt: str = "yuv420p") -> list[str]:
+    """libx264 at its veryfast preset with a keyframe every second."""
+    return ["-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-pix_fmt", pix_fmt]
 
 
 def _creation_time_args(creation_time: datetime | None) -> list[str]:
@@ -510,33 +344,15 @@ def _creation_time_args(creation_time: datetime | None) -> list[str]:
     return ["-metadata", f"creation_time={creation_time.isoformat(timespec='microseconds')}Z"]
 
 
-def _timeout(seconds: float) -> float:
+def _generate(
+    dst: Path, seconds: float | None, picture: list[str], tone: list[str], output: list[str]
+) -> Path:
+    """Run ffmpeg from the lavfi `picture` and/or `tone` input ([] for none) into `dst` with the
+    `output` options (codecs, muxer), `seconds` long (None: as long as `output` says, e.g. one
+    frame); returns `dst`. With both inputs, the picture is the video and the tone the audio."""
+    maps = ["-map", "0:v", "-map", "1:a"] if picture and tone else []
+    length = ["-t", f"{seconds:g}"] if seconds is not None else []
+    argv = [*_FFMPEG, *picture, *tone, *maps, *length, *output, "file:" + str(dst.absolute())]
     # Generous: the benchmark encodes minutes of 1080p on two cores.
-    return max(60.0, 10.0 * seconds)
-
-
-def _encode(
-    dst: Path,
-    seconds: float,
-    picture: list[str],
-    tone: list[str],
-    video: list[str],
-    audio: list[str],
-    container: list[str],
-) -> None:
-    argv = [
-        *_FFMPEG,
-        *picture,
-        *tone,
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-t",
-        f"{seconds:g}",
-        *video,
-        *audio,
-        *container,
-        "file:" + str(dst.absolute()),
-    ]
-    run_tool(argv, timeout_s=_timeout(seconds), what=dst.name)
+    run_tool(argv, timeout_s=max(60.0, 10.0 * (seconds or 0.0)), what=dst.name)
+    return dst

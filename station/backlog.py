@@ -5,9 +5,10 @@ time, so it never holds up a dock's copying or the upload and registration of or
 Its state is the journal's `derived` table: a restart carries on where it stopped.
 Important and in-case media go first, then the newest (Journal.derived_due).
 
-A try that fails because ffmpeg did (or overran) is tried again with back-off, and after
-MAX_PROXY_ATTEMPTS the medium is `failed` with the reason; a result that does not play is
-final at once; a store or api that cannot be reached is retried without limit.
+A try that fails because ffmpeg did (or overran, or anything unforeseen) is tried again with
+back-off, and after MAX_PROXY_ATTEMPTS the medium is `failed` with the reason; a result that
+does not play is final at once; a store or api that cannot be reached is retried without
+limit, with back-off.
 """
 
 from __future__ import annotations
@@ -117,7 +118,12 @@ class Backlog:
         except ProxyFailed as exc:
             log.warning("%s: browser copy failed: %s", row.path, exc)
             job = give_up(self._p, row, job, str(exc))
-        except (TranscodeError, FfmpegTimeout) as exc:
+        except (StorageError, ApiError, OSError) as exc:
+            log.warning("%s: derived work waits (%s)", row.path, exc)
+            return DerivedOutcome(row, self._p.journal.derived_fail(row.id, job.facts), exc)
+        except Exception as exc:  # ffmpeg failed, or a fault nobody foresaw: tried again
+            if not isinstance(exc, TranscodeError | FfmpegTimeout):
+                log.exception("%s: derived work failed unexpectedly", row.path)
             if job.attempts + 1 >= MAX_PROXY_ATTEMPTS:
                 log.warning("%s: browser copy failed %d times: %s", row.path, job.attempts + 1, exc)
                 job = give_up(self._p, row, job, str(exc))
@@ -128,9 +134,6 @@ class Backlog:
                     dataclasses.replace(job.facts, error=f"attempt {job.attempts + 1}: {exc}"),
                 )
                 return DerivedOutcome(row, failed, exc)
-        except (StorageError, ApiError, OSError) as exc:
-            log.warning("%s: derived work waits (%s)", row.path, exc)
-            return DerivedOutcome(row, self._p.journal.derived_fail(row.id, job.facts), exc)
         outcome = DerivedOutcome(row, job)
         if outcome.finished and self._on_finished is not None:
             try:
