@@ -12,12 +12,15 @@ import math
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 from ingest.errors import FfmpegTimeout, IngestError, TranscodeError
 from wire.media_kinds import MediaKind
 
 STDERR_TAIL_LINES = 15
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
 MAX_TIMEOUT_S = 6 * 3600.0
 """No ffmpeg/ffprobe run may take longer, whatever a file claims about its own length."""
 
@@ -117,6 +120,8 @@ def run_tool(
         )
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
         raise error(f"{tool} could not be started{subject}: {exc}") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
@@ -127,12 +132,25 @@ def run_tool(
     except BaseException:
         _kill_group(proc)
         raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         raise error(
             f"{tool} failed{subject} (exit status {proc.returncode}):\n{stderr_tail(stderr)}"
         )
     return result
+
+
+def kill_running() -> None:
+    """Kill every tool this process started that still runs (at shutdown: each runs in its own
+    process group, so it would outlive us; the journal redoes its work after a restart)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:  # the thread that started each one reaps it and raises
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -24,6 +24,7 @@ import usb.backend
 from devices.errors import DeviceError
 from devices.identify import DockIdentity, find_cameras_to_prepare, identify_dock, prepare_camera
 from devices.usb_enum import UsbIdentity
+from ingest.ffmpeg_run import kill_running
 from ingest.scan import ScanResult
 from station.api_client import ApiClient, ApiError, RegisteredDevice
 from station.backlog import Backlog
@@ -88,6 +89,8 @@ class Agent:
             self.settings.export_dirs or "none",
         )
         stop.wait()
+        # A transcode can run for minutes: stop it now; its medium is made again on restart.
+        kill_running()
         for thread in threads:
             thread.join(timeout=10)
         with self._lock:

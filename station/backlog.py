@@ -98,7 +98,7 @@ class Backlog:
                 due = self._p.journal.derived_due(among=ids)
                 if not due:
                     break
-                outcome = self._step(due[0])
+                outcome = self._step(due[0], stop)
                 outcomes.append(outcome)
                 if on_step is not None:
                     on_step(outcome)
@@ -108,7 +108,7 @@ class Backlog:
                         break
         return outcomes
 
-    def _step(self, job: DerivedJob) -> DerivedOutcome:
+    def _step(self, job: DerivedJob, stop: threading.Event | None) -> DerivedOutcome:
         row = self._p.journal.get(job.file_id)
         step = next_derived_step(job)
         if step is None:
@@ -122,6 +122,8 @@ class Backlog:
             log.warning("%s: derived work waits (%s)", row.path, exc)
             return DerivedOutcome(row, self._p.journal.derived_fail(row.id, job.facts), exc)
         except Exception as exc:  # ffmpeg failed, or a fault nobody foresaw: tried again
+            if stop is not None and stop.is_set():  # killed at shutdown: not the file's fault
+                return DerivedOutcome(row, job, exc)
             if not isinstance(exc, TranscodeError | FfmpegTimeout):
                 log.exception("%s: derived work failed unexpectedly", row.path)
             if job.attempts + 1 >= MAX_PROXY_ATTEMPTS:

@@ -172,3 +172,30 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_tools_still_running_are_killed_at_shutdown() -> None:
+    """A transcode runs in its own process group and would outlive the agent: kill_running
+    ends it (and what it started) at once."""
+    import threading
+    import time
+
+    from ingest.errors import TranscodeError
+    from ingest.ffmpeg_run import kill_running, run_tool
+
+    failures: list[Exception] = []
+
+    def transcode() -> None:
+        try:
+            run_tool(["sh", "-c", "sleep 30 & wait"], timeout_s=60, error=TranscodeError)
+        except TranscodeError as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=transcode)
+    started = time.monotonic()
+    worker.start()
+    time.sleep(0.3)
+    kill_running()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - started < 10
+    assert failures and "exit status -9" in str(failures[0])
