@@ -2,8 +2,8 @@
 
 The parts are browser proxies this station made (H.264/AAC MP4, or AAC in audio/mp4). When
 their streams match they are joined with ffmpeg's concat demuxer and stream copy (lossless,
-~300x real time); otherwise they are re-encoded through the concat filter with the proxy's
-settings. The originals are never touched: this only reads proxies and writes a new file.
+~300x real time); otherwise they are re-encoded in software through the concat filter. The
+originals are never touched: this only reads proxies and writes a new file.
 
 `plan_merge` and the argv builders are pure; `merge_proxies` runs ffmpeg through the one
 wrapper (ingest/ffmpeg_run.py).
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ingest.encoders import PRESETS
 from ingest.errors import TranscodeError
 from ingest.ffmpeg_run import bounded_timeout, run_tool, safe_input_args
 from ingest.probe import ProbeResult, StreamInfo, probe
-from ingest.proxy import MAX_LINES
 from storage.durable import fsync_path
 from wire.media_kinds import MediaKind
 
@@ -38,6 +38,10 @@ MergeMethod = Literal["stream_copy", "transcoded"]
 # demuxers allowed are concat for the list and the MP4 family for the parts: nothing else.
 _CONCAT_DEMUXERS = ("concat", "mov,mp4,m4a,3gp,3g2,mj2")
 _AUDIO_RATE = 48000
+# A re-encoded merge is a libx264 encode under the software preset's 5 Mb/s cap, which starves
+# 1080 lines (measured in ingest/encoders.py), so it takes that preset's limit. Parts come at the
+# camera's size (copied), 720 lines (software) or 1080 (hardware); `plan_merge` never enlarges one.
+MAX_LINES = PRESETS["software"].max_lines
 _TRANSCODE_FLOOR_S = 60.0
 _COPY_FLOOR_S = 30.0
 
@@ -57,7 +61,8 @@ class MergePlan:
     has_video: bool
     has_audio: bool
     width: int
-    """Output frame size when transcoding (even, at most MAX_LINES tall); 0 without video."""
+    """Output frame size when transcoding (even; as tall as the shortest part, at most
+    MAX_LINES); 0 without video."""
     height: int
     durations_s: tuple[float | None, ...]
 
@@ -89,8 +94,9 @@ def _audio_signature(stream: StreamInfo | None) -> tuple[object, ...] | None:
 def plan_merge(probes: list[ProbeResult], *, allow_copy: bool = True) -> MergePlan:
     """How to join parts probed as `probes` (in order). Stream copy when every part has the
     same streams (codec, size, pixel format; sample rate, channels) in H.264/AAC; else
-    transcoded. Raises TranscodeError when there are fewer than two parts or one has neither
-    audio nor video."""
+    transcoded, as tall as the shortest part (no part is enlarged) but at most `MAX_LINES`,
+    with the first part's aspect. Raises TranscodeError when there are fewer than two parts
+    or one has neither audio nor video."""
     if len(probes) < 2:
         raise TranscodeError("a merged proxy needs at least two parts")
     if any(p.video is None and p.audio is None for p in probes):
@@ -105,9 +111,9 @@ def plan_merge(probes: list[ProbeResult], *, allow_copy: bool = True) -> MergePl
     )
     width = height = 0
     if has_video:
-        first = next(p.video for p in probes if p.video is not None)
-        assert first is not None
-        height = min(first.height or MAX_LINES, MAX_LINES)
+        pictures = [p.video for p in probes if p.video is not None]
+        first = pictures[0]
+        height = min([MAX_LINES, *(v.height for v in pictures if v.height)])
         width = round((first.width or 16 * height // 9) * height / (first.height or height))
         width, height = width // 2 * 2 or 2, height // 2 * 2 or 2
     return MergePlan(

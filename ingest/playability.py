@@ -16,6 +16,7 @@ from typing import Any
 
 from ingest.errors import FfmpegTimeout, ProbeError
 from ingest.ffmpeg_run import run_tool, safe_input_args
+from ingest.ffprobe_json import as_float, as_int, as_mapping
 from wire.media_kinds import MediaKind
 
 TIMEOUT_S = 30.0
@@ -107,8 +108,8 @@ def check_playable(path: Path, kind: MediaKind, *, duration_s: float | None) -> 
         return f"the browser copy cannot be read: {_first_word(report.stderr)}"
     if stream is None:
         return f"the browser copy holds no {noun} stream"
-    frames = _int(stream.get("nb_frames"))
-    if not _int(stream.get("nb_read_packets")):
+    frames = as_int(stream.get("nb_frames"))
+    if not as_int(stream.get("nb_read_packets")):
         listed = f"the index lists {frames} frames but " if frames else ""
         return (
             f"no {noun} data can be read from the browser copy ({listed}the media data is missing)"
@@ -116,7 +117,7 @@ def check_playable(path: Path, kind: MediaKind, *, duration_s: float | None) -> 
     reason = _decodes(path, kind, 0.0)
     if reason is not None:
         return f"no frame of the browser copy decodes: {reason}"
-    length = _float(duration_s) or _float(stream.get("duration")) or container_s
+    length = _positive(duration_s) or _positive(stream.get("duration")) or container_s
     if length:
         at_s = END_FRACTION * length
         reason = _decodes(path, kind, at_s)
@@ -160,8 +161,7 @@ def _parse(stdout: bytes) -> tuple[Mapping[str, Any] | None, float | None]:
         return None, None
     streams = data.get("streams")
     stream = streams[0] if isinstance(streams, list) and streams else None
-    fmt = data.get("format")
-    duration = _float(fmt.get("duration")) if isinstance(fmt, Mapping) else None
+    duration = _positive(as_mapping(data.get("format")).get("duration"))
     return (stream if isinstance(stream, Mapping) else None), duration
 
 
@@ -172,16 +172,7 @@ def _first_word(stderr: bytes) -> str:
     return _CONTEXT.sub(r"\1: ", first)
 
 
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: object) -> float | None:
-    try:
-        number = float(str(value)) if value is not None else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 < number < float("inf") else None
+def _positive(value: object) -> float | None:
+    """A length in seconds from `value` when it is one (finite and above 0), else None."""
+    number = as_float(value)
+    return number if number is not None and number > 0 else None

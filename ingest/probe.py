@@ -14,7 +14,6 @@ why not, and the file stays OTHER, kept as evidence.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from ingest.errors import ProbeError
 from ingest.ffmpeg_run import run_tool, safe_input_args, stderr_tail
+from ingest.ffprobe_json import as_float, as_int, as_mapping
 from ingest.media_kinds import MediaKind, media_kind
 
 
@@ -211,7 +211,7 @@ def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
     there is no audio or video stream, and ProbeError when the only picture has no decodable
     frame size; nothing else.
     """
-    fmt = _mapping(data.get("format"))
+    fmt = as_mapping(data.get("format"))
     raw_streams = data.get("streams")
     streams = (
         [s for s in raw_streams if isinstance(s, Mapping)] if isinstance(raw_streams, list) else []
@@ -221,7 +221,7 @@ def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
             s
             for s in streams
             if s.get("codec_type") == "video"
-            and not _mapping(s.get("disposition")).get("attached_pic")
+            and not as_mapping(s.get("disposition")).get("attached_pic")
         ),
         None,
     )
@@ -252,26 +252,26 @@ def parse_ffprobe_json(data: Mapping[str, Any]) -> ProbeResult:
         creation_time=_parse_time(raw_time) if raw_time else None,
         creation_time_raw=raw_time,
         duration_raw=_text(fmt.get("duration")),
-        probe_score=_int(fmt.get("probe_score")),
+        probe_score=as_int(fmt.get("probe_score")),
     )
 
 
 def _stream(s: Mapping[str, Any]) -> StreamInfo:
-    index = _int(s.get("index"))
+    index = as_int(s.get("index"))
     return StreamInfo(
         index=index if index is not None else 0,
         codec_name=_text(s.get("codec_name")) or "unknown",
-        width=_int(s.get("width")),
-        height=_int(s.get("height")),
+        width=as_int(s.get("width")),
+        height=as_int(s.get("height")),
         pix_fmt=_text(s.get("pix_fmt")),
-        sample_rate=_int(s.get("sample_rate")),
-        channels=_int(s.get("channels")),
+        sample_rate=as_int(s.get("sample_rate")),
+        channels=as_int(s.get("channels")),
         duration_s=_duration(s.get("duration")),
     )
 
 
 def _tag(obj: Mapping[str, Any], name: str) -> str | None:
-    tags = _mapping(obj.get("tags"))
+    tags = as_mapping(obj.get("tags"))
     return _text(next((v for k, v in tags.items() if str(k).lower() == name), None))
 
 
@@ -292,11 +292,6 @@ def _parse_time(raw: str) -> datetime | None:
     return parsed if datetime.min.year < parsed.year < datetime.max.year else None
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
-    """`value` if it is a JSON object, else an empty one (ffprobe JSON of an unexpected shape)."""
-    return value if isinstance(value, Mapping) else {}
-
-
 def _text(value: object) -> str | None:
     """`value` as text that can be stored anywhere (lone surrogates replaced); None if empty."""
     if value is None:
@@ -304,22 +299,7 @@ def _text(value: object) -> str | None:
     return str(value).encode("utf-8", errors="replace").decode("utf-8") or None
 
 
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: object) -> float | None:
-    try:
-        number = float(str(value)) if value is not None else None
-    except ValueError:
-        return None
-    return number if number is not None and math.isfinite(number) else None
-
-
 def _duration(value: object) -> float | None:
     """A duration in seconds if it is plausible for one camera file, else None (unknown)."""
-    number = _float(value)
+    number = as_float(value)
     return number if number is not None and 0 <= number <= MAX_PLAUSIBLE_DURATION_S else None

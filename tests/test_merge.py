@@ -56,11 +56,11 @@ def test_mismatched_resolutions_are_transcoded(segments: list[Path], tmp_path: P
     assert merged.duration_s == pytest.approx(4.0, abs=0.3)
 
 
-def _probe(width: int, *, audio: bool = True) -> ProbeResult:
+def _probe(width: int, *, height: int = 240, audio: bool = True) -> ProbeResult:
     return ProbeResult(
         format_name="mov,mp4,m4a,3gp,3g2,mj2",
         duration_s=2.0,
-        video=StreamInfo(0, "h264", width=width, height=240, pix_fmt="yuv420p"),
+        video=StreamInfo(0, "h264", width=width, height=height, pix_fmt="yuv420p"),
         audio=StreamInfo(1, "aac", sample_rate=48000, channels=1) if audio else None,
         creation_time=None,
         creation_time_raw=None,
@@ -73,6 +73,21 @@ def test_plan_copies_only_identical_streams() -> None:
     assert plan_merge([_probe(320), _probe(320, audio=False)]).method == "transcoded"
     with pytest.raises(TranscodeError):
         plan_merge([_probe(320)])
+
+
+def test_a_transcoded_merge_enlarges_no_part_and_has_at_most_720_lines() -> None:
+    """The parts are browser copies: camera-sized when copied, 720 lines from the software
+    preset, 1080 from a hardware one. Re-encoded, they are brought to the shortest of them,
+    and never above what the software preset makes."""
+
+    def size(*heights: int) -> tuple[int, int]:
+        plan = plan_merge([_probe(h * 16 // 9, height=h) for h in heights])
+        assert plan.method == "transcoded"
+        return plan.width, plan.height
+
+    assert size(720, 360) == (640, 360)  # the 360-line part is not enlarged
+    assert size(1080, 720) == (1280, 720)
+    assert size(2160, 1080) == (1280, 720)  # a copied 4K part and a hardware 1080 one
 
 
 def test_concat_list_names_only_plain_local_files(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,15 @@ from ingest.renditions import (
     plan_transcode,
     rendition_argv,
 )
-from simulation.footage import mjpeg_pcm_avi, mp4_top_level_boxes
+from simulation.footage import (
+    aac_m4a,
+    claim_duration,
+    h264_aac_mp4,
+    hevc_mp4,
+    mjpeg_avi_corrupt_from,
+    mjpeg_pcm_avi,
+    mp4_top_level_boxes,
+)
 from tests.fixtures_media import Clips
 from wire.media_kinds import MediaKind
 
@@ -34,13 +44,14 @@ def _probe(
     video: str | None = "h264",
     audio: str | None = "aac",
     *,
+    height: int = 1080,
     pix_fmt: str | None = "yuv420p",
     duration_s: float | None = 60.0,
 ) -> ProbeResult:
     return ProbeResult(
         format_name="mov,mp4,m4a,3gp,3g2,mj2",
         duration_s=duration_s,
-        video=StreamInfo(0, video, 1920, 1080, pix_fmt) if video else None,
+        video=StreamInfo(0, video, height * 16 // 9, height, pix_fmt) if video else None,
         audio=StreamInfo(1, audio, sample_rate=48000, channels=1) if audio else None,
         creation_time=None,
         creation_time_raw=None,
@@ -56,6 +67,8 @@ def _shape(plans: list[RenditionPlan]) -> list[tuple[str, str | None, str | None
 # (source shape, kind) -> (quick renditions, transcode or None)
 SHAPES = {
     "h264+aac": (_probe("h264", "aac"), VIDEO, [("h264", "copy", "copy")], None),
+    # Browsers play 8-bit H.264 at any size: a 4K file is copied, never transcoded.
+    "h264 4k": (_probe("h264", "aac", height=2160), VIDEO, [("h264", "copy", "copy")], None),
     "h264+pcm": (_probe("h264", "pcm_s16le"), VIDEO, [("h264", "copy", "encode")], None),
     "h264 silent": (_probe("h264", None), VIDEO, [("h264", "copy", None)], None),
     "h264 high10": (
@@ -124,12 +137,40 @@ def test_time_limits_follow_the_duration_copies_a_tenth_and_encodes_four_times()
     encode = plan_transcode(_probe("hevc", duration_s=600), VIDEO)
     assert encode is not None
     assert (copy.timeout_s(None), encode.timeout_s(None)) == (360, 2400)
+    short_copy = plan_quick(_probe("h264", duration_s=10), VIDEO)[0]
+    assert short_copy.timeout_s(None) == 30  # a copy gets at least 30 s
     short = plan_transcode(_probe("hevc", duration_s=5), VIDEO)
-    assert short is not None and short.timeout_s(None) == 60
-    unknown = plan_transcode(_probe("hevc", duration_s=None), VIDEO)
-    assert unknown is not None
-    assert unknown.timeout_s(10_000_000) == 1280  # 320 s estimated at 250 kbit/s, 4x
-    assert unknown.timeout_s(None) == MAX_TIMEOUT_S
+    assert short is not None and short.timeout_s(None) == 60  # an encode at least 60 s
+
+
+def _limits(probed: ProbeResult, source_bytes: int | None) -> tuple[float, float | None]:
+    """The time limits of (the first quick copy, the transcode or None) of a video file."""
+    encode = plan_transcode(probed, VIDEO)
+    return (
+        plan_quick(probed, VIDEO)[0].timeout_s(source_bytes),
+        None if encode is None else encode.timeout_s(source_bytes),
+    )
+
+
+@pytest.mark.parametrize("duration_s", [1e8, 4294967295.0, float("inf"), float("nan")])
+@pytest.mark.parametrize("video", ["h264", "hevc"])
+def test_time_limits_never_exceed_the_ceiling_whatever_the_duration_says(
+    duration_s: float, video: str
+) -> None:
+    """The probe refuses such durations; the plans are bounded even when handed one anyway."""
+    copy_s, encode_s = _limits(_probe(video, duration_s=duration_s), None)
+    assert 30 <= copy_s <= MAX_TIMEOUT_S == 6 * 3600
+    if video == "hevc":
+        assert encode_s is not None and 60 <= encode_s <= MAX_TIMEOUT_S
+
+
+def test_without_a_duration_the_time_limit_is_estimated_from_the_size_at_a_low_bitrate() -> None:
+    unknown = _probe("hevc", duration_s=None)
+    # 10 MB at 250 kbit/s is 320 s of media: a tenth (floor 30 s) to copy, 4x to transcode.
+    assert _limits(unknown, 10_000_000) == (32, 1280)
+    assert _limits(unknown, 100_000) == (30, 60)  # floors
+    assert _limits(unknown, 50 * 10**9) == (MAX_TIMEOUT_S, MAX_TIMEOUT_S)  # ceilings
+    assert _limits(unknown, None) == (MAX_TIMEOUT_S, MAX_TIMEOUT_S)  # nothing known: never endless
 
 
 def test_hevc_remux_copies_tagged_hvc1_with_the_index_first() -> None:
@@ -147,6 +188,17 @@ def test_h264_copy_keeps_the_video_and_encodes_other_audio_to_aac() -> None:
     joined = " ".join(rendition_argv(Path("/s/a.mov"), Path("/d/r.mp4"), plan))
     assert "-map 0:V:0 -c:v copy -map 0:a:0 -c:a aac -b:a 128k -f mp4" in joined
     assert "hvc1" not in joined
+    assert "-map_metadata" not in joined  # the source's tags are carried over as ffmpeg does
+
+
+def test_video_without_audio_maps_no_audio() -> None:
+    [copy] = plan_quick(_probe("h264", None), VIDEO)
+    encode = plan_transcode(_probe("mpeg4", None), VIDEO)
+    assert encode is not None
+    for plan, encoder in [(copy, None), (encode, PRESETS["software"])]:
+        assert plan.audio is None
+        argv = rendition_argv(Path("/s/a.mp4"), Path("/d/r.mp4"), plan, encoder)
+        assert "0:a:0" not in argv and "-c:a" not in argv
 
 
 def test_audio_renditions_drop_video_and_use_the_m4a_muxer() -> None:
@@ -220,6 +272,8 @@ def _assert_index_first_and_playable(rendition: Rendition, kind: MediaKind) -> N
 def test_a_camera_h264_mp4_gets_one_quick_copy_and_no_transcode(
     clips: Clips, tmp_path: Path
 ) -> None:
+    source_types = [box.type for box in mp4_top_level_boxes(clips.h264_mp4)]
+    assert source_types.index("moov") > source_types.index("mdat")  # as cameras write it
     probed = probe(clips.h264_mp4)
     [quick] = make_quick(clips.h264_mp4, probed, VIDEO, tmp_path)
     assert quick == Rendition("h264", tmp_path / "rendition-h264.mp4", "video/mp4", "avc1", "copy")
@@ -285,6 +339,15 @@ def test_audio_gets_a_quick_aac_m4a_and_no_transcode(
     assert make_transcode(src, probed, AUDIO, tmp_path, PRESETS["software"]) is None
 
 
+def test_a_video_file_with_only_audio_gets_an_aac_rendition(tmp_path: Path) -> None:
+    src = aac_m4a(tmp_path / "VID_0030.MP4")  # a camera's video file holding only sound
+    probed = probe(src)
+    [quick] = make_quick(src, probed, VIDEO, tmp_path)
+    assert quick == Rendition("aac", tmp_path / "rendition-aac.m4a", "audio/mp4", "mp4a", "copy")
+    _assert_index_first_and_playable(quick, AUDIO)
+    assert make_transcode(src, probed, VIDEO, tmp_path, PRESETS["software"]) is None
+
+
 def test_a_photo_gets_nothing_and_nothing_is_written(clips: Clips, tmp_path: Path) -> None:
     probed = probe(clips.jpg)
     assert make_quick(clips.jpg, probed, PHOTO, tmp_path) == []
@@ -312,6 +375,17 @@ def test_a_failed_software_encode_is_an_error_and_leaves_no_file(
     with pytest.raises(TranscodeError, match="VID.AVI"):
         make_transcode(garbage, probe(clips.mjpeg_avi), VIDEO, tmp_path, PRESETS["vaapi"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["VID.AVI"]
+
+
+def test_an_encode_that_fails_part_way_leaves_nothing_under_the_final_name(
+    tmp_path: Path,
+) -> None:
+    """Every picture zeroed (a failing memory card): ffmpeg has opened its output when it
+    gives up, so only writing to a .part and removing it keeps the final name empty."""
+    src = mjpeg_avi_corrupt_from(tmp_path / "REC.AVI", corrupt_from_s=0.0)
+    with pytest.raises(TranscodeError, match="REC.AVI"):
+        make_transcode(src, probe(src), VIDEO, tmp_path, PRESETS["software"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REC.AVI"]
 
 
 def test_a_refused_quick_copy_is_skipped_and_the_transcode_makes_the_browser_copy(
@@ -392,6 +466,29 @@ def test_a_rendition_that_cannot_be_saved_is_a_transcode_error_naming_the_file(
     in_the_way = tmp_path / "rendition-h264.mp4"
     in_the_way.mkdir()
     (in_the_way / "x").touch()  # os.replace cannot put a file over a non-empty folder
-    with pytest.raises(TranscodeError, match="the rendition could not be saved as rendition-h264"):
+    with pytest.raises(
+        TranscodeError, match="VID_0003.MP4: the rendition could not be saved as rendition-h264"
+    ):
         make_transcode(clips.hevc_mp4, probe(clips.hevc_mp4), VIDEO, tmp_path, PRESETS["software"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rendition-h264.mp4"]
+
+
+@pytest.mark.parametrize("claimed_s", [4294967295, 500_000])
+@pytest.mark.parametrize("encode", [h264_aac_mp4, hevc_mp4], ids=["copied", "transcoded"])
+def test_a_header_claiming_an_absurd_duration_gets_renditions_in_bounds(
+    tmp_path: Path, encode: Callable[..., Path], claimed_s: int
+) -> None:
+    """1 s of video whose mvhd claims 136 years (once an OverflowError) or ~6 days (a limit of
+    weeks): the renditions are made, with time limits that follow the real length."""
+    src = claim_duration(encode(tmp_path / "VID_0013.MP4", seconds=1), claimed_s)
+    started = time.monotonic()
+    probed = probe(src)
+    made = make_quick(src, probed, VIDEO, tmp_path)
+    transcoded = make_transcode(src, probed, VIDEO, tmp_path, PRESETS["software"])
+    made += [transcoded] if transcoded else []
+    assert [r.name for r in made] == (["h264"] if encode is h264_aac_mp4 else ["hevc", "h264"])
+    for rendition in made:
+        assert probe(rendition.path).duration_s == pytest.approx(1.0, abs=0.1)
+    assert time.monotonic() - started < 30
+    size = src.stat().st_size
+    assert _limits(probed, size) == ((30, None) if encode is h264_aac_mp4 else (30, 60))
