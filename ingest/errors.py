@@ -23,3 +23,9 @@ class FfmpegTimeout(IngestError):
 
 class EncoderUnavailable(IngestError):
     """The H.264 encoder asked for (`STATION_TRANSCODE`) does not work on this machine."""
+
+
+class ToolsStopped(Exception):
+    """The station is shutting down and killed (or will not start) ffmpeg/ffprobe. Not an
+    IngestError on purpose: it says nothing about the file, whose step is redone after the
+    restart; no handler may take it for a verdict on the file."""

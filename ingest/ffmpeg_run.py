@@ -15,12 +15,13 @@ import subprocess
 import threading
 from pathlib import Path
 
-from ingest.errors import FfmpegTimeout, IngestError, TranscodeError
+from ingest.errors import FfmpegTimeout, IngestError, ToolsStopped, TranscodeError
 from wire.media_kinds import MediaKind
 
 STDERR_TAIL_LINES = 15
 _RUNNING: set[subprocess.Popen[bytes]] = set()
 _RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
 MAX_TIMEOUT_S = 6 * 3600.0
 """No ffmpeg/ffprobe run may take longer, whatever a file claims about its own length."""
 
@@ -108,6 +109,8 @@ def run_tool(
     """
     tool = Path(argv[0]).name
     subject = f" on {what}" if what else ""
+    if _STOPPING.is_set():
+        raise ToolsStopped(f"{tool} not started{subject}: the station is shutting down")
     # A limit derived from a file's claims must never overflow the OS timer or be endless.
     timeout_s = bounded_timeout(timeout_s, floor_s=0.0)
     try:
@@ -135,6 +138,8 @@ def run_tool(
     finally:
         with _RUNNING_LOCK:
             _RUNNING.discard(proc)
+    if _STOPPING.is_set() and proc.returncode < 0:
+        raise ToolsStopped(f"{tool} killed{subject}: the station is shutting down")
     result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         raise error(
@@ -144,8 +149,10 @@ def run_tool(
 
 
 def kill_running() -> None:
-    """Kill every tool this process started that still runs (at shutdown: each runs in its own
-    process group, so it would outlive us; the journal redoes its work after a restart)."""
+    """At shutdown: kill every tool this process started that still runs (each runs in its own
+    process group, so it would outlive us) and start no more; their callers get ToolsStopped
+    and the journal redoes the work after a restart. For the rest of the process's life."""
+    _STOPPING.set()
     with _RUNNING_LOCK:
         running = list(_RUNNING)
     for proc in running:  # the thread that started each one reaps it and raises

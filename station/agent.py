@@ -24,7 +24,6 @@ import usb.backend
 from devices.errors import DeviceError
 from devices.identify import DockIdentity, find_cameras_to_prepare, identify_dock, prepare_camera
 from devices.usb_enum import UsbIdentity
-from ingest.ffmpeg_run import kill_running
 from ingest.scan import ScanResult
 from station.api_client import ApiClient, ApiError, RegisteredDevice
 from station.backlog import Backlog
@@ -58,6 +57,9 @@ class Agent:
     """Groups registered segments into recordings; None: no merging (tests)."""
     backlog: Backlog | None = None
     """Makes registered media's browser copies; None: none are made (tests)."""
+    stop_tools: Callable[[], None] | None = None
+    """Kills the ffmpeg the process started, at shutdown (ingest.ffmpeg_run.kill_running: for
+    the rest of the process's life, so only where the agent is the process)."""
     _docks: dict[Path, _Dock] = field(default_factory=dict)
     _prepared: dict[tuple[int, int, str | None], DockIdentity] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,8 +91,8 @@ class Agent:
             self.settings.export_dirs or "none",
         )
         stop.wait()
-        # A transcode can run for minutes: stop it now; its medium is made again on restart.
-        kill_running()
+        if self.stop_tools is not None:  # a transcode can run for minutes; redone on restart
+            self.stop_tools()
         for thread in threads:
             thread.join(timeout=10)
         with self._lock:

@@ -35,6 +35,8 @@ class Registered:
     media_id: str
     case_nos: tuple[str, ...]
     """The cases the api associated the medium with (at the dock or automatically)."""
+    proxy_status: str
+    """`ready` when the same bytes were registered before and play already."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,11 @@ class ApiClient:
                 response, f"registration of {record.sha256[:12]}", RegistrationError
             )
         media = response.json()
-        return Registered(media_id=media["id"], case_nos=tuple(media.get("case_nos") or ()))
+        return Registered(
+            media_id=media["id"],
+            case_nos=tuple(media.get("case_nos") or ()),
+            proxy_status=str(media.get("proxy_status") or "none"),
+        )
 
     def attach_derived(self, media_id: str, derived: DerivedFacts) -> None:
         """Tell the api what the backlog made for a medium: its renditions (uploaded), its

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 IDLE_S = 2.0
 """How often an idle backlog looks for work (new registrations wake it at once)."""
 NICE = 19
+WAIT_S = 30.0
+"""How long derived work waits for an unreachable store or api before it tries again."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,10 @@ class Backlog:
         """New work is in the journal (a registration)."""
         self._wake.set()
 
-    def due(self) -> list[DerivedJob]:
-        """The work that is due now, in the order it will be done."""
-        return self._p.journal.derived_due()
+    def due(self, *, among: Iterable[int] | None = None) -> list[DerivedJob]:
+        """The work that is due now (of the rows `among`, when given), in the order it will
+        be done."""
+        return self._p.journal.derived_due(among=among)
 
     def run(self, stop: threading.Event) -> None:
         """The backlog thread: work until `stop` is set, at the lowest priority."""
@@ -108,6 +111,16 @@ class Backlog:
                         break
         return outcomes
 
+    def _refused(self, row: JournalRow, job: DerivedJob, exc: ApiError) -> DerivedJob:
+        """The api refused what was attached (an object it does not find, say): made and
+        uploaded again from the start; after MAX_PROXY_ATTEMPTS refusals left as it is, for
+        IT to look at (the original is registered; the api shows the browser copy pending)."""
+        if job.attempts + 1 >= MAX_PROXY_ATTEMPTS:
+            log.error("%s: the api keeps refusing its browser copies: %s", row.path, exc)
+            return self._p.journal.derived_abandon(row.id, f"refused by the api: {exc}")
+        log.warning("%s: the api refused its browser copies, making them again: %s", row.path, exc)
+        return self._p.journal.derived_redo(row.id, f"refused by the api: {exc}")
+
     def _step(self, job: DerivedJob, stop: threading.Event | None) -> DerivedOutcome:
         row = self._p.journal.get(job.file_id)
         step = next_derived_step(job)
@@ -118,9 +131,14 @@ class Backlog:
         except ProxyFailed as exc:
             log.warning("%s: browser copy failed: %s", row.path, exc)
             job = give_up(self._p, row, job, str(exc))
-        except (StorageError, ApiError, OSError) as exc:
-            log.warning("%s: derived work waits (%s)", row.path, exc)
-            return DerivedOutcome(row, self._p.journal.derived_fail(row.id, job.facts), exc)
+        except ApiError as exc:
+            if exc.retryable:
+                log.warning("%s: derived work waits for the api (%s)", row.path, exc)
+                return DerivedOutcome(row, self._p.journal.derived_wait(row.id, WAIT_S), exc)
+            return DerivedOutcome(row, self._refused(row, job, exc), exc)
+        except (StorageError, OSError) as exc:
+            log.warning("%s: derived work waits for the store (%s)", row.path, exc)
+            return DerivedOutcome(row, self._p.journal.derived_wait(row.id, WAIT_S), exc)
         except Exception as exc:  # ffmpeg failed, or a fault nobody foresaw: tried again
             if stop is not None and stop.is_set():  # killed at shutdown: not the file's fault
                 return DerivedOutcome(row, job, exc)

@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ingest.encoders import PRESETS, EncoderUnavailable, choose_encoder, encoder_works
+from ingest.encoders import EncoderUnavailable, choose_encoder, encoder_works
+from ingest.ffmpeg_run import kill_running
 from station.api_client import ApiClient
 from station.backlog import Backlog, DerivedOutcome
 from station.importer import Importer, ImportOptions
@@ -28,6 +29,7 @@ from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import StatusBoard
 from storage.object_store import ObjectStore, open_store
+from wire.media_kinds import MediaKind
 
 app = typer.Typer(help="执法记录仪采集站 / evidence media station", no_args_is_help=True)
 token_app = typer.Typer(help="api tokens", no_args_is_help=True)
@@ -67,7 +69,6 @@ def open_pipeline(
         api=api,
         zone=settings.zone(),
         encoder=encoder,
-        software=PRESETS["software"],
     )
 
 
@@ -105,8 +106,9 @@ def import_volume(
             quarantined = importer.sweep_staging()
             report = importer.run(volume, options, progress, finish_leftovers=True)
             recordings.assemble_all()  # at once, without merged proxies where they wait
-            if not originals_only:
-                derived = progress.derive(Backlog(pipeline))
+            if not originals_only:  # this import's files, and the staged ones it finished
+                ours = [o.row_id for o in report.outcomes if o.row_id is not None]
+                derived = progress.derive(Backlog(pipeline), ours)
                 recordings.assemble_all()
         report.quarantined = quarantined
         proxies = {
@@ -467,13 +469,15 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
 
         # A medium's browser copy made: its recording's merged proxy may be ready to make.
         def assemble(row: JournalRow) -> None:
-            recordings.assemble(row.device_key)
+            probed = row.facts.probe
+            if probed is not None and probed.kind in (MediaKind.VIDEO, MediaKind.AUDIO):
+                recordings.assemble(row.device_key)  # only recordings are made of segments
 
         backlog = Backlog(pipeline, on_finished=assemble)
         with Importer(pipeline, on_registered=lambda _row: backlog.wake()) as importer:
             for moved in importer.sweep_staging():
                 board.add_station_error(
-                    f"采集站暂存区中有不属于任何记录的文件，已移至 {moved}，未删除；请信息通信部门检查"
+                    f"采集站暂存区中有未能与导入记录对应的文件，已移至 {moved}，未删除；请信息通信部门检查"
                 )
             Agent(
                 settings=settings,
@@ -483,6 +487,7 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
                 board=board,
                 recordings=recordings,
                 backlog=backlog,
+                stop_tools=kill_running,
             ).run(stop)
     finally:
         api.close()

@@ -24,8 +24,9 @@ from wire.media_kinds import MediaKind
 class ClockSet:
     """The station set the camera's clock at this dock (STATION_SYNC_CLOCK)."""
 
-    offset_before_s: float
-    """Device clock minus station clock before it was set: the files' stamps carry it."""
+    offset_before_s: float | None
+    """Device clock minus station clock before it was set (the files' stamps carry it); None
+    when the camera's clock could not be read first."""
     set_at: datetime
     """Station time (UTC) the camera was set to."""
 
@@ -159,10 +160,6 @@ class DerivedFacts:
     unplayable_reason: str | None = None
     attached: bool = False
     """The api holds exactly this; False: the next step tells it."""
-
-    @property
-    def playable(self) -> bool:
-        return bool(self.renditions)
 
 
 T = TypeVar("T")

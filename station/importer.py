@@ -31,6 +31,7 @@ from ingest.scan import INCOMPLETE_REASONS, FoundFile, ScanResult, SkippedEntry,
 from station.facts import ClockSet, DerivedStage, DockFacts
 from station.journal import FileState, JournalRow
 from station.pipeline import Pipeline, advance_evidence, stage
+from storage.durable import sha256_file
 from wire.media_kinds import MediaKind
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class ImportOptions:
 
     def dock_facts(self) -> DockFacts:
         clock_set = None
-        if self.clock_set_at is not None and self.clock_offset_s is not None:
+        if self.clock_set_at is not None:
             clock_set = ClockSet(offset_before_s=self.clock_offset_s, set_at=self.clock_set_at)
         return DockFacts(
             device_id=self.device_id,
@@ -172,8 +173,10 @@ class Importer:
 
     def sweep_staging(self) -> list[str]:
         """At start-up, before any import: remove partial copies and the folders of files
-        whose work is done; move staged bytes no journal row claims (a lost or replaced
-        journal) to the quarantine folder, never deleting them. Returns what was moved."""
+        whose work is done (their staged copy checked to be the registered bytes); move
+        staged bytes no journal row claims (a lost, replaced or restored journal, or a crash
+        between a copy and its journal entry) to the quarantine folder, never deleting them.
+        Returns what was moved."""
         moved: list[str] = []
         if not self._staging_root.is_dir():
             return moved
@@ -185,16 +188,30 @@ class Importer:
                 row = self._journal.get(int(entry.name))
             except (ValueError, KeyError):
                 row = None
-            if row is None or row.facts.staged is None:
-                if entry.is_dir() and not any(entry.iterdir()):
-                    entry.rmdir()
-                else:
-                    moved.append(self._quarantine(entry))
-            elif row.state in (FileState.REGISTERED, FileState.RELEASED):
-                job = self._journal.derived_of(row.id)
-                if job is None or (job.stage is DerivedStage.DONE and job.facts.attached):
-                    shutil.rmtree(entry, ignore_errors=True)
+            job = self._journal.derived_of(row.id) if row is not None else None
+            done = job is not None and job.stage is DerivedStage.DONE and job.facts.attached
+            if entry.is_dir() and not any(entry.iterdir()):
+                entry.rmdir()
+            elif row is None or not self._holds_its_copy(entry, row, hash_it=done):
+                moved.append(self._quarantine(entry))
+            elif done:
+                shutil.rmtree(entry, ignore_errors=True)
         return moved
+
+    def _holds_its_copy(self, folder: Path, row: JournalRow, *, hash_it: bool) -> bool:
+        """Whether `folder` is this row's staging folder: its staged copy, with the row's
+        size and, with `hash_it` (a folder about to be removed), its SHA-256. A journal
+        restored from an old backup may know the folder's number for another file."""
+        if row.facts.staged is None or not folder.is_dir():
+            return False
+        staged = folder / row.facts.staged.name
+        try:
+            if staged.stat().st_size != row.size:
+                return False
+        except FileNotFoundError:
+            # Registered rows may have lost it legitimately (uploaded: the store has it).
+            return row.state in (FileState.UPLOADED, FileState.REGISTERED, FileState.RELEASED)
+        return not hash_it or sha256_file(staged) == row.sha256
 
     def _quarantine(self, folder: Path) -> str:
         """Staged bytes that no journal row claims may be the only copy of evidence: kept,
@@ -288,31 +305,32 @@ class Importer:
         def sidecar_of(f: FoundFile) -> int | None:
             return row_of_path.get(f.sidecar_of) if f.sidecar_of else None
 
-        def copy(row: JournalRow) -> JournalRow | None:
+        processing: list[Future[None]] = [self._workers.submit(finish, r) for r in leftover]
+        sidecars: list[JournalRow] = []
+        queued = threading.Lock()
+
+        def copy(row: JournalRow) -> None:
+            """Stage one file and hand it on at once, so small files are registered while
+            the big one is still copying."""
             if row.state is FileState.DISCOVERED:
                 source = found[row.id]
                 try:
                     row = self._stage(row, source, dock, sidecar_of(source), observer)
                 except Exception as exc:
                     settle(row, exc)
-                    return None
-            return row
+                    return
+            with queued:
+                if row.id in found and found[row.id].sidecar_of:
+                    sidecars.append(row)  # registered once its medium's SHA-256 is known
+                else:
+                    processing.append(self._workers.submit(finish, row))
 
-        processing: list[Future[None]] = [self._workers.submit(finish, r) for r in leftover]
-        sidecars: list[JournalRow] = []
         with ThreadPoolExecutor(COPIERS, thread_name_prefix="copy") as copiers:
             # Largest first, so the two copiers finish together instead of one copying the
             # last big file alone.
             by_size = sorted(docked, key=lambda row: row.size, reverse=True)
-            staging = [copiers.submit(copy, row) for row in by_size]
-            for copied in staging:
-                staged = copied.result()
-                if staged is None:
-                    continue
-                if staged.id in found and found[staged.id].sidecar_of:
-                    sidecars.append(staged)  # registered once its medium's SHA-256 is known
-                else:
-                    processing.append(self._workers.submit(finish, staged))
+            for copied in [copiers.submit(copy, row) for row in by_size]:
+                copied.result()
         processing += [self._workers.submit(finish, row) for row in sidecars]
         not_copied = [r for r in docked if self._journal.get(r.id).state is FileState.DISCOVERED]
         if not_copied or any(s.reason in INCOMPLETE_REASONS for s in scan.skipped):

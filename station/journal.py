@@ -416,6 +416,36 @@ class Journal:
             ).fetchone()
             return int(total)
 
+    def register(
+        self,
+        row_id: int,
+        facts: FileFacts,
+        *,
+        media_id: str,
+        priority: int,
+        recorded_at: datetime | None,
+        stage: DerivedStage,
+    ) -> tuple[JournalRow, DerivedJob]:
+        """uploaded → registered and the medium's derived work into the backlog, in one
+        transaction: a crash never leaves a registered row that nothing will derive from."""
+        with self._lock:
+            current = self._get(row_id)
+            if current.state is not FileState.UPLOADED:
+                raise ValueError(f"journal row {row_id} is {current.state}, not uploaded")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "UPDATE files SET state=?, facts=?, media_id=?, error=NULL, attempts=0,"
+                    " next_attempt_at=NULL, updated_at=? WHERE id=?",
+                    (FileState.REGISTERED, facts_json.dump(facts), media_id, _now(), row_id),
+                )
+                self._insert_derived(row_id, priority, recorded_at, stage)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return self._get(row_id), self._derived(row_id)
+
     # -- the derived backlog -------------------------------------------------------------
 
     def enqueue_derived(
@@ -424,27 +454,32 @@ class Journal:
         """Put a registered medium's derived work in the backlog (once: a second call keeps
         what is there)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO derived (file_id, stage, priority, recorded_at, facts,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    row_id,
-                    stage,
-                    priority,
-                    recorded_at.astimezone(UTC).isoformat() if recorded_at else None,
-                    # The registration told the api as much: nothing to attach yet.
-                    facts_json.dump(
-                        DerivedFacts(
-                            status=ProxyStatus.NONE
-                            if stage is DerivedStage.DONE
-                            else ProxyStatus.PENDING,
-                            attached=True,
-                        )
-                    ),
-                    _now(),
-                ),
-            )
+            self._insert_derived(row_id, priority, recorded_at, stage)
             return self._derived(row_id)
+
+    def _insert_derived(
+        self, row_id: int, priority: int, recorded_at: datetime | None, stage: DerivedStage
+    ) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO derived (file_id, stage, priority, recorded_at, facts,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                row_id,
+                stage,
+                priority,
+                recorded_at.astimezone(UTC).isoformat() if recorded_at else None,
+                # The registration told the api as much: nothing to attach yet.
+                facts_json.dump(
+                    DerivedFacts(
+                        status=ProxyStatus.NONE
+                        if stage is DerivedStage.DONE
+                        else ProxyStatus.PENDING,
+                        attached=True,
+                    )
+                ),
+                _now(),
+            ),
+        )
 
     def _derived(self, row_id: int) -> DerivedJob:
         return _job(self._db.execute("SELECT * FROM derived WHERE file_id=?", (row_id,)))
@@ -469,15 +504,25 @@ class Journal:
             ids = list(among)
             query += f" AND file_id IN ({','.join('?' * len(ids))})"
             params += ids
-        query += " ORDER BY priority, stage = 'transcode', recorded_at IS NULL, recorded_at DESC"
+        query += (
+            " ORDER BY priority, json_extract(facts, '$.attached') = 1, stage = 'transcode',"
+            " recorded_at IS NULL, recorded_at DESC"
+        )
         with self._lock:
             cur = self._db.execute(query, params)
             names = [d[0] for d in cur.description]
             return [_job_of(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
 
     def derived_advance(self, row_id: int, stage: DerivedStage, facts: DerivedFacts) -> DerivedJob:
-        """Record what the backlog did for a medium; clears the back-off."""
+        """Record what the backlog did for a medium; clears the back-off. Stages only move
+        forward."""
+        order = list(DerivedStage)
         with self._lock:
+            current = self._derived(row_id)
+            if order.index(stage) < order.index(current.stage):
+                raise ValueError(
+                    f"derived work of row {row_id} cannot go from {current.stage} to {stage}"
+                )
             self._db.execute(
                 "UPDATE derived SET stage=?, facts=?, attempts=0, next_attempt_at=NULL,"
                 " updated_at=? WHERE file_id=?",
@@ -496,17 +541,46 @@ class Journal:
             )
             return self._derived(row_id)
 
-    def derived_unfinished(self, among: Iterable[int]) -> list[DerivedJob]:
-        """Of these rows, those whose derived work is not done or not attached yet."""
-        ids = list(among)
+    def derived_redo(self, row_id: int, why: str) -> DerivedJob:
+        """Start a medium's derived work over (its results were refused), after a back-off;
+        the one step back, counted as an attempt."""
         with self._lock:
-            cur = self._db.execute(
-                "SELECT * FROM derived WHERE (stage != ? OR json_extract(facts, '$.attached') = 0)"
-                f" AND file_id IN ({','.join('?' * len(ids))})",
-                [DerivedStage.DONE, *ids],
+            current = self._derived(row_id)
+            fresh = DerivedFacts(status=ProxyStatus.PENDING, error=why, attached=True)
+            self._db.execute(
+                "UPDATE derived SET stage=?, facts=?, attempts=attempts+1, next_attempt_at=?,"
+                " updated_at=? WHERE file_id=?",
+                (
+                    DerivedStage.QUICK,
+                    facts_json.dump(fresh),
+                    _retry_at(current.attempts),
+                    _now(),
+                    row_id,
+                ),
             )
-            names = [d[0] for d in cur.description]
-            return [_job_of(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+            return self._derived(row_id)
+
+    def derived_abandon(self, row_id: int, why: str) -> DerivedJob:
+        """Stop trying: done, with why, whatever the api holds."""
+        with self._lock:
+            current = self._derived(row_id)
+            facts = dataclasses.replace(current.facts, error=why, attached=True)
+            self._db.execute(
+                "UPDATE derived SET stage=?, facts=?, updated_at=? WHERE file_id=?",
+                (DerivedStage.DONE, facts_json.dump(facts), _now(), row_id),
+            )
+            return self._derived(row_id)
+
+    def derived_wait(self, row_id: int, seconds: float) -> DerivedJob:
+        """The store or api is unreachable: try again in `seconds`, without counting it
+        against the medium (its attempts are for ffmpeg's failures)."""
+        retry_at = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+        with self._lock:
+            self._db.execute(
+                "UPDATE derived SET next_attempt_at=?, updated_at=? WHERE file_id=?",
+                (retry_at, _now(), row_id),
+            )
+            return self._derived(row_id)
 
     # -- recordings and cameras ----------------------------------------------------------
 
@@ -572,6 +646,8 @@ def _upgrade(db: sqlite3.Connection, *, fresh: bool) -> None:
         db.execute("COMMIT")
     if "merged" not in {row[1] for row in db.execute("PRAGMA table_info(recordings)")}:
         db.execute("ALTER TABLE recordings ADD COLUMN merged INTEGER NOT NULL DEFAULT 0")
+        # Registered by a version that merged at once: final, never merged again.
+        db.execute("UPDATE recordings SET merged = 1")
     db.execute("CREATE INDEX IF NOT EXISTS files_state ON files (state, next_attempt_at)")
     if version < 2:
         _typed_facts(db)
@@ -582,12 +658,12 @@ def _typed_facts(db: sqlite3.Connection) -> None:
     facts become FileFacts, `processed` rows become `probed` (their proxy is made again by
     the backlog), and registered rows get the backlog entry their proxy state implies."""
     db.execute("BEGIN IMMEDIATE")
-    for row_id, state, kind, raw in db.execute(
-        "SELECT id, state, kind, facts FROM files"
+    for row_id, state, kind, device_key, raw in db.execute(
+        "SELECT id, state, kind, device_key, facts FROM files"
     ).fetchall():
         old = json.loads(raw or "{}")
         new_state = FileState.PROBED if state == "processed" else FileState(state)
-        typed = _legacy_facts(old, kind)
+        typed = _legacy_facts(old, kind, device_key)
         db.execute(
             "UPDATE files SET state=?, facts=? WHERE id=?",
             (new_state, facts_json.dump(typed), row_id),
@@ -619,12 +695,12 @@ def _time(value: object) -> datetime | None:
         return None
 
 
-def _legacy_facts(old: dict[str, Any], kind: str) -> FileFacts:
-    dock_raw = old.get("dock")
+def _legacy_facts(old: dict[str, Any], kind: str, device_key: str) -> FileFacts:
+    dock_raw: dict[str, Any] = old["dock"] if isinstance(old.get("dock"), dict) else {}
     staged = None
-    if isinstance(dock_raw, dict) and "staged_name" in old:
+    if "staged_name" in old:  # journals before dock facts were kept have none
         dock = DockFacts(
-            device_id=str(dock_raw.get("device_id") or ""),
+            device_id=str(dock_raw.get("device_id") or device_key),
             station_id=str(dock_raw.get("station_id") or ""),
             officer_id=dock_raw.get("officer_id"),
             case_no=dock_raw.get("case_no"),
@@ -644,7 +720,10 @@ def _legacy_facts(old: dict[str, Any], kind: str) -> FileFacts:
             video_codec=old.get("video_codec"),
             audio_codec=old.get("audio_codec"),
             creation_time=_time(old.get("creation_time")),
-            unreadable=None if old.get("playable") else old.get("unplayable_reason"),
+            # Unreadable only when ffprobe failed (no container): a failed proxy is made again.
+            unreadable=None
+            if old.get("container")
+            else old.get("unplayable_reason") or "ffprobe could not read it",
         )
     upload = None
     if isinstance(old.get("original_key"), str) and _time(old.get("uploaded_at")):
@@ -653,9 +732,8 @@ def _legacy_facts(old: dict[str, Any], kind: str) -> FileFacts:
         upload = UploadFacts(at=at, original_key=old["original_key"])
     registered = None
     if "recorded_start" in old or "important" in old:
-        device_id = (dock_raw or {}).get("device_id") if isinstance(dock_raw, dict) else None
         registered = RegisteredFacts(
-            device_id=str(device_id or ""),
+            device_id=str(dock_raw.get("device_id") or device_key),
             recorded_start=_time(old.get("recorded_start")),
             important=bool(old.get("important")),
             in_case=False,

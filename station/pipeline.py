@@ -33,7 +33,7 @@ from ingest.file_names import parse_name
 from ingest.playability import check_playable
 from ingest.probe import ProbeResult, kind_from_probe, probe
 from ingest.recorded_time import RecordedTimes, correct_times
-from ingest.renditions import Rendition, make_quick, make_transcode, plan_transcode
+from ingest.renditions import BROWSER_SAFE, Rendition, make_quick, make_transcode
 from ingest.scan import FoundFile
 from ingest.thumbnail import make_thumbnail
 from station.api_client import ApiClient
@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 
 MAX_PROXY_ATTEMPTS = 3
 """A browser copy that ffmpeg fails to make this many times is `failed`, with the reason."""
-BROWSER_SAFE = frozenset({"h264", "aac"})
-"""Renditions every browser plays: a medium with one is `ready`."""
 
 
 class ProxyFailed(IngestError):
@@ -77,8 +75,7 @@ class Pipeline:
     api: ApiClient
     zone: tzinfo
     encoder: EncoderPreset
-    software: EncoderPreset
-    """The preset a failed hardware encode falls back to."""
+    """The STATION_TRANSCODE preset (a failed hardware encode falls back to software)."""
 
     def workdir(self, row: JournalRow) -> Path:
         return self.staging_root / str(row.id)
@@ -229,13 +226,16 @@ def register_original(p: Pipeline, row: JournalRow) -> JournalRow:
             in_case=bool(registered.case_nos),
         ),
     )
-    row = p.journal.advance(row.id, FileState.REGISTERED, facts, media_id=registered.media_id)
     first = record.important or bool(registered.case_nos)
-    job = p.journal.enqueue_derived(
+    # The same bytes registered before (another device or station) already play: nothing to do.
+    derive = derivable and registered.proxy_status != ProxyStatus.READY
+    row, job = p.journal.register(
         row.id,
+        facts,
+        media_id=registered.media_id,
         priority=Priority.FIRST if first else Priority.NORMAL,
         recorded_at=times.start,
-        stage=DerivedStage.QUICK if derivable else DerivedStage.DONE,
+        stage=DerivedStage.QUICK if derive else DerivedStage.DONE,
     )
     if job.stage is DerivedStage.DONE:  # nothing to derive: the staged copy has done its job
         shutil.rmtree(p.workdir(row), ignore_errors=True)
@@ -324,11 +324,9 @@ def make_quick_renditions(p: Pipeline, row: JournalRow, job: DerivedJob) -> Deri
             renditions.append(kept)
     thumb = _thumbnail(p, row, src, probed, kind)
     playable_everywhere = any(r.name in BROWSER_SAFE for r in renditions)
-    needs_transcode = (
-        kind in (MediaKind.VIDEO, MediaKind.AUDIO)
-        and not playable_everywhere
-        and plan_transcode(probed, kind) is not None
-    )
+    # Whatever the plan said: a stream copy ffmpeg refused, or one that did not decode, is
+    # encoded in full by the transcode.
+    needs_transcode = kind in (MediaKind.VIDEO, MediaKind.AUDIO) and not playable_everywhere
     if kind is MediaKind.PHOTO:
         status = ProxyStatus.NONE
     elif playable_everywhere:
@@ -355,17 +353,8 @@ def make_browser_proxy(p: Pipeline, row: JournalRow, job: DerivedJob) -> Derived
     or FfmpegTimeout when ffmpeg fails (retried with back-off), ProxyFailed when the result
     does not play (final)."""
     probed, src, kind = _source(p, row)
-    try:
-        made = make_transcode(src, probed, kind, p.workdir(row), p.encoder)
-    except (TranscodeError, FfmpegTimeout) as exc:
-        if p.encoder.name == p.software.name:
-            raise
-        log.warning("%s: %s encode failed, making it in software: %s", row.path, p.encoder, exc)
-        made = make_transcode(src, probed, kind, p.workdir(row), p.software)
-        if made is not None:
-            made = dataclasses.replace(
-                made, note=f"hardware encode ({p.encoder.name}) failed: {exc}; made in software"
-            )
+    # A failed hardware encode is made again in software there, and its note says so.
+    made = make_transcode(src, probed, kind, p.workdir(row), p.encoder)
     if made is None:
         raise ProxyFailed(f"{row.path}: no browser copy can be made of its streams")
     rejected: list[str] = []
@@ -468,10 +457,13 @@ def _keep(
     if why is not None:
         log.warning("%s: %s rendition rejected: %s", row.path, made.name, why)
         rejected.append(why)
+        made.path.unlink(missing_ok=True)  # the transcode then makes it in full
         return None
     assert row.sha256 is not None
     key = rendition_key(row.sha256, made.name)
     p.store.put_file(key, made.path, sha256=None, content_type=made.content_type)
+    if made.name not in BROWSER_SAFE:  # a browser-safe file tells the transcode it is done
+        made.path.unlink(missing_ok=True)
     return RenditionFacts(
         name=made.name,  # type: ignore[arg-type]
         content_type=made.content_type,

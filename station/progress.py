@@ -158,13 +158,14 @@ class RichImportProgress:
         must not restyle or hide the output."""
         return self._names.get(row.id) or escape(row.path)
 
-    def derive(self, backlog: Backlog) -> list[DerivedOutcome]:
-        """Make the browser copies of what is registered, with a bar; each medium's last
-        outcome (failures stay in the backlog, retried by the agent)."""
-        due = backlog.due()
+    def derive(self, backlog: Backlog, rows: list[int]) -> list[DerivedOutcome]:
+        """Make the browser copies of these rows (and of earlier imports' files still
+        waiting), with a bar; each medium's last outcome (failures stay in the backlog,
+        retried later)."""
+        due = backlog.due(among=rows)
         if not due:
             return []
-        self._console.print(f"原始文件已全部登记。正在生成浏览器预览（{len(due)} 个）……")
+        self._console.print(f"原始文件已处理完毕。正在生成浏览器预览（{len(due)} 个）……")
         task = self._progress.add_task("总体：生成浏览器预览", total=len(due))
         last: dict[int, DerivedOutcome] = {}
 
@@ -254,7 +255,7 @@ def print_summary(console: Console, result: ImportResult, *, originals_only: boo
         console.print(table)
     for moved in report.quarantined:
         console.print(
-            f"[yellow]注意：[/yellow]暂存区中有不属于任何导入记录的文件，已移至 {escape(moved)}"
+            f"[yellow]注意：[/yellow]暂存区中有未能与导入记录对应的文件，已移至 {escape(moved)}"
             "（未删除），请信息通信部门检查。"
         )
     console.print(

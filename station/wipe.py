@@ -35,7 +35,14 @@ def wipe_registered(
     bytes on the device are checked against the registered SHA-256 (a file undocked before
     it was registered is wiped at its next dock). Never raises for one file."""
     summary = WipeSummary()
-    rows = [row for row in journal.registered_on(device_key) if _recorded_by_camera(row)]
+    rows = []
+    for row in journal.registered_on(device_key):
+        if _recorded_by_camera(row):
+            rows.append(row)
+        else:
+            log.info(
+                "%s on device %s: kept as evidence and left on the device", row.path, device_key
+            )
     if not rows:
         return summary
     on_volume = {(f.rel_path, f.size, f.mtime_ns): f.path for f in scan_volume(volume).found}

@@ -21,5 +21,4 @@ def pipeline_for(journal: Journal, staging: Path, store: ObjectStore, api: ApiCl
         api=api,
         zone=DEVICE_ZONE,
         encoder=PRESETS["software"],
-        software=PRESETS["software"],
     )

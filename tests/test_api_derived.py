@@ -113,3 +113,21 @@ def test_a_sidecar_finds_its_medium_whichever_is_registered_first(api: Api) -> N
     assert api.get(f"/api/v1/media/{sidecar['id']}").json()["sidecar_of"] == main["id"]
     assert main["sidecar_of"] is None and main["kind"] == "video"
     assert sidecar["kind"] == "other"
+
+
+def test_what_plays_is_never_taken_away_by_a_later_attach(api: Api) -> None:
+    """The same bytes docked at a second station: its backlog's first step (an HEVC copy,
+    still pending) must not make the medium, ready already, pending again."""
+    media = _pending(api)
+    for name in ("h264", "hevc"):
+        api.upload(rendition_key(media["sha256"], name), name.encode(), "video/mp4")
+    _attach(api, media["id"], {"proxy_status": "ready", "renditions": [H264]})
+    later = _attach(api, media["id"], {"proxy_status": "pending", "renditions": [HEVC]}).json()
+    assert later["proxy_status"] == "ready" and later["has_proxy"] is True
+    assert sorted(r["name"] for r in later["renditions"]) == ["h264", "hevc"]
+    failed = _attach(api, media["id"], {"proxy_status": "failed", "proxy_error": "x"}).json()
+    assert (failed["proxy_status"], failed["proxy_error"], failed["playable"]) == (
+        "ready",
+        None,
+        True,
+    )

@@ -296,16 +296,23 @@ def test_unreadable_part_of_the_card_fails_the_import(station, volume: Path) -> 
     assert observer.kept_docked == [] and observer.undocked_after is None
 
 
+def _done_row(journal: Journal, path: str, content: bytes) -> JournalRow:
+    """A registered row whose derived work is done: its staging folder has served."""
+    row = journal.discover("cam", path, len(content), 1, "video")
+    staged = FileFacts(staged=StagedFacts("original.mp4", DockFacts("cam", "st")))
+    sha = hashlib.sha256(content).hexdigest()
+    journal.advance(row.id, FileState.STAGED, staged, sha256=sha)
+    journal.advance(row.id, FileState.PROBED)
+    journal.advance(row.id, FileState.UPLOADED)
+    journal.advance(row.id, FileState.REGISTERED, media_id="m")
+    journal.enqueue_derived(row.id, priority=1, recorded_at=None, stage=DerivedStage.DONE)
+    return row
+
+
 def test_start_up_sweeps_what_a_crash_left_on_the_station_disk(tmp_path: Path) -> None:
     staging = tmp_path / "staging"
     with Journal(tmp_path / "journal.db") as journal:
-        done = journal.discover("cam", "a.mp4", 1, 1, "video")
-        staged = FileFacts(staged=StagedFacts("original.mp4", DockFacts("cam", "st")))
-        journal.advance(done.id, FileState.STAGED, staged, sha256="ab" * 32)
-        journal.advance(done.id, FileState.PROBED)
-        journal.advance(done.id, FileState.UPLOADED)
-        journal.advance(done.id, FileState.REGISTERED, media_id="m")
-        journal.enqueue_derived(done.id, priority=1, recorded_at=None, stage=DerivedStage.DONE)
+        done = _done_row(journal, "a.mp4", b"x")
         copying = journal.discover("cam", "b.mp4", 1, 1, "video")
         for row_id, name in ((done.id, "original.mp4"), (copying.id, "original.mp4.part")):
             (staging / str(row_id)).mkdir(parents=True)
@@ -317,11 +324,29 @@ def test_start_up_sweeps_what_a_crash_left_on_the_station_disk(tmp_path: Path) -
         )
         with Importer(pipeline) as importer:
             moved = importer.sweep_staging()
-    # The partial copy is gone with its folder; the registered file's copy has done its job;
-    # bytes no journal row claims are moved aside, never deleted.
+    # The partial copy is gone with its folder; the registered file's copy (checked to be
+    # its bytes) has done its job; bytes no journal row claims are moved aside, never deleted.
     assert sorted(p.name for p in staging.iterdir()) == []
     [quarantined] = moved
     assert (Path(quarantined) / "original.mp4").read_bytes() == b"x"
+
+
+def test_the_sweep_never_deletes_bytes_a_restored_journal_mistakes_for_a_done_file(
+    tmp_path: Path,
+) -> None:
+    """A journal restored from an old backup knows folder 1 as a file long done; the folder
+    now holds another file's staged copy, never uploaded: it is quarantined, not deleted."""
+    staging = tmp_path / "staging"
+    with Journal(tmp_path / "journal.db") as journal:
+        old = _done_row(journal, "old.mp4", b"o")
+        (staging / str(old.id)).mkdir(parents=True)
+        (staging / str(old.id) / "original.mp4").write_bytes(b"n")  # same size, other bytes
+        pipeline = pipeline_for(
+            journal, staging, open_store(f"file://{tmp_path}/objects"), ApiClient(_unreachable())
+        )
+        with Importer(pipeline) as importer:
+            [quarantined] = importer.sweep_staging()
+    assert (Path(quarantined) / "original.mp4").read_bytes() == b"n"
 
 
 def test_times_are_clock_corrected_and_camera_marks_arrive(

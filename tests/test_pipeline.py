@@ -177,8 +177,9 @@ def test_a_failed_hardware_encode_is_made_in_software_and_says_so(
 ) -> None:
     shutil.copy(clips.mjpeg_avi, dock.volume / "DCIM" / "V_0002.AVI")
     assert dock.run().ok
-    # No GPU here: the VAAPI preset fails as a broken driver would.
-    hardware = dataclasses.replace(dock.pipeline, encoder=PRESETS["vaapi"])
+    # A VAAPI preset whose encoder this ffmpeg lacks fails as a broken driver would.
+    broken = dataclasses.replace(PRESETS["vaapi"], ffmpeg_encoder="h264_vaapi_not_built_here")
+    hardware = dataclasses.replace(dock.pipeline, encoder=broken)
     Backlog(hardware).run_due()
     avi = dock.media()["V_0002.AVI"]
     assert (avi["proxy_status"], avi["playable"]) == ("ready", True)
@@ -192,7 +193,7 @@ def test_a_browser_copy_that_keeps_failing_ends_failed_with_the_reason(
     shutil.copy(clips.mjpeg_avi, dock.volume / "DCIM" / "V_0002.AVI")
     assert dock.run().ok
     broken = dataclasses.replace(PRESETS["software"], ffmpeg_encoder="libx264_not_built_here")
-    failing = dataclasses.replace(dock.pipeline, encoder=broken, software=broken)
+    failing = dataclasses.replace(dock.pipeline, encoder=broken)
     backlog = Backlog(failing)
     for attempt in range(1, MAX_PROXY_ATTEMPTS + 1):
         backlog.run_due()
@@ -213,10 +214,16 @@ def test_an_mp4_whose_media_data_is_missing_is_kept_and_never_called_playable(
 ) -> None:
     stub = footage.index_without_data_mp4(dock.volume / "DCIM" / "V_0009.MP4")
     assert dock.run().ok
-    Backlog(dock.pipeline).run_due()
+    backlog = Backlog(dock.pipeline)
+    backlog.run_due()  # its stream copy holds no data: rejected; the transcode is tried
+    media = dock.media()["V_0009.MP4"]
+    assert (media["proxy_status"], media["playable"], media["renditions"]) == ("pending", False, [])
+    for _ in range(MAX_PROXY_ATTEMPTS):  # ffmpeg cannot encode what is not there either
+        dock.make_due()
+        backlog.run_due()
     media = dock.media()["V_0009.MP4"]
     assert (media["proxy_status"], media["playable"]) == ("failed", False)
-    assert media["unplayable_reason"]
+    assert media["proxy_error"] and media["unplayable_reason"]
     assert media["size_bytes"] == stub.stat().st_size  # the original is kept, as evidence
 
 

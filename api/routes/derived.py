@@ -43,7 +43,8 @@ def attach_derived(
     token: StationToken,
 ) -> MediaOut:
     """Attach a medium's browser copies; idempotent (the same body again changes nothing and
-    records nothing). A change of what exists is written into the medium's custody as
+    records nothing). Renditions add to those the medium has; a medium with one that plays
+    everywhere stays `ready`. A change of what exists is written into the medium's custody as
     `proxy_made` (outcome `failed` when no browser copy could be made)."""
     media = media_repo.get_media(session, media_id)
     if media is None:
@@ -58,21 +59,27 @@ def attach_derived(
     for what, key in [*keys.items(), ("thumbnail", thumb)]:
         if key is not None:
             _check_stored(store, what, key)
-    if body.proxy_status is ProxyStatus.READY and not any(n in _BROWSER_SAFE for n in names):
+    # What exists only grows: a second station deriving from the same bytes (or a retry of
+    # an earlier step) never takes away a rendition that plays, nor makes a ready medium
+    # pending or failed again.
+    by_name: dict[str, dict[str, Any]] = {r["name"]: r for r in media.renditions or []}
+    by_name.update((r.name, r.model_dump()) for r in body.renditions)
+    renditions = list(by_name.values())
+    proxy = next((r for r in renditions if r["name"] in _BROWSER_SAFE), None)
+    proxy_status = ProxyStatus.READY if proxy is not None else body.proxy_status
+    if proxy_status is ProxyStatus.READY and proxy is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="proxy_status ready needs an h264 or aac rendition",
         )
-    proxy = next((r for r in body.renditions if r.name in _BROWSER_SAFE), None)
-    renditions: list[dict[str, Any]] = [r.model_dump() for r in body.renditions]
     changed = media_repo.attach_derived(
         media,
-        proxy_status=body.proxy_status.value,
-        proxy_error=body.proxy_error,
-        proxy_note=body.proxy_note,
+        proxy_status=proxy_status.value,
+        proxy_error=body.proxy_error if proxy_status is ProxyStatus.FAILED else None,
+        proxy_note=body.proxy_note or media.proxy_note,
         renditions=renditions,
-        proxy_key=keys[proxy.name] if proxy else None,
-        proxy_content_type=proxy.content_type if proxy else None,
+        proxy_key=rendition_key(media.sha256, proxy["name"]) if proxy else None,
+        proxy_content_type=proxy["content_type"] if proxy else None,
         thumbnail_key=thumb,
         unplayable_reason=body.unplayable_reason,
     )
@@ -84,14 +91,14 @@ def attach_derived(
                 CustodyEventKind.PROXY_MADE,
                 caller(request, token),
                 detail={
-                    "proxy_status": body.proxy_status.value,
+                    "proxy_status": proxy_status.value,
                     "renditions": renditions,
                     "thumbnail": body.thumbnail,
                     "error": body.proxy_error,
                     "note": body.proxy_note,
                 },
                 outcome=CustodyOutcome.FAILED
-                if body.proxy_status is ProxyStatus.FAILED
+                if proxy_status is ProxyStatus.FAILED
                 else CustodyOutcome.OK,
             )
         else:

@@ -175,6 +175,7 @@ class Media(Base):
         primaryjoin="foreign(Media.sidecar_of_sha256) == remote(Media.sha256)",
         viewonly=True,
         lazy="selectin",
+        join_depth=1,  # self-referential: one batched SELECT per page, not one per medium
     )
 
     @property

@@ -83,6 +83,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    bind = op.get_bind()
+    kept = bind.execute(
+        sa.text(
+            "SELECT (SELECT COUNT(*) FROM media WHERE kind = 'other')"
+            " + (SELECT COUNT(*) FROM custody_event"
+            "    WHERE event IN ('proxy_made', 'device_clock_set'))"
+        )
+    ).scalar_one()
+    if kept:
+        # Evidence of kind other and its custody cannot be expressed before 0005, and are
+        # never dropped to make a downgrade fit.
+        raise RuntimeError(
+            f"cannot downgrade below 0005: {kept} media of kind 'other' or custody events of "
+            "this version exist; restore the backup taken before the upgrade instead"
+        )
     with op.batch_alter_table("custody_event") as batch:
         batch.drop_constraint(op.f("ck_custody_event_event"), type_="check")
         batch.create_check_constraint(
