@@ -210,10 +210,11 @@ def _agent_run(volumes: list[Path], work: Path) -> AgentRun:
         assert safe_at is not None
         seen = max(datetime.fromisoformat(d["docked_at"]).timestamp() for d in docks)
         first = min(datetime.fromisoformat(d["docked_at"]).timestamp() for d in docks)
-        media = admin.get("/api/v1/media", params={"limit": 500}).json()["items"]
+        every = admin.get("/api/v1/media", params={"limit": 500}).json()["items"]
+        media = [m for m in every if m["kind"] != "other"]  # each camera's log is kept too
         files = sum(1 for v in docked for p in v.rglob("*.MP4"))
         if len(media) != files:
-            raise SystemExit(f"{len(media)} media registered, {files} files docked")
+            raise SystemExit(f"{len(media)} recordings registered, {files} docked")
         peak_kb = next(
             int(line.split()[1])
             for line in Path(f"/proc/{agent.pid}/status").read_text().splitlines()

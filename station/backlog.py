@@ -1,7 +1,9 @@
 """The derived-work backlog: browser copies and thumbnails of registered media, in order.
 
 Runs on its own thread at the lowest CPU priority (ffmpeg inherits it), one medium at a
-time, so it never holds up a dock's copying or the upload and registration of originals.
+time, and starts no new step while a dock is copying (disk schedulers here ignore I/O
+priorities, and a remux writes as much as it reads), so it never holds up a dock's copying or
+the upload and registration of originals.
 Its state is the journal's `derived` table: a restart carries on where it stopped.
 Important and in-case media go first, then the newest (Journal.derived_due).
 
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 IDLE_S = 2.0
 """How often an idle backlog looks for work (new registrations wake it at once)."""
 NICE = 19
+YIELD_S = 0.5
+"""How often a backlog that gave way to a copying dock looks again."""
 WAIT_S = 30.0
 """How long derived work waits for an unreachable store or api before it tries again."""
 
@@ -57,9 +61,11 @@ class Backlog:
         pipeline: Pipeline,
         *,
         on_finished: Callable[[JournalRow], None] | None = None,
+        yield_to: Callable[[], bool] | None = None,
     ) -> None:
         self._p = pipeline
         self._on_finished = on_finished
+        self._yield_to = yield_to
         self._wake = threading.Event()
         self._one_at_a_time = threading.Lock()
 
@@ -76,6 +82,9 @@ class Backlog:
         """The backlog thread: work until `stop` is set, at the lowest priority."""
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         while not stop.is_set():
+            if self._yield_to is not None and self._yield_to():
+                stop.wait(YIELD_S)  # a dock is copying: its disk is the officer's, not ours
+                continue
             self._wake.clear()
             try:
                 did = self.run_due(stop=stop)
@@ -101,6 +110,8 @@ class Backlog:
                 due = self._p.journal.derived_due(among=ids)
                 if not due:
                     break
+                if self._yield_to is not None and self._yield_to() and ids is None:
+                    break  # the agent's loop: back to waiting while a dock copies
                 outcome = self._step(due[0], stop)
                 outcomes.append(outcome)
                 if on_step is not None:

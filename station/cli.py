@@ -473,8 +473,8 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
             if probed is not None and probed.kind in (MediaKind.VIDEO, MediaKind.AUDIO):
                 recordings.assemble(row.device_key)  # only recordings are made of segments
 
-        backlog = Backlog(pipeline, on_finished=assemble)
         with Importer(pipeline, on_registered=lambda _row: backlog.wake()) as importer:
+            backlog = Backlog(pipeline, on_finished=assemble, yield_to=importer.copying)
             for moved in importer.sweep_staging():
                 board.add_station_error(
                     f"采集站暂存区中有未能与导入记录对应的文件，已移至 {moved}，未删除；请信息通信部门检查"

@@ -171,6 +171,11 @@ class Importer:
         self._in_flight: set[int] = set()
         self._copying = 0
 
+    def copying(self) -> bool:
+        """Whether a dock is copying now (derived work waits for it: see Backlog)."""
+        with self._lock:
+            return self._copying > 0
+
     def sweep_staging(self) -> list[str]:
         """At start-up, before any import: remove partial copies and the folders of files
         whose work is done (their staged copy checked to be the registered bytes); move

@@ -329,17 +329,12 @@ def make_quick_renditions(p: Pipeline, row: JournalRow, job: DerivedJob) -> Deri
     needs_transcode = kind in (MediaKind.VIDEO, MediaKind.AUDIO) and not playable_everywhere
     if kind is MediaKind.PHOTO:
         status = ProxyStatus.NONE
-    elif playable_everywhere:
-        status = ProxyStatus.READY
-    elif needs_transcode:
-        status = ProxyStatus.PENDING
     else:
-        status = ProxyStatus.FAILED
+        status = ProxyStatus.READY if playable_everywhere else ProxyStatus.PENDING
     facts = DerivedFacts(
         status=status,
         renditions=tuple(renditions),
         thumbnail_key=thumb,
-        error=("; ".join(rejected) or None) if status is ProxyStatus.FAILED else None,
         unplayable_reason=("; ".join(rejected) or None) if not renditions else None,
         attached=False,
     )
