@@ -1,13 +1,16 @@
 """After a device's files are registered: group its segments into recordings (自动合成),
 merge each recording's proxies, and register the recording with the api.
 
-    registered rows of a device → group_segments → download the parts' proxies
-        → merge_proxies → upload the merged proxy → PUT /api/v1/recordings/{id}
+    registered rows of a device → group_segments → PUT /api/v1/recordings/{id} (at once)
+        … every part's proxy made → download them → merge_proxies → upload the merged
+        proxy → PUT /api/v1/recordings/{id} again, with it
 
-The originals are never touched. A recording is registered once per set of parts (the
-journal's `recordings` table remembers which); its id derives from its first part's SHA-256,
-so a re-run after a crash registers the same recording again, harmlessly. One recording's
-failure is logged and retried at the next call; it never stops the others.
+The originals are never touched, and a recording never waits for its proxies to be known:
+the api has it as soon as its parts are registered. The journal's `recordings` table
+remembers which parts the api holds and whether with the merged proxy; its id derives from
+its first part's SHA-256, so a re-run after a crash registers the same recording again,
+harmlessly. One recording's failure is logged and retried at the next call; it never stops
+the others.
 """
 
 from __future__ import annotations
