@@ -146,9 +146,9 @@ class AgentRun:
     peak_rss_mb: float
 
 
-def _agent_run(volumes: list[Path], work: Path) -> AgentRun:
-    """Dock `volumes` at once under a fresh agent and time it; the volumes are moved (same
-    file system, no copy) into its mount root and moved back afterwards."""
+def agent_env(work: Path) -> tuple[dict[str, str], str, int]:
+    """Settings of a fresh api and agent under `work` (SQLite, local store, its mount root
+    `work/media`, created): (environment, api url, status page port)."""
     api_url, status_port = f"http://127.0.0.1:{_free_port()}", _free_port()
     env = {
         **os.environ,
@@ -160,22 +160,31 @@ def _agent_run(volumes: list[Path], work: Path) -> AgentRun:
         "STATION_MOUNT_ROOTS": str(work / "media"),
         "STATION_SETTLE_S": str(SETTLE_S),
         "STATION_STATUS_PORT": str(status_port),
-        "STATION_WIPE": "never",  # the cached footage stays; the devices are unregistered anyway
+        "STATION_WIPE": "never",  # the benches' footage stays; their devices are unregistered
     }
     (work / "media").mkdir()
+    return env, api_url, status_port
 
-    def token(role: str) -> str:
-        out = subprocess.run(
-            [STATION, "token", "create", "--role", role, "--name", f"bench-{role}"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return out.stdout.strip().splitlines()[-1]
 
-    env["STATION_API_TOKEN"] = token("station")
-    admin = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token('admin')}"})
+def bench_token(env: dict[str, str], role: str) -> str:
+    out = subprocess.run(
+        [STATION, "token", "create", "--role", role, "--name", f"bench-{role}"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _agent_run(volumes: list[Path], work: Path) -> AgentRun:
+    """Dock `volumes` at once under a fresh agent and time it; the volumes are moved (same
+    file system, no copy) into its mount root and moved back afterwards."""
+    env, api_url, status_port = agent_env(work)
+    env["STATION_API_TOKEN"] = bench_token(env, "station")
+    admin = httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {bench_token(env, 'admin')}"}
+    )
     status = httpx.Client(base_url=f"http://127.0.0.1:{status_port}", timeout=5)
     procs: list[subprocess.Popen[bytes]] = []
     docked: list[Path] = []

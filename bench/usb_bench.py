@@ -39,8 +39,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from docks_bench import _ffmpeg, _master, _wait  # noqa: E402  (the same bench folder)
-from import_bench import _concat_master, _drop_caches, _free_port, _import_once  # noqa: E402
+from docks_bench import _ffmpeg, _master, _wait, agent_env, bench_token  # noqa: E402  (the same bench folder)
+from import_bench import _concat_master, _drop_caches, _import_once  # noqa: E402
 from usb_throttle import (  # noqa: E402
     LoopDevice,
     ReadThrottle,
@@ -220,30 +220,11 @@ def _cats_in_parallel(
 def _agent_run(devices: list[LoopDevice], throttle: ReadThrottle, work: Path) -> AgentRun:
     """A fresh api and agent (the agent in the throttle's cgroup); the cameras are mounted
     under its mount root at once, as an automounter does, and the status page is polled."""
-    api_url, status_port = f"http://127.0.0.1:{_free_port()}", _free_port()
-    env = {
-        **os.environ,
-        "STATION_DATABASE_URL": f"sqlite:///{work}/station.db",
-        "STATION_STORAGE_URL": f"file://{work}/objects",
-        "STATION_STATE_DIR": str(work / "state"),
-        "STATION_API_URL": api_url,
-        "STATION_ID": "bench",
-        "STATION_MOUNT_ROOTS": str(work / "media"),
-        "STATION_SETTLE_S": str(SETTLE_S),
-        "STATION_STATUS_PORT": str(status_port),
-        "STATION_WIPE": "never",  # read-only cameras; unregistered devices are not wiped anyway
-    }
-    (work / "media").mkdir()
-
-    def token(role: str) -> str:
-        out = subprocess.run(
-            [STATION, "token", "create", "--role", role, "--name", f"bench-{role}"],
-            env=env, check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        return out.stdout.strip().splitlines()[-1]
-
-    env["STATION_API_TOKEN"] = token("station")
-    admin = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token('admin')}"})
+    env, api_url, status_port = agent_env(work)
+    env["STATION_API_TOKEN"] = bench_token(env, "station")
+    admin = httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {bench_token(env, 'admin')}"}
+    )
     status = httpx.Client(base_url=f"http://127.0.0.1:{status_port}", timeout=5)
     with contextlib.ExitStack() as stack:
         stack.callback(admin.close)

@@ -16,27 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.encoders import PRESETS
-from ingest.scan import ScanResult
 from simulation import footage
 from station.api_client import ApiClient
 from station.backlog import Backlog, DerivedOutcome
 from station.facts import DerivedStage
 from station.importer import Importer, ImportOptions, ImportReport
-from station.journal import FileState, Journal, JournalRow, Priority
+from station.journal import Journal, JournalRow, Priority
 from station.pipeline import MAX_PROXY_ATTEMPTS, Pipeline
 from station.wipe import wipe_registered
 from tests.pipelines import pipeline_for
 from tests.test_api_media import Api, serve_api
-
-
-class Quiet:
-    def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None: ...
-    def copying(self, row: JournalRow) -> None: ...
-    def copied_bytes(self, row: JournalRow, n: int) -> None: ...
-    def reached(self, row: JournalRow, state: FileState) -> None: ...
-    def failed(self, row: JournalRow, error: Exception) -> None: ...
-    def safe_to_undock(self) -> None: ...
-    def keep_docked(self, not_copied: list[JournalRow]) -> None: ...
+from tests.test_import import Recorder
 
 
 @dataclass
@@ -49,7 +39,7 @@ class Dock:
     def run(self, options: ImportOptions | None = None) -> ImportReport:
         with Importer(self.pipeline) as importer:
             return importer.run(
-                self.volume, options or ImportOptions("CAM-1", "st-1", "010001"), Quiet()
+                self.volume, options or ImportOptions("CAM-1", "st-1", "010001"), Recorder()
             )
 
     def media(self) -> dict[str, dict]:
