@@ -6,12 +6,17 @@ to start when the schema is missing or older than this code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
+from api.deps import check_secured
+from api.gate import Gate
 from api.routes import health, ingest, media
 from api.routes.cases import router as cases_router
 from api.routes.custody import router as custody_router
@@ -21,6 +26,8 @@ from api.routes.recordings import router as recordings_router
 from api.settings import ApiSettings
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
 from storage.object_store import ObjectStore, open_store
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> FastAPI:
@@ -45,6 +52,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
         version="1",
         summary="Register, find and play body-camera evidence",
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store if store is not None else open_store(settings.storage_url)
@@ -57,4 +65,32 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(custody_router)
     app.include_router(recordings_router)
     app.include_router(cases_router)
+    check_secured(app)
+    app.add_middleware(Gate)
+    app.add_exception_handler(Exception, _server_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     return app
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming where and what was wrong, without echoing the input back: it may be
+    hostile, huge, or not JSON at all (NaN)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """A 500 that names no SQL, path or store: the log has what happened, under the id."""
+    request_id = getattr(request.state, "request_id", "-")
+    log.error(
+        "request %s: %s %s failed", request_id, request.method, request.url.path, exc_info=exc
+    )
+    return JSONResponse(
+        {"detail": f"internal error; the api's log has it under request id {request_id}"},
+        status_code=500,
+        headers={"X-Request-ID": request_id},
+    )

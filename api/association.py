@@ -8,7 +8,8 @@ reason) and the medium's new retention (media in a case are kept permanently).
 - `associate_media`: footage arrived; its scope is the medium (every event that could match
   it is found by time, `candidate_event_window`).
 - `reassociate_case`: a case arrived or was re-sent; its scope is the case (every medium
-  that could match is found by time and officer/room, `candidate_window`).
+  that could match is found by time and officer/room, `candidate_window`). It does not
+  commit: the case and its links are one transaction (api/routes/cases.py).
 - A part of a merged recording is matched by the whole recording's interval (`facts_of`);
   registering a recording re-associates its parts (api/routes/recordings.py).
 - `associate_by_hand` / `dissociate_by_hand`: a reviewer's decision, with a reason. A
@@ -77,6 +78,7 @@ def event_of(row: CaseEvent) -> Event:
         start=row.start_at,
         end=row.end_at,
         room_id=row.room_id,
+        unit_id=row.case.unit_id,
     )
 
 
@@ -97,6 +99,7 @@ def facts_of(media: Media, recording: Recording | None = None) -> MediaFacts:
         device_id=media.device_id,
         start=start,
         end=end,
+        unit_id=media.unit_id,
     )
 
 
@@ -128,29 +131,30 @@ def reassociate_case(
     """Link every medium that matches an event of `case`; unlink auto links that no longer
     match (manual and dock links stay; dissociated pairs are not linked again).
 
-    Commits. Raises CatalogueError when the changes cannot be written.
+    Flushes, does not commit: the case PUT commits the case and its links as one. Raises
+    IntegrityError when a concurrent writer added a link meanwhile (roll back and start
+    again), SQLAlchemyError when the write fails.
     """
-
-    def plan() -> tuple[Changes, list[CaseMedia]]:
-        events = [event_of(e) for e in case.events]
-        wanted: list[Link] = []
-        if events:
-            lo, hi = candidate_window(events, tolerance)
-            candidates = case_repo.media_touching(
-                session,
-                lo,
-                hi,
-                officer_ids=candidate_officer_ids(events),
-                device_ids=candidate_room_ids(events),
-            )
-            recordings = case_repo.recordings_of(session, candidates)
-            facts = [facts_of(m, recordings.get(m.recording_id or "")) for m in candidates]
-            wanted = matches_for_case(events, facts, tolerance)
-        current = case_repo.links_of_case(session, case.case_no)
-        dissociated = case_repo.dissociated_pairs(session, case_no=case.case_no)
-        return reconcile(_existing(current), wanted, dissociated=dissociated), current
-
-    return _apply_with_retry(session, plan, who, tolerance, f"associations of case {case.case_no}")
+    events = [event_of(e) for e in case.events]
+    wanted: list[Link] = []
+    if events:
+        lo, hi = candidate_window(events, tolerance)
+        candidates = case_repo.media_touching(
+            session,
+            lo,
+            hi,
+            officer_ids=candidate_officer_ids(events),
+            device_ids=candidate_room_ids(events),
+        )
+        recordings = case_repo.recordings_of(session, candidates)
+        facts = [facts_of(m, recordings.get(m.recording_id or "")) for m in candidates]
+        wanted = matches_for_case(events, facts, tolerance)
+    current = case_repo.links_of_case(session, case.case_no)
+    dissociated = case_repo.dissociated_pairs(session, case_no=case.case_no)
+    changes = reconcile(_existing(current), wanted, dissociated=dissociated)
+    if changes.add or changes.remove:
+        _apply(session, changes, current, who, tolerance)
+    return changes
 
 
 def associate_by_hand(
@@ -268,6 +272,7 @@ def _apply_with_retry(
             return changes
         try:
             _apply(session, changes, current, who, tolerance)
+            session.commit()
             return changes
         except IntegrityError:
             session.rollback()
@@ -339,7 +344,7 @@ def _apply(
     for item in media.values():
         session.refresh(item, ["case_links"])
         media_repo.refresh_retention(item)
-    session.commit()
+    session.flush()
 
 
 def _auto_reason(link: Link, tolerance: timedelta) -> str:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -18,6 +15,8 @@ from pydantic import (
 from api.schemas import UtcTime
 from rules.association import event_window_problem
 from storage.catalogue.models import Case, CaseMedia
+from wire.moments import Moment
+from wire.text import Id, Reason, Title
 
 ACTIVITIES: tuple[str, ...] = (
     "dispatch_110",
@@ -32,9 +31,6 @@ ACTIVITIES: tuple[str, ...] = (
 )
 """The activity codes of DOMAIN.md ("What must be recorded")."""
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
 
 class EventIn(BaseModel):
     """One enforcement event: who, what activity, when (and in which interview room)."""
@@ -44,8 +40,8 @@ class EventIn(BaseModel):
     event_id: Id
     activity: str = Field(description=f"one of {', '.join(ACTIVITIES)}")
     officer_ids: list[Id] = Field(description="officer numbers (警号) of the event's officers")
-    start: AwareDatetime = Field(description="with an offset")
-    end: AwareDatetime = Field(description="with an offset; at most 8 hours after start")
+    start: Moment = Field(description="with an offset")
+    end: Moment = Field(description="with an offset; at most 8 hours after start")
     room_id: Id | None = Field(
         default=None, description="device id of the interview room (interrogations)"
     )
@@ -72,7 +68,7 @@ class CaseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(max_length=2000)
+    title: Title
     unit_id: Id | None = Field(
         default=None, description="the unit handling the case; a unit's token must send its own"
     )

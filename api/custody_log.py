@@ -11,30 +11,30 @@ thumbnail reveals little), GET of a medium's metadata or of its custody.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
+from api.principal import Principal
+from api.problems import unavailable
 from storage.catalogue import custody_repo
 from storage.catalogue.custody_repo import Caller
 from storage.catalogue.errors import CatalogueError
-from storage.catalogue.models import ApiToken, CustodyEventKind, CustodyOutcome, Media
+from storage.catalogue.models import CustodyEventKind, CustodyOutcome, Media
 
 log = logging.getLogger(__name__)
 
 _CLIENT_MAX = 64
-_RANGE_FROM_ZERO = re.compile(r"^\s*bytes\s*=\s*0+\s*-", re.IGNORECASE)
 
 
-def actor_of(token: ApiToken) -> str:
+def actor_of(token: Principal) -> str:
     """How a token is named in the records: its name, or `token:ID` when it has none."""
     return token.name or f"token:{token.id}"
 
 
-def caller(request: Request, token: ApiToken) -> Caller:
+def caller(request: Request, token: Principal) -> Caller:
     """Who is asking, and from which address (behind a reverse proxy: the proxy's, unless
     the server is run to trust its forwarding headers)."""
     host = request.client.host if request.client is not None else None
@@ -47,23 +47,22 @@ def logged_read(
     request: Request,
     session: Session,
     media: Media | Sequence[Media],
-    token: ApiToken,
+    token: Principal,
     kind: CustodyEventKind,
     respond: Callable[[], Response],
     *,
     playback: bool = False,
     context: dict[str, Any] | None = None,
 ) -> Response:
-    """`respond()`, recorded as `kind` once per request (with the range sent, if any) in
-    the chain of every medium in `media` (a merged recording: each part it shows), with
-    `context` added to the detail.
+    """`respond()`, recorded as `kind` (with the range sent, if any) in the chain of every
+    medium in `media` (a merged recording: each of its parts), with `context` added to the
+    detail. Every request is recorded, whichever byte it starts at.
 
     A request that fails (416, or 500/503 from the store) is recorded as failed and its
-    error raised again. With `playback`, only a request that starts playing is recorded:
-    one without a Range or with a range from byte 0. A browser plays a video through many
-    follow-up Range requests (and seeks with more); recording each would bury the chain
-    under hundreds of rows per viewing, while the request from byte 0 marks each time
-    someone opens the player. Safari's `bytes=0-1` probe makes a viewing count twice there.
+    error raised again. With `playback`, a player's requests are folded into one viewing
+    per token and medium (custody_repo.record_viewing): a browser plays a video through
+    many Range requests (and seeks with more), and a row for each would bury the chain
+    under hundreds of rows per viewing; the viewing counts them and their bytes.
     Raises HTTPException 503 when the read cannot be recorded.
     """
     if request.method == "HEAD":
@@ -71,32 +70,30 @@ def logged_read(
     shown = [media] if isinstance(media, Media) else list(media)
     who = caller(request, token)
     requested = request.headers.get("range")
-    starts_playing = requested is None or _RANGE_FROM_ZERO.match(requested) is not None
     try:
         response = respond()
     except HTTPException as exc:
-        if not playback or starts_playing:
-            _record_failure(session, shown, kind, who, exc, requested, context)
+        _record_failure(session, shown, kind, who, exc, requested, context)
         raise
-    sent_range = response.headers.get("content-range")
-    if playback and sent_range is not None and not sent_range.startswith("bytes 0-"):
-        return response
     detail: dict[str, Any] = {
         "status": response.status_code,
-        "range": sent_range,
+        "range": response.headers.get("content-range"),
         "requested_range": requested,
         "bytes": int(response.headers.get("content-length", 0)),
         **(context or {}),
     }
     try:
         for medium in shown:
-            custody_repo.record_event(session, medium, kind, who, detail=detail)
+            if playback:
+                custody_repo.record_viewing(
+                    session, medium, kind, who, token_id=token.id, detail=detail
+                )
+            else:
+                custody_repo.record_event(session, medium, kind, who, detail=detail)
     except CatalogueError as exc:
         # The response (and the store stream it opened) is dropped unsent.
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"this read could not be recorded in the chain of custody, so it was not "
-            f"served; try again later ({exc})",
+        raise unavailable(
+            "this read could not be recorded in the chain of custody, so it was not served", exc
         ) from exc
     return response
 

@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.http_ranges import RangeNotSatisfiable, parse_range
+from api.problems import unavailable
 from storage.errors import ObjectNotFound, StorageError
 from storage.object_store import ObjectInfo, ObjectStore
 
@@ -94,10 +95,7 @@ def _store_failure(exc: StorageError, key: str, what: str) -> HTTPException:
             detail=f"the {what} is missing from the object store (key {key}); "
             "run `station fixity check`",
         )
-    return HTTPException(
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        detail=f"the object store is unavailable, try again later: {exc}",
-    )
+    return unavailable("the object store is unavailable", exc)
 
 
 def object_response(

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.schemas import UtcTime
+from wire.text import DeviceRef, Id
 
 MergeMethod = Literal["stream_copy", "transcoded"]
 ProxyType = Literal["video/mp4", "audio/mp4"]
@@ -25,7 +26,12 @@ class JoinIn(BaseModel):
 
     before: str = Field(description="media id of the earlier part")
     after: str = Field(description="media id of the part that follows it")
-    gap_s: float = Field(description="after's start minus before's end; negative: overlap")
+    gap_s: float = Field(
+        allow_inf_nan=False,
+        ge=-(10**7),
+        le=10**7,
+        description="after's start minus before's end; negative: overlap",
+    )
 
     @field_validator("gap_s")
     @classmethod
@@ -40,16 +46,17 @@ class RecordingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    station_id: str = Field(min_length=1, max_length=128)
-    device_id: str | None = Field(
+    station_id: Id
+    device_id: DeviceRef | None = Field(
         default=None,
-        max_length=128,
         description="the device as the station knows it; the recording's device is its parts'",
     )
     parts: list[PartIn] = Field(min_length=2, max_length=1000, description="in recording order")
     joins: list[JoinIn] = Field(description="one per pair of consecutive parts, in order")
     merged_proxy_key: str | None = Field(
-        default=None, description="`recordings/<sha256 of the merged file>.mp4|.m4a`, stored"
+        default=None,
+        max_length=512,
+        description="`recordings/<sha256 of the merged file>.mp4|.m4a`, stored",
     )
     merged_proxy_content_type: ProxyType | None = None
     merge_method: MergeMethod | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from storage.catalogue.models import (
     CustodyEvent,
@@ -18,7 +18,9 @@ from storage.catalogue.models import (
 )
 from wire.derived import ProxyStatus, RenditionName
 from wire.media_kinds import MediaKind
+from wire.moments import Moment
 from wire.registration import TimeFacts
+from wire.text import DeviceRef, Id, Note, Reason
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -130,7 +132,7 @@ class ImportantIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     important: bool
-    reason: str = Field(min_length=1, max_length=2000, description="why, for the record")
+    reason: Reason = Field(description="why, for the record")
 
 
 class MediaPage(BaseModel):
@@ -144,22 +146,19 @@ class Health(BaseModel):
     status: str
 
 
-_DeviceRef = Annotated[str, Field(min_length=1, max_length=128)]
-
-
 class DeviceIn(BaseModel):
     """PUT /api/v1/devices/{device_id}: the whole device; a field left out is cleared."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: DeviceKind
-    serial: _DeviceRef | None = Field(
+    serial: DeviceRef | None = Field(
         default=None, description="hardware serial or volume name; unique among devices"
     )
-    unit_id: _DeviceRef | None = Field(
+    unit_id: Id | None = Field(
         default=None, description="owning unit; may be one the catalogue does not know yet"
     )
-    officer_id: _DeviceRef | None = Field(
+    officer_id: Id | None = Field(
         default=None, description="officer it is issued to; may be unknown yet"
     )
     status: DeviceStatus = Field(
@@ -242,8 +241,8 @@ class CustodyReportIn(BaseModel):
     event: Literal["wiped_from_device", "wipe_failed"] = Field(
         description="only events that happen at the dock after registration"
     )
-    at: AwareDatetime = Field(description="when it happened, with an offset")
-    device_id: _DeviceRef = Field(description="the device the file was on")
+    at: Moment = Field(description="when it happened, with an offset")
+    device_id: DeviceRef = Field(description="the device the file was on")
     path: str = Field(
         min_length=1, max_length=4096, description="the file's path on the device volume"
     )
@@ -252,7 +251,5 @@ class CustodyReportIn(BaseModel):
         description="SHA-256 (hex) the station verified the stored copy against before it "
         "acted; must be the medium's",
     )
-    station_id: _DeviceRef | None = Field(default=None, description="the reporting station")
-    reason: str | None = Field(
-        default=None, max_length=2000, description="why a wipe failed, if it did"
-    )
+    station_id: Id | None = Field(default=None, description="the reporting station")
+    reason: Note | None = Field(default=None, description="why a wipe failed, if it did")

@@ -13,10 +13,11 @@ from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import Session
 
-from storage.catalogue.models import ApiToken, Case, CaseMedia, Media
+from api.principal import Principal
+from storage.catalogue.models import Case, CaseMedia, Media
 
 
-def media_scope(token: ApiToken) -> ColumnElement[bool]:
+def media_scope(token: Principal) -> ColumnElement[bool]:
     """A condition on Media selecting what `token` may see."""
     conditions: list[ColumnElement[bool]] = []
     if token.unit_id is not None:
@@ -30,7 +31,7 @@ def media_scope(token: ApiToken) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
-def visible_media_or_404(session: Session, token: ApiToken, media_id: str) -> Media:
+def visible_media_or_404(session: Session, token: Principal, media_id: str) -> Media:
     media = session.scalars(
         select(Media).where(Media.id == media_id, media_scope(token))
     ).one_or_none()
@@ -39,5 +40,5 @@ def visible_media_or_404(session: Session, token: ApiToken, media_id: str) -> Me
     return media
 
 
-def may_see_case(token: ApiToken, case: Case) -> bool:
+def may_see_case(token: Principal, case: Case) -> bool:
     return token.unit_id is None or case.unit_id == token.unit_id

@@ -22,3 +22,8 @@ class ApiSettings(BaseSettings):
         description="how far (seconds) outside an enforcement event's window a recording may "
         "lie and still be associated with its case automatically, on each side",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body (JSON) the api reads; larger ones get 413 unread",
+    )

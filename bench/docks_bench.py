@@ -168,7 +168,8 @@ def agent_env(work: Path) -> tuple[dict[str, str], str, int]:
 
 def bench_token(env: dict[str, str], role: str) -> str:
     out = subprocess.run(
-        [STATION, "token", "create", "--role", role, "--name", f"bench-{role}"],
+        [STATION, "token", "create", "--role", role, "--name", f"bench-{role}"]
+        + (["--station-id", env["STATION_ID"]] if role == "station" else []),
         env=env,
         check=True,
         capture_output=True,

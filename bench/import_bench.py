@@ -203,7 +203,7 @@ def _import_once(
     }
     token = (
         subprocess.run(
-            [STATION, "token", "create", "--role", "station", "--name", "bench"],
+            [STATION, "token", "create", "--role", "station", "--station-id", "bench"],
             env=env,
             check=True,
             capture_output=True,

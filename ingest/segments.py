@@ -43,6 +43,9 @@ class Segment:
     start: datetime | None
     """Aware UTC, already clock-corrected."""
     duration_s: float | None
+    owner: str = ""
+    """Who docked it (the officer): segments of one device docked by two people never join,
+    so a pooled camera's recording never mixes two officers' (or units') footage."""
 
     @property
     def end(self) -> datetime | None:
@@ -109,7 +112,7 @@ def group_segments(segments: Iterable[Segment]) -> list[Recording]:
         if earlier.key == later.key:
             raise ValueError(f"segment key {later.key!r} given twice ({later.path!r})")
     facts: dict[str, NameFacts] = {}
-    families: dict[tuple[str, str, str], list[Segment]] = {}
+    families: dict[tuple[str, str, str, str], list[Segment]] = {}
     recordings: list[Recording] = []
     for segment in ordered:
         if segment.start is not None and segment.start.utcoffset() is None:
@@ -118,7 +121,12 @@ def group_segments(segments: Iterable[Segment]) -> list[Recording]:
             )
         if segment.kind in _JOINING_KINDS and segment.end is not None:
             facts[segment.key] = parse_name(segment.path)
-            family_key = (segment.device_key, segment.kind, facts[segment.key].family)
+            family_key = (
+                segment.device_key,
+                segment.owner,
+                segment.kind,
+                facts[segment.key].family,
+            )
             families.setdefault(family_key, []).append(segment)
         else:
             recordings.append(Recording((segment,), ()))

@@ -9,6 +9,11 @@ The rules (DESIGN.md "Cases and compliance", DOMAIN.md "What the best systems me
   does not matter (room recorders usually have none). When both rules hold, "room" is
   reported: it is the more specific reason.
 
+Both rules hold only within one unit: a case of a unit links only media of that unit (a
+pooled camera's footage, or an officer lent to another unit, is linked by hand by someone
+who may see both units); media of no known unit link to no unit's case. A case of no unit
+(which only tokens without a unit see, and they see every unit's media) links any.
+
 Decisions, so the api and the station agree:
 
 - Intervals are closed: the event window is `[start - tolerance, end + tolerance]`, the media
@@ -90,6 +95,8 @@ class Event:
     start: datetime
     end: datetime
     room_id: str | None = None
+    unit_id: str | None = None
+    """The case's unit; None: the case has none."""
 
     def __post_init__(self) -> None:
         problem = event_window_problem(self.start, self.end)
@@ -110,6 +117,7 @@ class MediaFacts:
     device_id: str
     start: datetime | None
     end: datetime | None
+    unit_id: str | None = None
 
     def __post_init__(self) -> None:
         for moment in (self.start, self.end):
@@ -163,7 +171,7 @@ def match(event: Event, media: MediaFacts, tolerance: timedelta) -> Rule | None:
     Raises ValueError for a negative tolerance.
     """
     _check_tolerance(tolerance)
-    if media.start is None:
+    if media.start is None or (event.unit_id is not None and media.unit_id != event.unit_id):
         return None
     media_end = media.end if media.end is not None else media.start
     # Closed intervals: touching at the widened edge counts (see the module docstring).

@@ -30,6 +30,7 @@ from station.settings import StationSettings
 from station.status import StatusBoard
 from storage.object_store import ObjectStore, open_store
 from wire.media_kinds import MediaKind
+from wire.zones import SHOWN_ZONE
 
 app = typer.Typer(help="执法记录仪采集站 / evidence media station", no_args_is_help=True)
 token_app = typer.Typer(help="api tokens", no_args_is_help=True)
@@ -83,7 +84,7 @@ def import_volume(
     make the browser copies of what was registered (the agent's backlog does it otherwise)."""
     if not settings.api_token:
         raise _fail(
-            "未设置 STATION_API_TOKEN。请先运行 `station token create --role station` 并导出该令牌。"
+            "未设置 STATION_API_TOKEN。请先运行 `station token create --role station --station-id 本站ID` 并导出该令牌。"
         )
     try:
         store = open_store(settings.storage_url)
@@ -230,7 +231,7 @@ def agent_command() -> None:
     settings = StationSettings()
     if not settings.api_token:
         raise _fail(
-            "未设置 STATION_API_TOKEN。请先运行 `station token create --role station` 并导出该令牌。"
+            "未设置 STATION_API_TOKEN。请先运行 `station token create --role station --station-id 本站ID` 并导出该令牌。"
         )
     board = StatusBoard()
     stop = threading.Event()
@@ -255,26 +256,112 @@ def db_upgrade() -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="station, it_admin or admin")],
+    role: Annotated[
+        str,
+        typer.Option(help="station, officer, reviewer, supervisor, it_admin, case_system or admin"),
+    ],
     unit: Annotated[str | None, typer.Option(help="unit the token is limited to")] = None,
     officer_id: Annotated[
         str | None, typer.Option(help="officer an officer token is bound to")
     ] = None,
+    station_id: Annotated[
+        str | None, typer.Option(help="the station a station token speaks for (its STATION_ID)")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="who or what holds the token")] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            help="lifetime: 30m, 12h, 90d; people's tokens default to 12h, station and "
+            "case_system tokens live until revoked"
+        ),
+    ] = None,
 ) -> None:
     """Create a bearer token; it is printed once, as the last line, and stored hashed."""
     from api.settings import ApiSettings
+    from rules.token_life import parse_duration
     from storage.catalogue.db import session_scope, upgrade
     from storage.catalogue.tokens import create_token
+
+    try:
+        lifetime = parse_duration(expires_in) if expires_in is not None else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    url = ApiSettings().database_url
+    upgrade(url)
+    try:
+        with session_scope(url) as session:
+            token = create_token(
+                session,
+                role=role,
+                unit_id=unit,
+                officer_id=officer_id,
+                station_id=station_id,
+                name=name,
+                expires_in=lifetime,
+            )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    print(token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token: id, name, role, unit, officer, station, created, expires, state."""
+    from rich.table import Table
+
+    from api.settings import ApiSettings
+    from rules.token_life import is_live
+    from storage.catalogue.db import session_scope, upgrade
+    from storage.catalogue.models import utc_now
+    from storage.catalogue.tokens import list_tokens
+
+    url = ApiSettings().database_url
+    upgrade(url)
+    table = Table("id", "名称", "角色", "单位", "警员", "采集站", "创建", "到期", "状态")
+    now = utc_now()
+    with session_scope(url) as session:
+        for t in list_tokens(session):
+            if t.revoked_at is not None:
+                state = "已吊销"
+            elif is_live(revoked_at=None, expires_at=t.expires_at, now=now):
+                state = "有效"
+            else:
+                state = "已过期"
+            table.add_row(
+                t.id,
+                escape(t.name or ""),
+                t.role,
+                escape(t.unit_id or ""),
+                escape(t.officer_id or ""),
+                escape(t.station_id or ""),
+                _shown(t.created_at),
+                _shown(t.expires_at) if t.expires_at else "不过期",
+                state,
+            )
+    Console(width=200).print(table)
+
+
+def _shown(at: datetime) -> str:
+    return at.astimezone(SHOWN_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="the token's id or name (see `station token list`)")],
+) -> None:
+    """Revoke a token: from now on it gets 401."""
+    from api.settings import ApiSettings
+    from storage.catalogue.db import session_scope, upgrade
+    from storage.catalogue.tokens import AmbiguousToken, UnknownToken, revoke
 
     url = ApiSettings().database_url
     upgrade(url)
     try:
         with session_scope(url) as session:
-            token = create_token(session, role=role, unit_id=unit, officer_id=officer_id, name=name)
-    except ValueError as exc:
+            revoked = revoke(session, token)
+            console.print(f"已吊销令牌 {revoked.id}（{escape(revoked.name or revoked.role)}）")
+    except (UnknownToken, AmbiguousToken) as exc:
         raise _fail(str(exc)) from exc
-    print(token)
 
 
 @app.command("api")
@@ -316,7 +403,9 @@ def demo_command(
     upgrade(database_url)
     with session_scope(database_url) as session:
         admin_token = create_token(session, role="admin", name="demo-admin")
-        station_token = create_token(session, role="station", name="demo-station")
+        station_token = create_token(
+            session, role="station", station_id="demo-station", name="demo-station"
+        )
         # IT registered this camera: it is attributed to its officer and wiped after verify.
         put_device(
             session,

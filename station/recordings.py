@@ -140,6 +140,7 @@ def _segment(row: JournalRow) -> Segment:
         kind=probed.kind if probed else row.kind,
         start=start,
         duration_s=probed.duration_s if probed else None,
+        owner=row.facts.dock.officer_id or "",
     )
 
 

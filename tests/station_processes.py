@@ -68,7 +68,8 @@ class Station:
 
     def token(self, role: str) -> str:
         out = subprocess.run(
-            [STATION, "token", "create", "--role", role],
+            [STATION, "token", "create", "--role", role]
+            + (["--station-id", self.env["STATION_ID"]] if role == "station" else []),
             env=self.env,
             capture_output=True,
             text=True,

@@ -65,7 +65,7 @@ def api(tmp_path: Path, local_store_url: str) -> Iterator[Api]:
     database_url = f"sqlite:///{tmp_path / 'catalogue' / 'station.db'}"
     upgrade(database_url)
     with session_scope(database_url) as session:
-        station_token = create_token(session, role="station", name="dock-usb")
+        station_token = create_token(session, role="station", station_id="st-usb", name="dock-usb")
         admin_token = create_token(session, role="admin", name="admin")
     app = create_app(
         ApiSettings(database_url=database_url, storage_url=local_store_url),

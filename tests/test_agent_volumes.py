@@ -147,7 +147,13 @@ def test_hostile_volume_imports_only_its_own_media_and_says_why_it_skipped_the_r
     assert {m["sha256"]: m["original_name"] for m in media} == expected
     assert {m["device_id"] for m in media} == {"HOSTILE-CAM"}
 
-    # The secret behind the links never left its folder.
+    # The secret behind the links never left its folder. (Once the backlog has settled:
+    # originals register first, and its uploads in flight come and go under .part names.)
+    wait_for(
+        "browser copies settled",
+        lambda: all(m["proxy_status"] != "pending" for m in station.media()),
+        60,
+    )
     stored = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
     assert not [p for p in stored if secret_sha in p.name]
     assert secret_sha not in {hashlib.sha256(p.read_bytes()).hexdigest() for p in stored}

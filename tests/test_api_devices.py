@@ -216,7 +216,8 @@ def test_media_of_unregistered_devices_are_flagged_for_it(api: DeviceApi) -> Non
         "device_registered": False,
     }
     first = api.ingested(**unknown, clock_offset_s=-3.5)
-    last = api.ingested(**unknown, station_id="dock-2")
+    dock_2 = api.token("station", station_id="dock-2", unit_id="U1")
+    last = api.ingested(**unknown, station_id="dock-2", token=dock_2)
     # The station thought this one registered; the registry decides.
     api.ingested(device_id="BC-GONE", device_registered=True)
 

@@ -88,13 +88,17 @@ class Api:
             headers={**self.auth(token or self.station), "Content-Type": "application/json"},
         )
 
-    def ingested(self, data: bytes | None = None, **kwargs: Any) -> dict[str, Any]:
-        response = self.ingest(self.stored_record(data, **kwargs))
+    def ingested(
+        self, data: bytes | None = None, *, token: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self.ingest(self.stored_record(data, **kwargs), token)
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body
 
     def token(self, role: str, **kwargs: str) -> str:
+        if role == "station":
+            kwargs.setdefault("station_id", "dock-1")  # the station of make_record's records
         with session_scope(self.database_url) as session:
             return create_token(session, role=role, **kwargs)
 
@@ -124,7 +128,9 @@ def serve_api(cls: type[ApiT], database_url: str, store_url: str, tmp_path: Path
 def _tokens(database_url: str) -> tuple[str, str]:
     with session_scope(database_url) as session:
         admin = create_token(session, role="admin", name="admin")
-        station = create_token(session, role="station", unit_id="U1", name="dock-1")
+        station = create_token(
+            session, role="station", unit_id="U1", station_id="dock-1", name="dock-1"
+        )
     return admin, station
 
 

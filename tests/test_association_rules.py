@@ -489,3 +489,24 @@ def test_candidate_queries_never_miss_a_match(
     for ev in events:
         if match(ev, media, tolerance) is not None:
             assert ev.start <= window[1] and ev.end >= window[0]
+
+
+def test_a_case_links_only_media_of_its_own_unit() -> None:
+    def unit_event(unit: str | None, room_id: str | None = None) -> Event:
+        return Event(
+            case_no="C1", event_id="E1", activity="dispatch_110", officer_ids=frozenset({"010001"}),
+            start=T0, end=T0 + timedelta(minutes=30), room_id=room_id, unit_id=unit,
+        )  # fmt: skip
+
+    def unit_clip(unit: str | None, device: str = "cam1") -> MediaFacts:
+        return MediaFacts(
+            media_id="m1", officer_id="010001", device_id=device, start=T0,
+            end=T0 + timedelta(minutes=5), unit_id=unit,
+        )  # fmt: skip
+
+    assert match(unit_event("U1"), unit_clip("U1"), TOL) == "officer"
+    assert match(unit_event("U1"), unit_clip("U2"), TOL) is None  # an officer lent to U2
+    assert match(unit_event("U1"), unit_clip(None), TOL) is None  # footage of no known unit
+    assert match(unit_event("U1", room_id="room1"), unit_clip("U2", "room1"), TOL) is None
+    assert matches_for_media(unit_clip("U2"), [unit_event("U1")], TOL) == []
+    assert match(unit_event(None), unit_clip("U2"), TOL) == "officer"  # a case of no unit

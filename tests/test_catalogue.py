@@ -197,7 +197,9 @@ def test_a_forged_cursor_is_refused(session: Session) -> None:
 
 
 def test_tokens_authenticate_by_hash_and_only_available_roles_are_given(session: Session) -> None:
-    token = tokens.create_token(session, role="station", unit_id="U1", name="dock-1")
+    token = tokens.create_token(
+        session, role="station", unit_id="U1", station_id="dock-1", name="dock-1"
+    )
     assert token.startswith("st_") and len(token) > 40
     found = tokens.authenticate(session, token)
     assert found is not None and found.role == "station" and found.unit_id == "U1"

@@ -36,7 +36,17 @@ def _station(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 @pytest.fixture
 def api(env: dict[str, str]) -> Iterator[tuple[list[subprocess.Popen[bytes]], object]]:
-    created = _station(env, "token", "create", "--role", "station", "--name", "dock")
+    created = _station(
+        env,
+        "token",
+        "create",
+        "--role",
+        "station",
+        "--station-id",
+        "test-station",
+        "--name",
+        "dock",
+    )
     assert created.returncode == 0, created.stderr
     env["STATION_API_TOKEN"] = created.stdout.strip().splitlines()[-1]
     port = env["STATION_API_URL"].rsplit(":", 1)[1]
@@ -75,6 +85,37 @@ def test_unknown_role_is_refused_clearly(env: dict[str, str]) -> None:
     result = _station(env, "token", "create", "--role", "janitor")
     assert result.returncode != 0
     assert "janitor" in result.stdout + result.stderr
+
+
+def test_tokens_are_listed_expire_and_are_revoked_by_name(env: dict[str, str]) -> None:
+    from storage.catalogue.db import session_scope
+    from storage.catalogue.tokens import authenticate
+
+    made = _station(env, "token", "create", "--role", "reviewer", "--name", "desk-7",
+                    "--expires-in", "30m")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    reviewer = made.stdout.strip().splitlines()[-1]
+    made = _station(env, "token", "create", "--role", "station", "--station-id", "dock-3",
+                    "--name", "dock-3")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    refused = _station(env, "token", "create", "--role", "station", "--name", "dock-x")
+    assert refused.returncode != 0 and "--station-id" in refused.stdout
+    bad = _station(env, "token", "create", "--role", "officer", "--officer-id", "1",
+                   "--expires-in", "soon")  # fmt: skip
+    assert bad.returncode != 0 and "30m" in bad.stdout
+
+    listed = _station(env, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split("│")[2].strip(): line for line in listed.stdout.splitlines() if "│" in line}
+    assert "有效" in rows["desk-7"] and "dock-3" in rows["dock-3"] and "不过期" in rows["dock-3"]
+
+    revoked = _station(env, "token", "revoke", "desk-7")
+    assert revoked.returncode == 0 and "已吊销" in revoked.stdout
+    with session_scope(env["STATION_DATABASE_URL"]) as session:
+        assert authenticate(session, reviewer) is None
+    assert "已吊销" in _station(env, "token", "list").stdout
+    unknown = _station(env, "token", "revoke", "nobody")
+    assert unknown.returncode != 0 and "station token list" in unknown.stdout
 
 
 def test_import_then_again_then_api_outage_resumes(

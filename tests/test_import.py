@@ -82,7 +82,7 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
     does) the recordings the device's segments form."""
     upgrade(database_url)
     with session_scope(database_url) as session:
-        station_token = create_token(session, role="station", name="dock-1")
+        station_token = create_token(session, role="station", station_id="st-1", name="dock-1")
         admin_token = create_token(session, role="admin", name="admin")
     store = open_store(store_url)
     app = create_app(ApiSettings(database_url=database_url, storage_url=store_url), store=store)

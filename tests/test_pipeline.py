@@ -39,7 +39,7 @@ class Dock:
     def run(self, options: ImportOptions | None = None) -> ImportReport:
         with Importer(self.pipeline) as importer:
             return importer.run(
-                self.volume, options or ImportOptions("CAM-1", "st-1", "010001"), Recorder()
+                self.volume, options or ImportOptions("CAM-1", "dock-1", "010001"), Recorder()
             )
 
     def media(self) -> dict[str, dict]:
@@ -249,7 +249,7 @@ def test_a_clock_the_station_set_at_the_dock_is_in_every_file_s_custody(
     shutil.copy(clips.h264_mp4, dock.volume / "DCIM" / "V_0001.MP4")
     shutil.copy(clips.wav, dock.volume / "DCIM" / "R_0001.WAV")
     set_at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-    options = ImportOptions("CAM-1", "st-1", "010001", clock_offset_s=-420.0, clock_set_at=set_at)
+    options = ImportOptions("CAM-1", "dock-1", "010001", clock_offset_s=-420.0, clock_set_at=set_at)
     assert dock.run(options).ok
     for medium in dock.media().values():
         events = dock.api.get(f"/api/v1/media/{medium['id']}/custody").json()["events"]
@@ -284,7 +284,7 @@ def test_the_wipe_after_verify_waits_for_the_original_only(dock: Dock, clips) ->
         "CAM-1",
         journal=dock.journal,
         api=dock.pipeline.api,
-        station_id="st-1",
+        station_id="dock-1",
     )
     assert summary.wiped == ["DCIM/V_0003.MP4"]
     assert not (dock.volume / "DCIM" / "V_0003.MP4").exists()

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wire.text import Note
+
 RenditionName = Literal["h264", "hevc", "aac"]
 """h264: H.264/AAC MP4, plays in every browser (the proxy); aac: audio-only M4A (the proxy of
 a sound recording); hevc: H.265 MP4 tagged hvc1, for browsers that decode HEVC."""
@@ -40,12 +42,9 @@ class DerivedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     proxy_status: ProxyStatus
-    proxy_error: str | None = Field(
-        default=None, max_length=4000, description="why the browser copy failed"
-    )
-    proxy_note: str | None = Field(
+    proxy_error: Note | None = Field(default=None, description="why the browser copy failed")
+    proxy_note: Note | None = Field(
         default=None,
-        max_length=4000,
         description="what else a reviewer should know, e.g. a hardware encode that failed "
         "and was made again in software",
     )
@@ -53,6 +52,6 @@ class DerivedIn(BaseModel):
         default_factory=list, max_length=3, description="each uploaded and checked to decode"
     )
     thumbnail: bool = Field(default=False, description="whether the thumbnail is uploaded")
-    unplayable_reason: str | None = Field(
-        default=None, max_length=4000, description="why nothing plays, when no rendition does"
+    unplayable_reason: Note | None = Field(
+        default=None, description="why nothing plays, when no rendition does"
     )

@@ -10,20 +10,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import HTTPException, Path, Query, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api import association
 from api.association import NotLinked
 from api.case_schemas import AssociateIn, CaseIn, CaseOut, Reason
 from api.custody_log import caller
-from api.deps import CaseWriter, Reviewer, SessionDep
-from api.scope import may_see_case, visible_media_or_404
+from api.deps import (
+    CASE_WRITERS,
+    REVIEWERS,
+    CurrentToken,
+    MediaId,
+    SessionDep,
+    roles,
+    secured_router,
+)
+from api.principal import Principal
+from api.problems import unavailable
+from api.scope import may_see_case, media_scope, visible_media_or_404
 from storage.catalogue import case_repo
 from storage.catalogue.case_repo import EventFields
 from storage.catalogue.errors import CatalogueError
-from storage.catalogue.models import ApiToken, Case, utc_now
+from storage.catalogue.models import Case, Media, utc_now
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = secured_router("/api/v1/cases", ["cases"])
+
+_ATTEMPTS = 3
 
 CaseNo = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -44,13 +58,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             "or an event_id sent twice"
         },
     },
+    **roles(*CASE_WRITERS),
 )
 def put_case(
     case_no: CaseNo,
     body: CaseIn,
     request: Request,
     session: SessionDep,
-    token: CaseWriter,
+    token: CurrentToken,
     response: Response,
 ) -> CaseOut:
     """Create (201) or replace (200) a case and all its events, then associate media.
@@ -69,43 +84,59 @@ def put_case(
     if existing is not None:
         _check_unit(token, existing)
     who = caller(request, token)
-    try:
-        case, created = case_repo.put_case(
-            session,
-            case_no,
-            title=body.title,
-            unit_id=body.unit_id,
-            events=[
-                EventFields(
-                    event_id=e.event_id,
-                    activity=e.activity,
-                    officer_ids=e.officer_ids,
-                    start=e.start,
-                    end=e.end,
-                    room_id=e.room_id,
-                )
-                for e in body.events
-            ],
-            actor=who.actor,
-            now=utc_now(),
+    events = [
+        EventFields(
+            event_id=e.event_id,
+            activity=e.activity,
+            officer_ids=e.officer_ids,
+            start=e.start,
+            end=e.end,
+            room_id=e.room_id,
         )
-        association.reassociate_case(session, case, who, association.tolerance_of(request))
-    except CatalogueError as exc:
-        raise _unavailable(exc) from exc
+        for e in body.events
+    ]
+    # One transaction: a case is never stored without its associations. A concurrent PUT
+    # of the same case, or a registration linking the same medium, makes the commit fail
+    # on a unique constraint; the PUT then starts again from what is there.
+    for attempt in range(_ATTEMPTS):
+        try:
+            case, created = case_repo.put_case(
+                session,
+                case_no,
+                title=body.title,
+                unit_id=body.unit_id,
+                events=events,
+                actor=who.actor,
+                now=utc_now(),
+            )
+            association.reassociate_case(session, case, who, association.tolerance_of(request))
+            session.commit()
+            break
+        except IntegrityError as exc:
+            session.rollback()
+            if attempt == _ATTEMPTS - 1:
+                raise _unavailable(exc) from exc
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise _unavailable(exc) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _case_out(session, case)
+    return _case_out(session, token, case)
 
 
-@router.get("/{case_no}", responses=_RESPONSES)
-def get_case(case_no: CaseNo, session: SessionDep, token: CaseWriter) -> CaseOut:
+@router.get("/{case_no}", responses=_RESPONSES, **roles(*CASE_WRITERS))
+def get_case(case_no: CaseNo, session: SessionDep, token: CurrentToken) -> CaseOut:
     """The case, its events, and every medium associated with it (and how)."""
-    return _case_out(session, _case_or_404(session, token, case_no))
+    return _case_out(session, token, _case_or_404(session, token, case_no))
 
 
-@router.post("/{case_no}/media", responses={**_RESPONSES, 422: {"description": "no reason"}})
+@router.post(
+    "/{case_no}/media",
+    responses={**_RESPONSES, 422: {"description": "no reason"}},
+    **roles(*REVIEWERS),
+)
 def associate(
-    case_no: CaseNo, body: AssociateIn, request: Request, session: SessionDep, token: Reviewer
+    case_no: CaseNo, body: AssociateIn, request: Request, session: SessionDep, token: CurrentToken
 ) -> CaseOut:
     """Associate media with the case by hand, with a reason (recorded in each medium's
     custody trail). An automatic link becomes manual; a dissociated pair is linked again."""
@@ -117,17 +148,17 @@ def associate(
         )
     except CatalogueError as exc:
         raise _unavailable(exc) from exc
-    return _case_out(session, case)
+    return _case_out(session, token, case)
 
 
-@router.delete("/{case_no}/media/{media_id}", responses=_RESPONSES)
+@router.delete("/{case_no}/media/{media_id}", responses=_RESPONSES, **roles(*REVIEWERS))
 def dissociate(
     case_no: CaseNo,
-    media_id: str,
+    media_id: MediaId,
     reason: Annotated[Reason, Query(description="why (recorded in the custody trail)")],
     request: Request,
     session: SessionDep,
-    token: Reviewer,
+    token: CurrentToken,
 ) -> CaseOut:
     """Take a medium out of the case (the medium stays). Automatic association will not
     link the two again unless someone associates them by hand."""
@@ -139,10 +170,10 @@ def dissociate(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except CatalogueError as exc:
         raise _unavailable(exc) from exc
-    return _case_out(session, case)
+    return _case_out(session, token, case)
 
 
-def _check_unit(token: ApiToken, case: Case) -> None:
+def _check_unit(token: Principal, case: Case) -> None:
     if not may_see_case(token, case):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -151,7 +182,7 @@ def _check_unit(token: ApiToken, case: Case) -> None:
         )
 
 
-def _case_or_404(session: SessionDep, token: ApiToken, case_no: str) -> Case:
+def _case_or_404(session: SessionDep, token: Principal, case_no: str) -> Case:
     case = case_repo.get_case(session, case_no)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_no!r}")
@@ -159,13 +190,20 @@ def _case_or_404(session: SessionDep, token: ApiToken, case_no: str) -> Case:
     return case
 
 
-def _case_out(session: SessionDep, case: Case) -> CaseOut:
+def _case_out(session: SessionDep, token: Principal, case: Case) -> CaseOut:
+    """The case with only the media `token` may see: a case of unit A may hold footage of
+    unit B that a token without a unit linked, and A's readers learn nothing of it."""
     session.refresh(case)
-    return CaseOut.of(case, case_repo.links_of_case(session, case.case_no))
-
-
-def _unavailable(exc: CatalogueError) -> HTTPException:
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        detail=f"the change could not be recorded, try again later: {exc}",
+    links = case_repo.links_of_case(session, case.case_no)
+    visible = set(
+        session.scalars(
+            select(Media.id).where(
+                Media.id.in_([link.media_id for link in links]), media_scope(token)
+            )
+        )
     )
+    return CaseOut.of(case, [link for link in links if link.media_id in visible])
+
+
+def _unavailable(exc: Exception) -> HTTPException:
+    return unavailable("the change could not be recorded", exc)

@@ -8,18 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import HTTPException, Request, Response, status
 
 from api.custody_log import caller
-from api.deps import CustodyReader, SessionDep, StationToken
+from api.deps import (
+    REVIEWERS,
+    STATIONS,
+    CurrentToken,
+    MediaId,
+    SessionDep,
+    roles,
+    secured_router,
+)
+from api.problems import unavailable
 from api.schemas import CustodyEventOut, CustodyOut, CustodyReportIn
 from api.scope import visible_media_or_404
+from api.stations import check_registered_by, speaking_for
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.custody_repo import CustodyRefused, StationReport
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import CustodyEventKind, Media
 
-router = APIRouter(prefix="/api/v1/media", tags=["custody"])
+router = secured_router("/api/v1/media", ["custody"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such media"}}
 
@@ -31,8 +41,8 @@ def _media_or_404(session: SessionDep, media_id: str) -> Media:
     return media
 
 
-@router.get("/{media_id}/custody", responses=_NOT_FOUND)
-def get_custody(media_id: str, session: SessionDep, token: CustodyReader) -> CustodyOut:
+@router.get("/{media_id}/custody", responses=_NOT_FOUND, **roles(*REVIEWERS))
+def get_custody(media_id: MediaId, session: SessionDep, token: CurrentToken) -> CustodyOut:
     """Every event of the medium from the dock to now, oldest first, times in UTC."""
     media = visible_media_or_404(session, token, media_id)
     events = custody_repo.chain(session, media.id)
@@ -47,13 +57,14 @@ def get_custody(media_id: str, session: SessionDep, token: CustodyReader) -> Cus
         200: {"description": "reported already (a retry): the event recorded then"},
         422: {"description": "not a station event, or sha256_verified is not the medium's"},
     },
+    **roles(*STATIONS),
 )
 def report_custody(
-    media_id: str,
+    media_id: MediaId,
     body: CustodyReportIn,
     request: Request,
     session: SessionDep,
-    token: StationToken,
+    token: CurrentToken,
     response: Response,
 ) -> CustodyEventOut:
     """A station reports a dock event (a wipe, or a failed one) of a registered medium.
@@ -62,13 +73,16 @@ def report_custody(
     response gets 200 and the event recorded the first time.
     """
     media = _media_or_404(session, media_id)
+    check_registered_by(session, token, media)
     report = StationReport(
         event=CustodyEventKind(body.event),
         at=body.at,
         device_id=body.device_id,
         path=body.path,
         sha256_verified=body.sha256_verified,
-        station_id=body.station_id,
+        station_id=speaking_for(token, body.station_id)
+        if token.role == "station"
+        else body.station_id,
         reason=body.reason,
     )
     try:
@@ -78,10 +92,7 @@ def report_custody(
     except CustodyRefused as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
     except CatalogueError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the event could not be recorded, try again later: {exc}",
-        ) from exc
+        raise unavailable("the event could not be recorded", exc) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
     return CustodyEventOut.of(event)

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import HTTPException, Request, status
 
 from api.custody_log import caller
-from api.deps import SessionDep, StationToken, StoreDep
+from api.deps import (
+    STATIONS,
+    CurrentToken,
+    MediaId,
+    SessionDep,
+    StoreDep,
+    roles,
+    secured_router,
+)
+from api.problems import unavailable
 from api.schemas import MediaOut
+from api.stations import check_registered_by
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import CustodyEventKind, CustodyOutcome
@@ -22,7 +32,7 @@ from storage.errors import StorageError
 from storage.object_store import rendition_key, thumbnail_key
 from wire.derived import DerivedIn, ProxyStatus
 
-router = APIRouter(prefix="/api/v1/media", tags=["ingest"])
+router = secured_router("/api/v1/media", ["ingest"])
 
 _BROWSER_SAFE = ("h264", "aac")
 
@@ -33,14 +43,15 @@ _BROWSER_SAFE = ("h264", "aac")
         404: {"description": "no such media"},
         422: {"description": "a rendition or thumbnail it names is not in the store"},
     },
+    **roles(*STATIONS),
 )
 def attach_derived(
-    media_id: str,
+    media_id: MediaId,
     body: DerivedIn,
     request: Request,
     session: SessionDep,
     store: StoreDep,
-    token: StationToken,
+    token: CurrentToken,
 ) -> MediaOut:
     """Attach a medium's browser copies; idempotent (the same body again changes nothing and
     records nothing). Renditions add to those the medium has; a medium with one that plays
@@ -49,6 +60,7 @@ def attach_derived(
     media = media_repo.get_media(session, media_id)
     if media is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media with id {media_id!r}")
+    check_registered_by(session, token, media)
     names = [r.name for r in body.renditions]
     if len(set(names)) != len(names):
         raise HTTPException(
@@ -104,10 +116,7 @@ def attach_derived(
         else:
             session.rollback()
     except CatalogueError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the browser copies could not be recorded, try again later: {exc}",
-        ) from exc
+        raise unavailable("the browser copies could not be recorded", exc) from exc
     return MediaOut.of(media)
 
 
@@ -115,10 +124,7 @@ def _check_stored(store: StoreDep, what: str, key: str) -> None:
     try:
         stored = store.exists(key)
     except StorageError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the object store is unavailable, try again later: {exc}",
-        ) from exc
+        raise unavailable("the object store is unavailable", exc) from exc
     if not stored:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

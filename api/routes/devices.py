@@ -1,20 +1,30 @@
 """The device registry: IT registers devices; a station asks which device a docked serial is.
 
 Roles: it_admin and admin register and read; a station may only look a device up by serial.
+An it_admin bound to a unit lists, reads and registers only that unit's devices: it can
+neither read another unit's device (404) nor change it or file a device under another
+unit (403), so it cannot move a camera, and the camera's future footage, into its unit.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import HTTPException, Path, Query, Response, status
 
-from api.deps import DeviceAdmin, DeviceLookup, SessionDep
+from api.deps import (
+    DEVICE_ADMINS,
+    DEVICE_LOOKUP,
+    CurrentToken,
+    SessionDep,
+    roles,
+    secured_router,
+)
 from api.schemas import DeviceIn, DeviceOut, DevicePage, UnregisteredDeviceOut, UnregisteredDevices
 from storage.catalogue import device_repo
 from storage.catalogue.device_repo import DeviceFields, SerialTaken
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+router = secured_router("/api/v1/devices", ["devices"])
 
 # A device of this id would be hidden behind GET /api/v1/devices/unregistered.
 _RESERVED_IDS = frozenset({"unregistered"})
@@ -24,10 +34,10 @@ DeviceIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such device"}}
 
 
-@router.get("")
+@router.get("", **roles(*DEVICE_LOOKUP))
 def find_devices(
     session: SessionDep,
-    token: DeviceLookup,
+    token: CurrentToken,
     serial: Annotated[str | None, Query(description="the serial a docked device reported")] = None,
     unit_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=device_repo.MAX_PAGE)] = 100,
@@ -43,28 +53,36 @@ def find_devices(
             status.HTTP_403_FORBIDDEN,
             detail="a station may only look a device up by serial: GET /api/v1/devices?serial=...",
         )
+    if token.role != "station" and token.unit_id is not None:
+        if unit_id is not None and unit_id != token.unit_id:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this token sees only the devices of unit {token.unit_id!r}",
+            )
+        unit_id = token.unit_id
     page = device_repo.find_devices(
         session, serial=serial, unit_id=unit_id, limit=limit, after=cursor
     )
     return DevicePage(items=[DeviceOut.of(d) for d in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/unregistered")
-def unregistered_devices(session: SessionDep, _token: DeviceAdmin) -> UnregisteredDevices:
+@router.get("/unregistered", **roles(*DEVICE_ADMINS))
+def unregistered_devices(session: SessionDep, token: CurrentToken) -> UnregisteredDevices:
     """Device ids that media were registered with but that no registered device has: the
-    cameras IT must register (or relink), most recently seen first."""
+    cameras IT must register (or relink), most recently seen first; for a unit-bound token,
+    those in its unit's media."""
     return UnregisteredDevices(
         items=[
             UnregisteredDeviceOut.model_validate(row, from_attributes=True)
-            for row in device_repo.unregistered(session)
+            for row in device_repo.unregistered(session, unit_id=token.unit_id)
         ]
     )
 
 
-@router.get("/{device_id}", responses=_NOT_FOUND)
-def get_device(device_id: DeviceIdPath, session: SessionDep, _token: DeviceAdmin) -> DeviceOut:
+@router.get("/{device_id}", responses=_NOT_FOUND, **roles(*DEVICE_ADMINS))
+def get_device(device_id: DeviceIdPath, session: SessionDep, token: CurrentToken) -> DeviceOut:
     device = device_repo.get_device(session, device_id)
-    if device is None:
+    if device is None or (token.unit_id is not None and device.unit_id != token.unit_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")
     return DeviceOut.of(device)
 
@@ -77,12 +95,13 @@ def get_device(device_id: DeviceIdPath, session: SessionDep, _token: DeviceAdmin
         409: {"description": "another device has this serial"},
         422: {"description": "invalid kind, status or field"},
     },
+    **roles(*DEVICE_ADMINS),
 )
 def put_device(
     device_id: DeviceIdPath,
     body: DeviceIn,
     session: SessionDep,
-    _token: DeviceAdmin,
+    token: CurrentToken,
     response: Response,
 ) -> DeviceOut:
     """Create (201) or replace (200) a device. Its unit and officer need not be known yet."""
@@ -91,6 +110,17 @@ def put_device(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"{device_id!r} is reserved and cannot be a device id",
         )
+    if token.unit_id is not None:
+        existing = device_repo.get_device(session, device_id)
+        if body.unit_id != token.unit_id or (
+            existing is not None and existing.unit_id != token.unit_id
+        ):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this token registers only devices of unit {token.unit_id!r}; "
+                "a device of another unit is changed by that unit's IT or an it_admin "
+                "without a unit",
+            )
     fields = DeviceFields(
         kind=body.kind,
         status=body.status,

@@ -6,12 +6,21 @@ size (and, when the store knows it, the SHA-256) the record claims.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import HTTPException, Request, Response, status
 
 from api import association
 from api.custody_log import caller
-from api.deps import SessionDep, StationToken, StoreDep
+from api.deps import (
+    STATIONS,
+    CurrentToken,
+    SessionDep,
+    StoreDep,
+    roles,
+    secured_router,
+)
+from api.problems import unavailable
 from api.schemas import MediaOut
+from api.stations import speaking_for
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict
 from storage.catalogue.models import utc_now
@@ -19,7 +28,7 @@ from storage.errors import ObjectNotFound, StorageError
 from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
 from wire.registration import IngestRecord
 
-router = APIRouter(prefix="/api/v1", tags=["ingest"])
+router = secured_router("/api/v1", ["ingest"])
 
 
 @router.post(
@@ -30,13 +39,14 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"])
         409: {"description": "the stored object or an earlier registration disagrees"},
         422: {"description": "invalid record, or an object it names is not stored"},
     },
+    **roles(*STATIONS),
 )
 def ingest(
     record: IngestRecord,
     request: Request,
     session: SessionDep,
     store: StoreDep,
-    token: StationToken,
+    token: CurrentToken,
     response: Response,
 ) -> MediaOut:
     """Register one uploaded original; idempotent on `sha256` (201 new, 200 known).
@@ -46,6 +56,7 @@ def ingest(
     path or station add `seen_again` to the existing medium's chain, once per sighting.
     The medium is then associated with the cases whose events it matches (api/association.py).
     """
+    record = record.model_copy(update={"station_id": speaking_for(token, record.station_id)})
     _check_keys(record)
     _check_stored(store, record)
     who = caller(request, token)
@@ -67,10 +78,7 @@ def ingest(
     except DuplicateConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except CatalogueError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the registration could not be recorded, try again later: {exc}",
-        ) from exc
+        raise unavailable("the registration could not be recorded", exc) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
     return MediaOut.of(media)
@@ -137,7 +145,4 @@ def _check_stored(store: ObjectStore, record: IngestRecord) -> None:
 
 
 def _store_unavailable(exc: StorageError) -> HTTPException:
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        detail=f"the object store is unavailable, try again later: {exc}",
-    )
+    return unavailable("the object store is unavailable", exc)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime
+from fastapi import HTTPException, Query, Request, Response, status
 
 from api.custody_log import caller, logged_read
-from api.deps import MediaReader, Reviewer, SessionDep, StoreDep
+from api.deps import (
+    MEDIA_READERS,
+    REVIEWERS,
+    CurrentToken,
+    MediaId,
+    SessionDep,
+    StoreDep,
+    roles,
+    secured_router,
+)
 from api.object_responses import (
     content_disposition,
     object_response,
@@ -24,8 +32,9 @@ from storage.catalogue.models import CustodyEventKind, Media
 from storage.object_store import rendition_key
 from wire.derived import RenditionName
 from wire.media_kinds import MediaKind
+from wire.moments import Moment
 
-router = APIRouter(prefix="/api/v1/media", tags=["media"])
+router = secured_router("/api/v1/media", ["media"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such media, or it has no such rendition"}
@@ -36,20 +45,20 @@ _RANGED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("")
+@router.get("", **roles(*MEDIA_READERS))
 def search_media(
     session: SessionDep,
-    token: MediaReader,
+    token: CurrentToken,
     case_no: str | None = None,
     officer_id: str | None = None,
     device_id: str | None = None,
     unit_id: str | None = None,
     kind: MediaKind | None = None,
     start: Annotated[
-        AwareDatetime | None, Query(description="recorded at or after (ISO 8601 with offset)")
+        Moment | None, Query(description="recorded at or after (ISO 8601 with offset)")
     ] = None,
     end: Annotated[
-        AwareDatetime | None, Query(description="recorded at or before (ISO 8601 with offset)")
+        Moment | None, Query(description="recorded at or before (ISO 8601 with offset)")
     ] = None,
     important: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=media_repo.MAX_PAGE)] = 50,
@@ -78,14 +87,14 @@ def search_media(
     return MediaPage(items=[MediaOut.of(m) for m in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{media_id}", responses=_NOT_FOUND)
-def get_media(media_id: str, session: SessionDep, token: MediaReader) -> MediaOut:
+@router.get("/{media_id}", responses=_NOT_FOUND, **roles(*MEDIA_READERS))
+def get_media(media_id: MediaId, session: SessionDep, token: CurrentToken) -> MediaOut:
     return MediaOut.of(visible_media_or_404(session, token, media_id))
 
 
-@router.put("/{media_id}/important", responses=_NOT_FOUND)
+@router.put("/{media_id}/important", responses=_NOT_FOUND, **roles(*REVIEWERS))
 def set_important(
-    media_id: str, body: ImportantIn, request: Request, session: SessionDep, token: Reviewer
+    media_id: MediaId, body: ImportantIn, request: Request, session: SessionDep, token: CurrentToken
 ) -> MediaOut:
     """Mark a medium important (重点标记) or take the mark off, with a reason. Important
     media are kept permanently. Each change is in the chain of custody; setting the mark it
@@ -106,10 +115,20 @@ def set_important(
     return MediaOut.of(media)
 
 
-@router.get("/{media_id}/original", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
-@router.head("/{media_id}/original", response_class=Response, include_in_schema=False)
+@router.get(
+    "/{media_id}/original",
+    response_class=Response,
+    responses={**_NOT_FOUND, **_RANGED},
+    **roles(*MEDIA_READERS),
+)
+@router.head(
+    "/{media_id}/original",
+    response_class=Response,
+    include_in_schema=False,
+    **roles(*MEDIA_READERS),
+)
 def get_original(
-    media_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
+    media_id: MediaId, request: Request, session: SessionDep, store: StoreDep, token: CurrentToken
 ) -> Response:
     """The original bytes exactly as read from the device, with their `Repr-Digest`.
 
@@ -145,16 +164,22 @@ def get_original(
     )
 
 
-@router.get("/{media_id}/proxy", response_class=Response, responses={**_NOT_FOUND, **_RANGED})
-@router.head("/{media_id}/proxy", response_class=Response, include_in_schema=False)
+@router.get(
+    "/{media_id}/proxy",
+    response_class=Response,
+    responses={**_NOT_FOUND, **_RANGED},
+    **roles(*MEDIA_READERS),
+)
+@router.head(
+    "/{media_id}/proxy", response_class=Response, include_in_schema=False, **roles(*MEDIA_READERS)
+)
 def get_proxy(
-    media_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
+    media_id: MediaId, request: Request, session: SessionDep, store: StoreDep, token: CurrentToken
 ) -> Response:
     """The browser-playable rendition (`video/mp4` or `audio/mp4`).
 
-    Recorded in the chain of custody as `played_proxy` when a request starts playback (no
-    Range, or a range from byte 0); a player's follow-up ranges are not recorded (see
-    api.custody_log.logged_read).
+    Every request is in the chain of custody as `played_proxy`; a player's many Range
+    requests are folded into one viewing (see api.custody_log.logged_read).
     """
     media = visible_media_or_404(session, token, media_id)
     proxy = media.proxy_key
@@ -190,15 +215,21 @@ def get_proxy(
     "/{media_id}/renditions/{name}",
     response_class=Response,
     responses={**_NOT_FOUND, **_RANGED},
+    **roles(*MEDIA_READERS),
 )
-@router.head("/{media_id}/renditions/{name}", response_class=Response, include_in_schema=False)
+@router.head(
+    "/{media_id}/renditions/{name}",
+    response_class=Response,
+    include_in_schema=False,
+    **roles(*MEDIA_READERS),
+)
 def get_rendition(
-    media_id: str,
+    media_id: MediaId,
     name: RenditionName,
     request: Request,
     session: SessionDep,
     store: StoreDep,
-    token: MediaReader,
+    token: CurrentToken,
 ) -> Response:
     """One of the medium's browser copies by name (its `renditions`): `h264`/`aac` (also at
     .../proxy) or `hevc` (H.265 tagged hvc1, for browsers that decode it, available before
@@ -247,9 +278,10 @@ def _why_no_proxy(media: Media) -> str:
     "/{media_id}/thumbnail",
     response_class=Response,
     responses={**_NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
+    **roles(*MEDIA_READERS),
 )
 def get_thumbnail(
-    media_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
+    media_id: MediaId, request: Request, session: SessionDep, store: StoreDep, token: CurrentToken
 ) -> Response:
     media = visible_media_or_404(session, token, media_id)
     if media.thumbnail_key is None:

@@ -6,19 +6,30 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
 from api import association
 from api.custody_log import caller, logged_read
-from api.deps import MediaReader, SessionDep, StationToken, StoreDep
+from api.deps import (
+    MEDIA_READERS,
+    STATIONS,
+    CurrentToken,
+    RecordingId,
+    SessionDep,
+    StoreDep,
+    roles,
+    secured_router,
+)
 from api.object_responses import object_response, stat_object
+from api.principal import Principal
+from api.problems import unavailable
 from api.recording_schemas import GapOut, JoinOut, RecordingIn, RecordingOut, RecordingPartOut
 from api.scope import media_scope
-from storage.catalogue import recording_repo
+from api.stations import speaking_for
+from storage.catalogue import custody_repo, media_repo, recording_repo
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import (
-    ApiToken,
     CustodyEventKind,
     Media,
     Recording,
@@ -28,7 +39,7 @@ from storage.errors import StorageError
 from storage.object_store import ObjectStore, merged_proxy_key
 from wire.recordings import GAP_TOLERANCE_S
 
-router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+router = secured_router("/api/v1/recordings", ["recordings"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such recording"}}
 _MERGED_KEY = re.compile(r"^recordings/(?P<sha256>[0-9a-f]{64})\.(mp4|m4a)$")
@@ -41,25 +52,37 @@ _MERGED_KEY = re.compile(r"^recordings/(?P<sha256>[0-9a-f]{64})\.(mp4|m4a)$")
         200: {"description": "replaced"},
         422: {"description": "unknown parts, joins that do not pair them, or no such proxy"},
     },
+    **roles(*STATIONS),
 )
 def put_recording(
-    recording_id: str,
+    recording_id: RecordingId,
     body: RecordingIn,
     request: Request,
     session: SessionDep,
     store: StoreDep,
-    token: StationToken,
+    token: CurrentToken,
     response: Response,
 ) -> RecordingOut:
     """Register or replace a recording; its parts name it in `recording_id` (201 new, 200
     replaced). A part of another recording moves to this one. The parts are associated
-    again: an event that one segment matches claims the whole recording."""
+    again: an event that one segment matches claims the whole recording. A station
+    names only parts it registered itself."""
+    station_id = speaking_for(token, body.station_id)
+    if token.role == "station":
+        for ref in body.parts:
+            medium = media_repo.get_media(session, ref.media_id)
+            if medium is not None and not custody_repo.registered_by(session, medium, station_id):
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    detail=f"part {ref.media_id!r} is not a medium station {station_id!r} "
+                    "registered",
+                )
     merged = _checked_proxy(store, body)
     try:
         recording, created = recording_repo.put(
             session,
             recording_id,
-            station_id=body.station_id,
+            station_id=station_id,
             parts=[PartRef(p.media_id, p.sha256) for p in body.parts],
             joins=[JoinRef(j.before, j.after, j.gap_s) for j in body.joins],
             merged=merged,
@@ -81,17 +104,17 @@ def put_recording(
 
 
 def _unavailable(exc: CatalogueError) -> HTTPException:
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        detail=f"the recording could not be recorded, try again later: {exc}",
-    )
+    return unavailable("the recording could not be recorded", exc)
 
 
-@router.get("/{recording_id}", responses=_NOT_FOUND)
-def get_recording(recording_id: str, session: SessionDep, token: MediaReader) -> RecordingOut:
-    """A recording: its parts in order, every join, and the gaps among them."""
-    recording, _ = _visible_or_404(session, token, recording_id)
-    return _out(recording, recording_repo.parts_of(session, recording))
+@router.get("/{recording_id}", responses=_NOT_FOUND, **roles(*MEDIA_READERS))
+def get_recording(
+    recording_id: RecordingId, session: SessionDep, token: CurrentToken
+) -> RecordingOut:
+    """A recording: the parts in order that the caller may see, and the joins and gaps
+    among them (joins that touch a part it may not see are left out)."""
+    recording, visible = _visible_or_404(session, token, recording_id)
+    return _out(recording, visible)
 
 
 @router.get(
@@ -102,18 +125,35 @@ def get_recording(recording_id: str, session: SessionDep, token: MediaReader) ->
         206: {"description": "the requested byte range"},
         416: {"description": "the range is outside the object"},
     },
+    **roles(*MEDIA_READERS),
 )
-@router.head("/{recording_id}/proxy", response_class=Response, include_in_schema=False)
+@router.head(
+    "/{recording_id}/proxy",
+    response_class=Response,
+    include_in_schema=False,
+    **roles(*MEDIA_READERS),
+)
 def get_recording_proxy(
-    recording_id: str, request: Request, session: SessionDep, store: StoreDep, token: MediaReader
+    recording_id: RecordingId,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    token: CurrentToken,
 ) -> Response:
     """The merged proxy of the whole recording (`video/mp4` or `audio/mp4`).
 
-    A request that starts playback (no Range, or a range from byte 0) is recorded as
-    `played_proxy` in the chain of custody of every part the caller may see, naming the
-    recording; follow-up ranges are not (as for a medium's proxy).
+    Served only to a caller who may see every part (403 otherwise), and recorded as
+    `played_proxy` in the chain of custody of every part, naming the recording (a player's
+    follow-up ranges are folded into the viewing, as for a medium's proxy).
     """
     recording, visible = _visible_or_404(session, token, recording_id)
+    parts = recording_repo.parts_of(session, recording)
+    if len(visible) != len(parts):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"the merged proxy of recording {recording.id} shows parts this token may "
+            "not see; play the parts it may see one by one",
+        )
     key = recording.merged_proxy_key
     if key is None:
         raise HTTPException(
@@ -138,7 +178,7 @@ def get_recording_proxy(
     return logged_read(
         request,
         session,
-        visible,
+        parts,
         token,
         CustodyEventKind.PLAYED_PROXY,
         respond,
@@ -148,7 +188,7 @@ def get_recording_proxy(
 
 
 def _visible_or_404(
-    session: Session, token: ApiToken, recording_id: str
+    session: Session, token: Principal, recording_id: str
 ) -> tuple[Recording, list[Media]]:
     recording = recording_repo.get(session, recording_id)
     visible = recording_repo.parts_of(session, recording, media_scope(token)) if recording else []
@@ -175,10 +215,7 @@ def _checked_proxy(store: ObjectStore, body: RecordingIn) -> MergedProxy | None:
     try:
         info = store.stat(key) if store.exists(key) else None
     except StorageError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"the object store is unavailable, try again later: {exc}",
-        ) from exc
+        raise unavailable("the object store is unavailable", exc) from exc
     if info is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -194,7 +231,11 @@ def _checked_proxy(store: ObjectStore, body: RecordingIn) -> MergedProxy | None:
 
 def _out(recording: Recording, parts: list[Media]) -> RecordingOut:
     media = {m.id: m for m in parts}
-    joins = [JoinOut(**join) for join in recording.joins]
+    joins = [
+        JoinOut(**join)
+        for join in recording.joins
+        if join["before"] in media and join["after"] in media
+    ]
     gaps = []
     for join in joins:
         if join.gap_s <= GAP_TOLERANCE_S:

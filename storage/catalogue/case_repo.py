@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.catalogue.custody_repo import Caller
@@ -59,47 +59,37 @@ def put_case(
 ) -> tuple[Case, bool]:
     """Create or replace the case `case_no` and all its events; return (case, created).
 
-    Commits. Raises CatalogueError when the write fails (a concurrent PUT of the same new
-    case is retried once as a replacement).
+    Flushes, does not commit: the caller commits the case together with its associations,
+    so that a case is never stored without them. Raises IntegrityError when a concurrent
+    PUT created the same case a moment ago (roll back and start again: it is then a
+    replacement), SQLAlchemyError when the write fails.
     """
-    for _attempt in range(2):
-        case = session.get(Case, case_no)
-        created = case is None
-        if case is None:
-            case = Case(case_no=case_no, created_at=now)
-            session.add(case)
-        case.title = title
-        case.unit_id = unit_id
-        case.updated_at = now
-        case.updated_by = actor
-        # Replace the events wholesale; flush the deletes first so that a re-sent event_id
-        # does not collide with its old row on the (case_no, event_id) constraint.
-        try:
-            case.events.clear()
-            session.flush()
-            case.events.extend(
-                CaseEvent(
-                    event_id=event.event_id,
-                    activity=event.activity,
-                    officer_ids=list(event.officer_ids),
-                    start_at=event.start,
-                    end_at=event.end,
-                    room_id=event.room_id,
-                )
-                for event in events
-            )
-            session.commit()
-        except IntegrityError as exc:
-            session.rollback()
-            if not created:
-                raise CatalogueError(f"could not save case {case_no!r}: {exc.orig}") from exc
-            continue  # another PUT created this case a moment ago: replace what it wrote
-        except SQLAlchemyError as exc:
-            session.rollback()
-            raise CatalogueError(f"could not save case {case_no!r}: {exc}") from exc
-        session.refresh(case)
-        return case, created
-    raise CatalogueError(f"could not save case {case_no!r}: it kept changing underneath")
+    case = session.get(Case, case_no)
+    created = case is None
+    if case is None:
+        case = Case(case_no=case_no, created_at=now)
+        session.add(case)
+    case.title = title
+    case.unit_id = unit_id
+    case.updated_at = now
+    case.updated_by = actor
+    # Replace the events wholesale; flush the deletes first so that a re-sent event_id
+    # does not collide with its old row on the (case_no, event_id) constraint.
+    case.events.clear()
+    session.flush()
+    case.events.extend(
+        CaseEvent(
+            event_id=event.event_id,
+            activity=event.activity,
+            officer_ids=list(event.officer_ids),
+            start_at=event.start,
+            end_at=event.end,
+            room_id=event.room_id,
+        )
+        for event in events
+    )
+    session.flush()
+    return case, created
 
 
 def links_of_case(session: Session, case_no: str) -> list[CaseMedia]:

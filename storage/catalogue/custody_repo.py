@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -312,3 +312,89 @@ def chain(session: Session, media_id: str) -> list[CustodyEvent]:
             .order_by(CustodyEvent.at, CustodyEvent.id)
         )
     )
+
+
+def registered_by(session: Session, media: Media, station_id: str) -> bool:
+    """Whether `station_id` registered `media`: first, or as the same bytes seen again."""
+    if media.station_id == station_id:
+        return True
+    found = session.scalars(
+        select(CustodyEvent.id)
+        .where(
+            CustodyEvent.media_id == media.id,
+            CustodyEvent.station_id == station_id,
+            CustodyEvent.event.in_(
+                [CustodyEventKind.REGISTERED.value, CustodyEventKind.SEEN_AGAIN.value]
+            ),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+VIEWING_WINDOW = timedelta(minutes=10)
+"""A player's Range requests for one medium by one token, each within this long of the
+previous one, are one viewing."""
+
+
+def record_viewing(
+    session: Session,
+    media: Media,
+    kind: CustodyEventKind,
+    caller: Caller,
+    *,
+    token_id: str,
+    detail: dict[str, Any],
+    now: datetime | None = None,
+) -> CustodyEvent:
+    """Record one playback request: folded into the viewing this token has open on `media`
+    (its last `kind` event of the same recording, or of none, within VIEWING_WINDOW),
+    counting its requests and bytes, else a new viewing. Commits; raises CatalogueError when the write fails."""
+    now = now or utc_now()
+    recent = session.scalars(
+        select(CustodyEvent)
+        .where(
+            CustodyEvent.media_id == media.id,
+            CustodyEvent.event == kind.value,
+            CustodyEvent.outcome == CustodyOutcome.OK.value,
+            CustodyEvent.at >= now - VIEWING_WINDOW,
+        )
+        .order_by(CustodyEvent.at.desc(), CustodyEvent.id.desc())
+        .limit(50)
+    ).all()
+    open_viewing = next(
+        (
+            e
+            for e in recent
+            if (e.detail or {}).get("token_id") == token_id
+            and (e.detail or {}).get("recording_id") == detail.get("recording_id")
+            and _last_request_at(e) >= now - VIEWING_WINDOW
+        ),
+        None,
+    )
+    if open_viewing is None:
+        return record_event(
+            session,
+            media,
+            kind,
+            caller,
+            detail={**detail, "token_id": token_id, "requests": 1, "last_at": utc_text(now)},
+            now=now,
+        )
+    folded = dict(open_viewing.detail or {})
+    folded["requests"] = int(folded.get("requests", 1)) + 1
+    folded["bytes"] = int(folded.get("bytes", 0)) + int(detail.get("bytes", 0))
+    folded["last_range"] = detail.get("range")
+    folded["last_at"] = utc_text(now)
+    open_viewing.detail = folded
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise CatalogueError(f"could not record a viewing of media {media.id}: {exc}") from exc
+    return open_viewing
+
+
+def _last_request_at(event: CustodyEvent) -> datetime:
+    last = (event.detail or {}).get("last_at")
+    return datetime.fromisoformat(last) if isinstance(last, str) else event.at

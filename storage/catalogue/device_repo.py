@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -174,13 +174,16 @@ class UnregisteredDevice:
     """A registered device that has this serial now: its media still carry the old id."""
 
 
-def unregistered(session: Session) -> list[UnregisteredDevice]:
-    """Device ids seen in media that match no registered device, most recently seen first.
+def unregistered(session: Session, unit_id: str | None = None) -> list[UnregisteredDevice]:
+    """Device ids seen in media that match no registered device, most recently seen first;
+    only in media filed under `unit_id` when given.
 
     Decided against the registry as it is now (not the `device_registered` the station
     sent): a device drops off the list as soon as IT registers it under that id.
     """
     unknown = ~exists().where(Device.device_id == Media.device_id)
+    if unit_id is not None:
+        unknown = and_(unknown, Media.unit_id == unit_id)
     first_seen = func.min(Media.ingested_at)
     last_seen = func.max(Media.ingested_at)
     groups = session.execute(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from rules.retention import retention_until
 from storage.catalogue import device_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict, InvalidCursor
-from storage.catalogue.models import CaseMedia, CustodyEvent, Media, utc_now
+from storage.catalogue.models import Case, CaseMedia, CustodyEvent, Media, utc_now
 from wire.media_kinds import MediaKind
 from wire.registration import IngestRecord
 
@@ -133,6 +133,11 @@ def register(
         officer_id=record.officer_id,
         station_unit_id=unit_id,
     )
+    dock_case = (
+        record.case_no
+        if record.case_no and _may_link_at_dock(session, record.case_no, filed.unit_id)
+        else None
+    )
     media = Media(
         sha256=record.sha256,
         size_bytes=record.size_bytes,
@@ -172,16 +177,16 @@ def register(
             recorded_start=record.recorded_start,
             ingested_at=ingested_at,
             important=record.important,
-            in_case=bool(record.case_no),
+            in_case=dock_case is not None,
             legal_hold=False,
         ),
         device_serial=record.device_serial,
         device_registered=record.device_registered,
         clock_offset_s=record.clock_offset_s,
     )
-    if record.case_no:
+    if dock_case is not None:
         media.case_links.append(
-            CaseMedia(case_no=record.case_no, source="dock", actor=actor, created_at=ingested_at)
+            CaseMedia(case_no=dock_case, source="dock", actor=actor, created_at=ingested_at)
         )
     session.add(media)
     for event in custody:
@@ -204,9 +209,20 @@ def register(
             f"sha256 {record.sha256} is registered already as media {existing.id} with "
             f"{existing.size_bytes} bytes, but this record says {record.size_bytes} bytes"
         )
-    if record.case_no and record.case_no not in existing.case_nos:
+    if (
+        record.case_no
+        and record.case_no not in existing.case_nos
+        and _may_link_at_dock(session, record.case_no, existing.unit_id)
+    ):
         _link_at_dock(session, existing, record.case_no, actor=actor, now=ingested_at)
     return existing, False
+
+
+def _may_link_at_dock(session: Session, case_no: str, unit_id: str | None) -> bool:
+    """A case number typed at the dock links the footage only to a case of the footage's
+    own unit (or to one the case-handling system has not sent yet)."""
+    case = session.get(Case, case_no)
+    return case is None or case.unit_id == unit_id
 
 
 def _link_at_dock(

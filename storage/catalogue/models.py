@@ -317,7 +317,10 @@ class ApiToken(Base):
     unit_id: Mapped[str | None] = mapped_column(String(128))
     officer_id: Mapped[str | None] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
+    station_id: Mapped[str | None] = mapped_column(String(128))
+    """The station a `station` token speaks for: registrations and reports carry this id."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 

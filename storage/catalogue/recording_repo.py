@@ -74,9 +74,17 @@ def put(
             raise InvalidRecording(
                 f"part {part.media_id!r} has sha256 {medium.sha256}, not {part.sha256}"
             )
-    devices = {m.device_id for m in found}
-    if len(devices) != 1:
-        raise InvalidRecording(f"the parts come from more than one device: {sorted(devices)}")
+    # A recording is shown, played and associated as one: its parts must share who may see
+    # them, or a pooled camera docked by two officers of two units would mix their footage.
+    for what, values in (
+        ("device", {m.device_id for m in found}),
+        ("officer", {m.officer_id for m in found}),
+        ("unit", {m.unit_id for m in found}),
+    ):
+        if len(values) != 1:
+            raise InvalidRecording(
+                f"the parts come from more than one {what}: {sorted(map(str, values))}"
+            )
     _check_joins(ids, joins)
     ordered = [media[i] for i in ids]
 

@@ -2,26 +2,38 @@
 
 Tokens carry 256 random bits, so a plain SHA-256 is enough to keep them safe at rest (no
 slow password hash needed), and looking the hash up by an index leaks nothing useful
-through timing.
+through timing. How long one lives is rules/token_life.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.catalogue.models import ApiToken
+from rules.token_life import expiry, is_live
+from storage.catalogue.models import ApiToken, utc_now
 
 ALL_ROLES = ("station", "officer", "reviewer", "supervisor", "it_admin", "case_system", "admin")
-"""Every role of CONTRACT.md."""
+"""Every role of CONTRACT.md.
 
-"""it_admin: IT administration (devices now; units, standards and tokens as they come),
-never media content. An `officer` token must name its officer id."""
+it_admin: IT administration (devices now; units, standards and tokens as they come),
+never media content. An `officer` token must name its officer id, a `station` token its
+station id."""
 
 TOKEN_PREFIX = "st_"
+
+
+class UnknownToken(LookupError):
+    """No token has that id or name."""
+
+
+class AmbiguousToken(LookupError):
+    """More than one token has that name."""
 
 
 def hash_token(token: str) -> str:
@@ -34,17 +46,28 @@ def create_token(
     role: str,
     unit_id: str | None = None,
     officer_id: str | None = None,
+    station_id: str | None = None,
     name: str | None = None,
+    expires_in: timedelta | None = None,
+    now: datetime | None = None,
 ) -> str:
     """Create a token, commit it, and return its plaintext (shown once, never stored).
 
-    Raises ValueError for a role that does not exist, or an officer token without its
-    officer id.
+    It expires after `expires_in`, or by rules/token_life.py's default for its role.
+    Raises ValueError for a role that does not exist, an officer token without its officer
+    id, or a station token without its station id.
     """
     if role not in ALL_ROLES:
         raise ValueError(f"there is no role {role!r}; roles: {', '.join(ALL_ROLES)}")
     if role == "officer" and not officer_id:
         raise ValueError("an officer token sees only its officer's media: give --officer-id")
+    if role == "station" and not station_id:
+        raise ValueError(
+            "a station token speaks for one station: give --station-id (the agent's STATION_ID)"
+        )
+    if role != "station" and station_id:
+        raise ValueError("only a station token names a station (--station-id)")
+    now = now or utc_now()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
@@ -52,19 +75,53 @@ def create_token(
             role=role,
             unit_id=unit_id,
             officer_id=officer_id,
+            station_id=station_id,
             name=name,
+            created_at=now,
+            expires_at=expiry(role, now, expires_in),
         )
     )
     session.commit()
     return token
 
 
-def authenticate(session: Session, token: str) -> ApiToken | None:
-    """The live (not revoked) token matching `token`, or None."""
+def authenticate(session: Session, token: str, now: datetime | None = None) -> ApiToken | None:
+    """The live (neither revoked nor expired) token matching `token`, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return session.scalars(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-        )
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).one_or_none()
+    if found is None or not is_live(
+        revoked_at=found.revoked_at, expires_at=found.expires_at, now=now or utc_now()
+    ):
+        return None
+    return found
+
+
+def list_tokens(session: Session) -> Sequence[ApiToken]:
+    """Every token, revoked and expired ones too, oldest first."""
+    return session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)).all()
+
+
+def revoke(session: Session, id_or_name: str, now: datetime | None = None) -> ApiToken:
+    """Revoke the token with this id, or the one token with this name; commit. Revoking a
+    revoked token changes nothing. Raises UnknownToken or AmbiguousToken."""
+    found = session.scalars(
+        select(ApiToken).where(or_(ApiToken.id == id_or_name, ApiToken.name == id_or_name))
+    ).all()
+    by_id = [t for t in found if t.id == id_or_name]
+    if by_id:
+        found = by_id
+    if not found:
+        raise UnknownToken(f"no token has the id or name {id_or_name!r}: see `station token list`")
+    if len(found) > 1:
+        raise AmbiguousToken(
+            f"{len(found)} tokens are named {id_or_name!r}: revoke one by its id "
+            f"({', '.join(t.id for t in found)})"
+        )
+    token = found[0]
+    if token.revoked_at is None:
+        token.revoked_at = now or utc_now()
+        session.commit()
+    return token

@@ -1,0 +1,32 @@
+"""Who is calling: the token api/gate.py authenticated, as a plain value.
+
+Routes get this, never the token's catalogue row: it outlives the session that loaded it,
+and nothing a route does can change the token through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.catalogue.models import ApiToken
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    role: str
+    name: str | None
+    unit_id: str | None
+    officer_id: str | None
+    station_id: str | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> Principal:
+        return cls(
+            id=token.id,
+            role=token.role,
+            name=token.name,
+            unit_id=token.unit_id,
+            officer_id=token.officer_id,
+            station_id=token.station_id,
+        )
