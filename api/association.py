@@ -149,12 +149,52 @@ def reassociate_case(
         recordings = case_repo.recordings_of(session, candidates)
         facts = [facts_of(m, recordings.get(m.recording_id or "")) for m in candidates]
         wanted = matches_for_case(events, facts, tolerance)
-    current = case_repo.links_of_case(session, case.case_no)
+    current = _drop_foreign_dock_links(session, case, who)
     dissociated = case_repo.dissociated_pairs(session, case_no=case.case_no)
     changes = reconcile(_existing(current), wanted, dissociated=dissociated)
     if changes.add or changes.remove:
         _apply(session, changes, current, who, tolerance)
     return changes
+
+
+def _drop_foreign_dock_links(session: Session, case: Case, who: Caller) -> list[CaseMedia]:
+    """The case's links, after removing those a dock made to footage of another unit before
+    the case arrived (a case number typed at the dock names a case only of the footage's
+    unit); each removal is in the medium's custody. Flushes."""
+    current = case_repo.links_of_case(session, case.case_no)
+    if case.unit_id is None:
+        return current
+    media = case_repo.media_by_ids(session, {link.media_id for link in current})
+    kept = []
+    now = utc_now()
+    for link in current:
+        medium = media.get(link.media_id)
+        if link.source != "dock" or medium is None or medium.unit_id == case.unit_id:
+            kept.append(link)
+            continue
+        session.delete(link)
+        session.add(
+            case_repo.custody_event(
+                medium.id,
+                CustodyEventKind.DISSOCIATED_FROM_CASE,
+                who,
+                at=now,
+                detail={
+                    "case_no": case.case_no,
+                    "source": "dock",
+                    "event_id": None,
+                    "rule": None,
+                    "reason": f"the case belongs to unit {case.unit_id}, the footage to "
+                    f"unit {medium.unit_id}",
+                },
+            )
+        )
+    if len(kept) != len(current):
+        session.flush()
+        for medium in media.values():
+            session.refresh(medium, ["case_links"])
+            media_repo.refresh_retention(medium)
+    return kept
 
 
 def associate_by_hand(

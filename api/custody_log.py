@@ -59,10 +59,10 @@ def logged_read(
     detail. Every request is recorded, whichever byte it starts at.
 
     A request that fails (416, or 500/503 from the store) is recorded as failed and its
-    error raised again. With `playback`, a player's requests are folded into one viewing
-    per token and medium (custody_repo.record_viewing): a browser plays a video through
-    many Range requests (and seeks with more), and a row for each would bury the chain
-    under hundreds of rows per viewing; the viewing counts them and their bytes.
+    error raised again. With `playback`, a player's requests are counted in one viewing per
+    token, address and medium (custody_repo.record_viewing; its first request is the
+    custody event): a browser plays a video through many Range requests (and seeks with
+    more), and an event for each would bury the chain under hundreds of rows per viewing.
     Raises HTTPException 503 when the read cannot be recorded.
     """
     if request.method == "HEAD":
@@ -86,7 +86,13 @@ def logged_read(
         for medium in shown:
             if playback:
                 custody_repo.record_viewing(
-                    session, medium, kind, who, token_id=token.id, detail=detail
+                    session,
+                    medium,
+                    kind,
+                    who,
+                    token_id=token.id,
+                    detail=detail,
+                    recording_id=(context or {}).get("recording_id"),
                 )
             else:
                 custody_repo.record_event(session, medium, kind, who, detail=detail)

@@ -15,6 +15,7 @@ from storage.catalogue.models import (
     DeviceKind,
     DeviceStatus,
     Media,
+    Viewing,
 )
 from wire.derived import ProxyStatus, RenditionName
 from wire.media_kinds import MediaKind
@@ -220,10 +221,24 @@ class CustodyEventOut(BaseModel):
     client: str | None = Field(description="network address the request came from")
     detail: dict[str, Any] | None = Field(description="what else is known; depends on event")
     outcome: CustodyOutcome
+    viewing: ViewingOut | None = Field(
+        default=None, description="for a playback: every request of the viewing it started"
+    )
 
     @classmethod
-    def of(cls, event: CustodyEvent) -> CustodyEventOut:
-        return cls.model_validate(event, from_attributes=True)
+    def of(cls, event: CustodyEvent, viewing: Viewing | None = None) -> CustodyEventOut:
+        out = cls.model_validate(event, from_attributes=True)
+        if viewing is not None:
+            out.viewing = ViewingOut.model_validate(viewing, from_attributes=True)
+        return out
+
+
+class ViewingOut(BaseModel):
+    requests: int = Field(description="requests the player made, the first one included")
+    bytes: int = Field(description="bytes sent for them")
+    first_at: UtcTime
+    last_at: UtcTime
+    last_range: str | None = Field(description="Content-Range of the last request, if any")
 
 
 class CustodyOut(BaseModel):

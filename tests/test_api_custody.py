@@ -21,6 +21,7 @@ from wire.registration import IngestRecord
 
 EVENT_FIELDS = {
     "at", "event", "actor", "role", "station_id", "device_id", "client", "detail", "outcome",
+    "viewing",
 }  # fmt: skip
 SHANGHAI = timezone(timedelta(hours=8))
 CLIENT = "testclient"  # the address Starlette's TestClient reports
@@ -150,13 +151,16 @@ def test_reads_of_content_are_recorded_with_who_and_from_where(api: CustodyApi) 
     for event in reads:
         assert event["actor"] == "admin" and event["role"] == "admin"
         assert event["client"] == CLIENT
-    whole, ranged, refused, viewing = (e["detail"] for e in reads)
+    whole, ranged, refused, played = (e["detail"] for e in reads)
+    viewing = reads[-1]["viewing"]
     assert whole == {"status": 200, "range": None, "requested_range": None, "bytes": 4096}
     assert ranged["status"] == 206 and ranged["range"] == "bytes 1000-1999/4096"
     assert ranged["bytes"] == 1000
     assert refused["status"] == 416 and refused["requested_range"] == "bytes=5000-"
-    assert viewing["range"] == "bytes 0-2999/3000" and viewing["requests"] == 3
-    assert viewing["bytes"] == 3000 + 1000 + 3000 and viewing["last_range"] is None
+    assert played["range"] == "bytes 0-2999/3000"  # how the viewing started
+    assert viewing["requests"] == 3 and viewing["bytes"] == 3000 + 1000 + 3000
+    assert viewing["last_range"] is None and viewing["last_at"] >= viewing["first_at"]
+    assert all(e["viewing"] is None for e in reads[:-1])
 
 
 def test_a_read_that_cannot_be_recorded_is_not_served(

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from storage.catalogue import media_repo, tokens
@@ -19,10 +19,11 @@ from storage.catalogue.db import (
     check_schema,
     make_engine,
     make_session_factory,
+    session_scope,
     upgrade,
 )
 from storage.catalogue.errors import DuplicateConflict, InvalidCursor, SchemaNotCurrent
-from storage.catalogue.models import Base, Media
+from storage.catalogue.models import ApiToken, Base, Media
 from tests.ingest_records import T0, make_record
 from wire.media_kinds import MediaKind
 
@@ -260,3 +261,46 @@ def test_media_registered_with_their_proxy_before_0005_are_ready_with_that_rendi
     )
     assert [r["name"] for r in found["m1"].renditions or []] == ["aac"]
     assert (found["m2"].proxy_status, found["m2"].renditions) == ("none", None)
+
+
+def test_the_token_migration_names_stations_and_ends_tokens_that_never_expire(
+    database_url: str,
+) -> None:
+    config = _alembic_config(database_url)
+    command.upgrade(config, "0005")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO api_token (id, token_hash, role, name, created_at) VALUES "
+                "('t1', 'h1', 'station', 'dock-a', :at), ('t2', 'h2', 'station', NULL, :at), "
+                "('t3', 'h3', 'reviewer', 'desk', :at), ('t4', 'h4', 'case_system', 'jz', :at)"
+            ),
+            {"at": datetime(2026, 1, 1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO media (id, sha256, size_bytes, kind, original_name, original_path, "
+                "device_id, station_id, playable, legal_hold, important, original_key, "
+                "file_mtime, staged_at, ingested_at, proxy_status) VALUES ('m1', :sha, 1, "
+                "'video', 'a', 'a', 'BC-1', 'st-a', true, false, false, 'k', :at, :at, :at, "
+                "'none')"
+            ),
+            {"sha": "0" * 64, "at": datetime(2026, 1, 1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO custody_event (media_id, at, event, actor, role, station_id, "
+                "outcome) VALUES ('m1', :at, 'registered', 'dock-a', 'station', 'st-a', 'ok')"
+            ),
+            {"at": datetime(2026, 1, 1)},
+        )
+    command.upgrade(config, "head")
+    with session_scope(database_url) as session:
+        tokens = {t.id: t for t in session.scalars(select(ApiToken))}
+    assert tokens["t1"].station_id == "st-a"  # from what it registered
+    assert tokens["t2"].station_id is None  # registered nothing: must be replaced
+    assert tokens["t3"].expires_at is not None
+    assert tokens["t3"].expires_at - datetime.now(UTC) <= timedelta(hours=12)
+    assert tokens["t4"].expires_at is None
+    engine.dispose()

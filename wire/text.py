@@ -37,6 +37,23 @@ def plain(text: str) -> str:
     return text
 
 
+NOTE_MAX = 4000
+
+
+def escaped(text: str) -> str:
+    """`text` with each control character but line breaks and tabs, and each bidirectional
+    control, written as `\\uXXXX`, cut to NOTE_MAX characters: what a station says about a
+    file often quotes the file's own name (or a tool's long output), and that must never
+    make the file's registration fail."""
+    out = "".join(
+        f"\\u{ord(c):04x}"
+        if c in _BIDI or (unicodedata.category(c) == "Cc" and c not in _PROSE_CONTROLS)
+        else c
+        for c in text
+    )
+    return out if len(out) <= NOTE_MAX else out[: NOTE_MAX - 14] + " … (truncated)"
+
+
 def prose(text: str) -> str:
     """`text`, which may hold line breaks and tabs but no other control character."""
     bad = _first_forbidden(text, _PROSE_CONTROLS)
@@ -67,8 +84,9 @@ Reason = Annotated[
 
 Title = Annotated[str, StringConstraints(max_length=500), AfterValidator(prose)]
 
-Note = Annotated[str, StringConstraints(max_length=4000), AfterValidator(prose)]
-"""What a station says about a file (an unplayable reason, a proxy error)."""
+Note = Annotated[str, AfterValidator(escaped)]
+"""What a station says about a file (an unplayable reason, a proxy error, a raw time):
+kept, with control and bidirectional characters escaped."""
 
 DevicePath = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 """A file's name or path on a device, kept as the device wrote it (see the module doc)."""

@@ -80,9 +80,6 @@ def put_case(
             detail=f"this token may only send cases of unit {token.unit_id!r}, "
             f"not {body.unit_id!r}",
         )
-    existing = case_repo.get_case(session, case_no)
-    if existing is not None:
-        _check_unit(token, existing)
     who = caller(request, token)
     events = [
         EventFields(
@@ -100,6 +97,11 @@ def put_case(
     # on a unique constraint; the PUT then starts again from what is there.
     for attempt in range(_ATTEMPTS):
         try:
+            # Checked on every attempt: the case another writer created a moment ago may
+            # be another unit's.
+            existing = case_repo.get_case(session, case_no)
+            if existing is not None:
+                _check_unit(token, existing)
             case, created = case_repo.put_case(
                 session,
                 case_no,

@@ -46,7 +46,10 @@ def get_custody(media_id: MediaId, session: SessionDep, token: CurrentToken) -> 
     """Every event of the medium from the dock to now, oldest first, times in UTC."""
     media = visible_media_or_404(session, token, media_id)
     events = custody_repo.chain(session, media.id)
-    return CustodyOut(media_id=media.id, events=[CustodyEventOut.of(e) for e in events])
+    viewings = custody_repo.viewings_of(session, media.id)
+    return CustodyOut(
+        media_id=media.id, events=[CustodyEventOut.of(e, viewings.get(e.id)) for e in events]
+    )
 
 
 @router.post(

@@ -2,8 +2,9 @@
 
 Roles: it_admin and admin register and read; a station may only look a device up by serial.
 An it_admin bound to a unit lists, reads and registers only that unit's devices: it can
-neither read another unit's device (404) nor change it or file a device under another
-unit (403), so it cannot move a camera, and the camera's future footage, into its unit.
+neither read another unit's device (404) nor change it, file a device under another unit,
+or register an unregistered camera whose footage another unit (or no unit) holds (403): it
+cannot move a camera, and the camera's future footage, into its unit.
 """
 
 from __future__ import annotations
@@ -112,8 +113,10 @@ def put_device(
         )
     if token.unit_id is not None:
         existing = device_repo.get_device(session, device_id)
-        if body.unit_id != token.unit_id or (
-            existing is not None and existing.unit_id != token.unit_id
+        if (
+            body.unit_id != token.unit_id
+            or (existing is not None and existing.unit_id != token.unit_id)
+            or device_repo.seen_outside(session, device_id, body.serial, token.unit_id)
         ):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -131,7 +134,12 @@ def put_device(
     try:
         device, created = device_repo.put_device(session, device_id, fields)
     except SerialTaken as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+        detail = (
+            str(exc)
+            if token.unit_id is None
+            else f"serial {body.serial!r} belongs to another device already"
+        )
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=detail) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
     return DeviceOut.of(device)

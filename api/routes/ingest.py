@@ -23,7 +23,7 @@ from api.schemas import MediaOut
 from api.stations import speaking_for
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import CatalogueError, DuplicateConflict
-from storage.catalogue.models import utc_now
+from storage.catalogue.models import CustodyEventKind, CustodyOutcome, utc_now
 from storage.errors import ObjectNotFound, StorageError
 from storage.object_store import ObjectStore, original_key, proxy_key, thumbnail_key
 from wire.registration import IngestRecord
@@ -72,6 +72,20 @@ def ingest(
         )
         if not created:
             custody_repo.record_seen_again(session, media, record, who, now=now)
+        elif record.case_no and record.case_no not in media.case_nos:
+            custody_repo.record_event(
+                session,
+                media,
+                CustodyEventKind.ASSOCIATED_WITH_CASE,
+                who,
+                detail={
+                    "case_no": record.case_no,
+                    "source": "dock",
+                    "reason": "not linked: the case belongs to another unit than the footage",
+                },
+                outcome=CustodyOutcome.FAILED,
+                now=now,
+            )
         # On every registration, not only the first: a retry after a failed association
         # (503) must associate, and for an associated medium it changes nothing.
         association.associate_media(session, media, who, association.tolerance_of(request))

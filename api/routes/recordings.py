@@ -69,6 +69,12 @@ def put_recording(
     names only parts it registered itself."""
     station_id = speaking_for(token, body.station_id)
     if token.role == "station":
+        known = recording_repo.get(session, recording_id)
+        if known is not None and known.station_id != station_id:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail=f"no recording {recording_id!r} registered by station {station_id!r}",
+            )
         for ref in body.parts:
             medium = media_repo.get_media(session, ref.media_id)
             if medium is not None and not custody_repo.registered_by(session, medium, station_id):
@@ -250,11 +256,16 @@ def _out(recording: Recording, parts: list[Media]) -> RecordingOut:
                 to=after.recorded_start if after else None,
             )
         )
+    # A caller who sees only some parts learns nothing of the others: not their times,
+    # nor that a merged proxy (which it may not play) exists.
+    whole = len(parts) == len(recording.part_ids)
+    starts = [m.recorded_start for m in parts if m.recorded_start is not None]
+    ends = [m.recorded_end for m in parts if m.recorded_end is not None]
     return RecordingOut(
         id=recording.id,
         device_id=recording.device_id,
-        recorded_start=recording.recorded_start,
-        recorded_end=recording.recorded_end,
+        recorded_start=recording.recorded_start if whole else min(starts, default=None),
+        recorded_end=recording.recorded_end if whole else max(ends, default=None),
         parts=[
             RecordingPartOut(
                 media_id=m.id,
@@ -268,5 +279,5 @@ def _out(recording: Recording, parts: list[Media]) -> RecordingOut:
         gaps=gaps,
         joins=joins,
         merge_method=recording.merge_method,  # type: ignore[arg-type]
-        has_merged_proxy=recording.merged_proxy_key is not None,
+        has_merged_proxy=whole and recording.merged_proxy_key is not None,
     )

@@ -24,6 +24,7 @@ from storage.catalogue.models import (
     CustodyEventKind,
     CustodyOutcome,
     Media,
+    Viewing,
     utc_now,
 )
 from wire.registration import IngestRecord
@@ -333,8 +334,8 @@ def registered_by(session: Session, media: Media, station_id: str) -> bool:
 
 
 VIEWING_WINDOW = timedelta(minutes=10)
-"""A player's Range requests for one medium by one token, each within this long of the
-previous one, are one viewing."""
+"""A player's requests for one medium by one token from one address, each within this long
+of the one before, are one viewing."""
 
 
 def record_viewing(
@@ -345,56 +346,77 @@ def record_viewing(
     *,
     token_id: str,
     detail: dict[str, Any],
+    recording_id: str | None = None,
     now: datetime | None = None,
-) -> CustodyEvent:
-    """Record one playback request: folded into the viewing this token has open on `media`
-    (its last `kind` event of the same recording, or of none, within VIEWING_WINDOW),
-    counting its requests and bytes, else a new viewing. Commits; raises CatalogueError when the write fails."""
+) -> Viewing:
+    """Record one playback request: counted in the viewing this token has open on `media`
+    from the caller's address (of the same recording, or of none; its last request within
+    VIEWING_WINDOW), else the start of a new viewing, written to custody as `kind`.
+    Commits; raises CatalogueError when the write fails."""
     now = now or utc_now()
-    recent = session.scalars(
-        select(CustodyEvent)
-        .where(
-            CustodyEvent.media_id == media.id,
-            CustodyEvent.event == kind.value,
-            CustodyEvent.outcome == CustodyOutcome.OK.value,
-            CustodyEvent.at >= now - VIEWING_WINDOW,
-        )
-        .order_by(CustodyEvent.at.desc(), CustodyEvent.id.desc())
-        .limit(50)
-    ).all()
-    open_viewing = next(
-        (
-            e
-            for e in recent
-            if (e.detail or {}).get("token_id") == token_id
-            and (e.detail or {}).get("recording_id") == detail.get("recording_id")
-            and _last_request_at(e) >= now - VIEWING_WINDOW
-        ),
-        None,
+    same_client = (
+        Viewing.client.is_(None) if caller.client is None else Viewing.client == caller.client
     )
-    if open_viewing is None:
-        return record_event(
-            session,
-            media,
-            kind,
-            caller,
-            detail={**detail, "token_id": token_id, "requests": 1, "last_at": utc_text(now)},
-            now=now,
-        )
-    folded = dict(open_viewing.detail or {})
-    folded["requests"] = int(folded.get("requests", 1)) + 1
-    folded["bytes"] = int(folded.get("bytes", 0)) + int(detail.get("bytes", 0))
-    folded["last_range"] = detail.get("range")
-    folded["last_at"] = utc_text(now)
-    open_viewing.detail = folded
+    same_recording = (
+        Viewing.recording_id.is_(None)
+        if recording_id is None
+        else Viewing.recording_id == recording_id
+    )
     try:
+        viewing = session.scalars(
+            select(Viewing)
+            .where(
+                Viewing.media_id == media.id,
+                Viewing.token_id == token_id,
+                same_client,
+                same_recording,
+                Viewing.last_at >= now - VIEWING_WINDOW,
+            )
+            .order_by(Viewing.last_at.desc())
+            .limit(1)
+            .with_for_update()  # a browser's parallel ranges must not lose counts (PostgreSQL)
+        ).first()
+        if viewing is None:
+            event = _event(
+                media.id,
+                kind,
+                caller,
+                at=now,
+                station_id=None,
+                device_id=None,
+                detail=detail,
+                outcome=CustodyOutcome.OK,
+            )
+            session.add(event)
+            session.flush()
+            viewing = Viewing(
+                media_id=media.id,
+                custody_event_id=event.id,
+                token_id=token_id,
+                client=caller.client,
+                recording_id=recording_id,
+                first_at=now,
+                last_at=now,
+                requests=1,
+                bytes=int(detail.get("bytes", 0)),
+                last_range=detail.get("range"),
+            )
+            session.add(viewing)
+        else:
+            viewing.requests += 1
+            viewing.bytes += int(detail.get("bytes", 0))
+            viewing.last_at = now
+            viewing.last_range = detail.get("range")
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()
         raise CatalogueError(f"could not record a viewing of media {media.id}: {exc}") from exc
-    return open_viewing
+    return viewing
 
 
-def _last_request_at(event: CustodyEvent) -> datetime:
-    last = (event.detail or {}).get("last_at")
-    return datetime.fromisoformat(last) if isinstance(last, str) else event.at
+def viewings_of(session: Session, media_id: str) -> dict[int, Viewing]:
+    """The medium's viewings by the id of the custody event that started each."""
+    return {
+        v.custody_event_id: v
+        for v in session.scalars(select(Viewing).where(Viewing.media_id == media_id))
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -172,6 +172,20 @@ class UnregisteredDevice:
     station_ids: list[str]
     serial_registered_as: str | None
     """A registered device that has this serial now: its media still carry the old id."""
+
+
+def seen_outside(session: Session, device_id: str, serial: str | None, unit_id: str) -> bool:
+    """Whether media filed under another unit, or under none, name this device id or serial:
+    the camera has been some other unit's (or nobody's known) so far."""
+    names = [Media.device_id == device_id]
+    if serial is not None:
+        names.append(Media.device_serial == serial)
+    found = session.scalars(
+        select(Media.id)
+        .where(or_(*names), or_(Media.unit_id.is_(None), Media.unit_id != unit_id))
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def unregistered(session: Session, unit_id: str | None = None) -> list[UnregisteredDevice]:

@@ -220,9 +220,10 @@ def register(
 
 def _may_link_at_dock(session: Session, case_no: str, unit_id: str | None) -> bool:
     """A case number typed at the dock links the footage only to a case of the footage's
-    own unit (or to one the case-handling system has not sent yet)."""
+    own unit, or of none, or to one the case-handling system has not sent yet (checked
+    again when it arrives: api/association.py)."""
     case = session.get(Case, case_no)
-    return case is None or case.unit_id == unit_id
+    return case is None or case.unit_id is None or case.unit_id == unit_id
 
 
 def _link_at_dock(

@@ -452,3 +452,29 @@ class CustodyEvent(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(64))
 
     media: Mapped[Media] = relationship()
+
+
+class Viewing(Base):
+    """One viewing of a medium's browser copy: every request a player made for it, counted.
+
+    A browser plays a video through many Range requests and seeks with more. The viewing's
+    first request is a `played_proxy` custody event (custody rows are never changed); the
+    requests that follow by the same token, from the same address, each within
+    VIEWING_WINDOW of the one before, are counted here, so no request goes unrecorded.
+    """
+
+    __tablename__ = "viewing"
+    __table_args__ = (Index(None, "media_id", "token_id", "last_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    media_id: Mapped[str] = mapped_column(String(36), ForeignKey("media.id"))
+    custody_event_id: Mapped[int] = mapped_column(Integer, ForeignKey("custody_event.id"))
+    token_id: Mapped[str] = mapped_column(String(36))
+    client: Mapped[str | None] = mapped_column(String(64))
+    recording_id: Mapped[str | None] = mapped_column(String(36))
+    """The merged recording played, when it was the recording's proxy."""
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    requests: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    last_range: Mapped[str | None] = mapped_column(String(200))
