@@ -23,6 +23,7 @@ from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
 from api.routes.recordings import router as recordings_router
+from api.routes.units import router as units_router
 from api.settings import ApiSettings
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
 from storage.object_store import ObjectStore, open_store
@@ -65,6 +66,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(custody_router)
     app.include_router(recordings_router)
     app.include_router(cases_router)
+    app.include_router(units_router)
     check_secured(app)
     app.add_middleware(Gate)
     app.add_exception_handler(Exception, _server_error)

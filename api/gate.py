@@ -23,6 +23,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.principal import Principal
+from storage.catalogue import unit_repo
 from storage.catalogue.tokens import authenticate
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,14 @@ class Gate:
         try:
             with factory() as session:
                 token = authenticate(session, match[1])
-                principal = Principal.of(token) if token is not None else None
+                principal = (
+                    Principal.of(
+                        token,
+                        unit_repo.units_under(session, token.unit_id) if token.unit_id else None,
+                    )
+                    if token is not None
+                    else None
+                )
         except SQLAlchemyError:
             log.exception("request %s: the catalogue could not check a token", REQUEST_ID.get())
             return None, 503, "the catalogue is unavailable, try again later"

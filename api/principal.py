@@ -19,9 +19,11 @@ class Principal:
     unit_id: str | None
     officer_id: str | None
     station_id: str | None
+    units: frozenset[str] | None
+    """The units it sees: its own and every unit below it; None: all (a token without one)."""
 
     @classmethod
-    def of(cls, token: ApiToken) -> Principal:
+    def of(cls, token: ApiToken, units: frozenset[str] | None) -> Principal:
         return cls(
             id=token.id,
             role=token.role,
@@ -29,4 +31,9 @@ class Principal:
             unit_id=token.unit_id,
             officer_id=token.officer_id,
             station_id=token.station_id,
+            units=units,
         )
+
+    def sees_unit(self, unit_id: str | None) -> bool:
+        """Whether a thing filed under `unit_id` is within this caller's units."""
+        return self.units is None or unit_id in self.units

@@ -1,6 +1,7 @@
 """Which media and cases a token may see (CONTRACT.md, roles): deny by default, then narrow.
 
-- A token with a unit sees only that unit's media and cases; one without sees all units.
+- A token with a unit sees only the media and cases of that unit and the units below it
+  (rules/unit_tree.py); one without sees all units.
 - `officer`: only media recorded by its own officer id (a token not bound to one sees none).
 - `case_system`: only media associated with a case.
 Media outside the scope answer 404, as if they did not exist: a caller learns nothing of
@@ -20,8 +21,8 @@ from storage.catalogue.models import Case, CaseMedia, Media
 def media_scope(token: Principal) -> ColumnElement[bool]:
     """A condition on Media selecting what `token` may see."""
     conditions: list[ColumnElement[bool]] = []
-    if token.unit_id is not None:
-        conditions.append(Media.unit_id == token.unit_id)
+    if token.units is not None:
+        conditions.append(Media.unit_id.in_(sorted(token.units)))
     if token.role == "officer":
         if token.officer_id is None:
             return false()
@@ -41,4 +42,4 @@ def visible_media_or_404(session: Session, token: Principal, media_id: str) -> M
 
 
 def may_see_case(token: Principal, case: Case) -> bool:
-    return token.unit_id is None or case.unit_id == token.unit_id
+    return token.sees_unit(case.unit_id)

@@ -81,6 +81,16 @@ def _put_device(api: Api, unit: Unit, token: str | None = None) -> Any:
     )
 
 
+def _unit_body(parent: str | None, name: str = "某某派出所") -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "police_station",
+        "parent_id": parent,
+        "officer_count": 40,
+        "on_duty_officer_count": 12,
+    }
+
+
 def _case_body(unit: Unit) -> dict[str, Any]:
     return {
         "title": f"案件 {unit.unit}",
@@ -117,6 +127,10 @@ def build_world(api: Api) -> World:
     }
     units["U2"].station_token = api.token("station", unit_id="U2", station_id="dock-2")
     for unit in units.values():
+        response = api.client.put(
+            f"/api/v1/units/{unit.unit}", json=_unit_body(None), headers=api.auth(api.admin)
+        )
+        assert response.status_code == 201, response.text
         assert _put_device(api, unit).status_code == 201
         for n in range(2):
             record = api.stored_record(
@@ -353,6 +367,18 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
     ("GET", "/api/v1/devices"): (
         _call("GET", lambda u: "/api/v1/devices", params=lambda u: {"unit_id": u.unit}),
         {**DEVICES, "station": 403, "it_admin": (200, 403)},
+    ),
+    ("PUT", "/api/v1/units/{unit_id}"): (
+        _call("PUT", lambda u: f"/api/v1/units/{u.unit}", body=lambda u: _unit_body(None)),
+        {**DEVICES, "it_admin": (200, 404)},
+    ),
+    ("GET", "/api/v1/units"): (
+        _call("GET", lambda u: "/api/v1/units"),
+        {**DEVICES, "it_admin": 200, "supervisor": 200},
+    ),
+    ("GET", "/api/v1/units/{unit_id}"): (
+        _call("GET", lambda u: f"/api/v1/units/{u.unit}"),
+        {**DEVICES, "supervisor": (200, 404)},
     ),
     ("GET", "/api/v1/devices/unregistered"): (
         _call("GET", lambda u: "/api/v1/devices/unregistered"),
@@ -775,3 +801,44 @@ def test_a_case_is_never_stored_without_its_associations(api: Api) -> None:
     assert api.get("/api/v1/cases/C-9").status_code == 404
     response = api.client.put("/api/v1/cases/C-9", json=body, headers=api.auth(api.admin))
     assert response.status_code == 201 and response.json()["media_ids"] == [medium["id"]]
+
+
+def test_a_unit_sees_every_unit_below_it_and_its_it_changes_only_its_part(api: Api) -> None:
+    def put_unit(unit: str, parent: str | None, token: str | None = None) -> Any:
+        return api.client.put(
+            f"/api/v1/units/{unit}", json=_unit_body(parent), headers=api.auth(token or api.admin)
+        )
+
+    assert put_unit("CO", None).status_code == 201  # 县局
+    assert put_unit("P1", "CO").status_code == 201  # 派出所
+    assert put_unit("P2", "CO").status_code == 201
+    clips = {}
+    for unit in ("CO", "P1", "P2", "P3"):
+        station = api.token("station", unit_id=unit, station_id=f"dock-{unit}")
+        clips[unit] = api.ingested(os.urandom(256), station_id=f"dock-{unit}", token=station)["id"]
+
+    def visible(token: str) -> set[str]:
+        return {m["id"] for m in api.get("/api/v1/media", token=token).json()["items"]}
+
+    county = api.token("supervisor", unit_id="CO")
+    assert visible(county) == {clips["CO"], clips["P1"], clips["P2"]}
+    assert visible(api.token("supervisor", unit_id="P1")) == {clips["P1"]}
+    # P3's footage came before P3 did: once filed under the county, the county sees it.
+    assert put_unit("P3", "CO").status_code == 201
+    assert clips["P3"] in visible(county)
+    assert put_unit("CO", "P1").status_code == 422  # the county below its own station
+
+    it_p1 = api.token("it_admin", unit_id="P1")
+    assert put_unit("P1a", "P1", it_p1).status_code == 201  # a 警务室 below P1
+    assert put_unit("P1", "P2", it_p1).status_code == 403  # its own unit stays put
+    assert put_unit("P2", "P1", it_p1).status_code == 404  # P2 is not its to take
+    assert put_unit("X9", "P2", it_p1).status_code == 403  # nor to add to
+    listed = api.get("/api/v1/units", token=it_p1).json()["items"]
+    assert [u["unit_id"] for u in listed] == ["P1", "P1a"]
+    case = {"title": "案件", "unit_id": "P1a", "events": []}
+    reviewer_co = api.token("reviewer", unit_id="CO")
+    response = api.client.put("/api/v1/cases/K-1", json=case, headers=api.auth(reviewer_co))
+    assert response.status_code == 201  # a case of a unit below
+    assert (
+        api.get("/api/v1/cases/K-1", token=api.token("reviewer", unit_id="P2")).status_code == 403
+    )

@@ -74,11 +74,11 @@ def put_case(
     associated automatically; automatic links that no longer match are removed; manual and
     dock links stay, and pairs a reviewer dissociated are not linked again.
     """
-    if token.unit_id is not None and body.unit_id != token.unit_id:
+    if not token.sees_unit(body.unit_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail=f"this token may only send cases of unit {token.unit_id!r}, "
-            f"not {body.unit_id!r}",
+            detail=f"this token may only send cases of unit {token.unit_id!r} and the units "
+            f"below it, not {body.unit_id!r}",
         )
     who = caller(request, token)
     events = [
@@ -180,7 +180,7 @@ def _check_unit(token: Principal, case: Case) -> None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=f"case {case.case_no!r} belongs to unit {case.unit_id!r}, "
-            f"not this token's unit {token.unit_id!r}",
+            f"not to this token's unit {token.unit_id!r} or one below it",
         )
 
 

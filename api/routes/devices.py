@@ -54,15 +54,14 @@ def find_devices(
             status.HTTP_403_FORBIDDEN,
             detail="a station may only look a device up by serial: GET /api/v1/devices?serial=...",
         )
-    if token.role != "station" and token.unit_id is not None:
-        if unit_id is not None and unit_id != token.unit_id:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"this token sees only the devices of unit {token.unit_id!r}",
-            )
-        unit_id = token.unit_id
+    within = None if token.role == "station" else token.units
+    if unit_id is not None and within is not None and unit_id not in within:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this token sees only the devices of unit {token.unit_id!r} and below it",
+        )
     page = device_repo.find_devices(
-        session, serial=serial, unit_id=unit_id, limit=limit, after=cursor
+        session, serial=serial, unit_id=unit_id, within=within, limit=limit, after=cursor
     )
     return DevicePage(items=[DeviceOut.of(d) for d in page.items], next_cursor=page.next_cursor)
 
@@ -75,7 +74,7 @@ def unregistered_devices(session: SessionDep, token: CurrentToken) -> Unregister
     return UnregisteredDevices(
         items=[
             UnregisteredDeviceOut.model_validate(row, from_attributes=True)
-            for row in device_repo.unregistered(session, unit_id=token.unit_id)
+            for row in device_repo.unregistered(session, within=token.units)
         ]
     )
 
@@ -83,7 +82,7 @@ def unregistered_devices(session: SessionDep, token: CurrentToken) -> Unregister
 @router.get("/{device_id}", responses=_NOT_FOUND, **roles(*DEVICE_ADMINS))
 def get_device(device_id: DeviceIdPath, session: SessionDep, token: CurrentToken) -> DeviceOut:
     device = device_repo.get_device(session, device_id)
-    if device is None or (token.unit_id is not None and device.unit_id != token.unit_id):
+    if device is None or not token.sees_unit(device.unit_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")
     return DeviceOut.of(device)
 
@@ -111,16 +110,17 @@ def put_device(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"{device_id!r} is reserved and cannot be a device id",
         )
-    if token.unit_id is not None:
+    if token.units is not None:
         existing = device_repo.get_device(session, device_id)
         if (
-            body.unit_id != token.unit_id
-            or (existing is not None and existing.unit_id != token.unit_id)
-            or device_repo.seen_outside(session, device_id, body.serial, token.unit_id)
+            not token.sees_unit(body.unit_id)
+            or (existing is not None and not token.sees_unit(existing.unit_id))
+            or device_repo.seen_outside(session, device_id, body.serial, token.units)
         ):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"this token registers only devices of unit {token.unit_id!r}; "
+                detail=f"this token registers only devices of unit {token.unit_id!r} and "
+                "the units below it; "
                 "a device of another unit is changed by that unit's IT or an it_admin "
                 "without a unit",
             )

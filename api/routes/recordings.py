@@ -50,6 +50,7 @@ _MERGED_KEY = re.compile(r"^recordings/(?P<sha256>[0-9a-f]{64})\.(mp4|m4a)$")
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "replaced"},
+        404: {"description": "another station's recording has this id"},
         422: {"description": "unknown parts, joins that do not pair them, or no such proxy"},
     },
     **roles(*STATIONS),

@@ -108,10 +108,12 @@ def find_devices(
     *,
     serial: str | None = None,
     unit_id: str | None = None,
+    within: frozenset[str] | None = None,
     limit: int = MAX_PAGE,
     after: str | None = None,
 ) -> DevicePage:
-    """One page of devices matching every filter given, by device_id, after `after`.
+    """One page of devices matching every filter given (`within`: filed under one of these
+    units), by device_id, after `after`.
 
     Raises ValueError for a bad limit.
     """
@@ -122,6 +124,8 @@ def find_devices(
         stmt = stmt.where(Device.serial == serial)
     if unit_id is not None:
         stmt = stmt.where(Device.unit_id == unit_id)
+    if within is not None:
+        stmt = stmt.where(Device.unit_id.in_(sorted(within)))
     if after is not None:
         stmt = stmt.where(Device.device_id > after)
     rows = list(session.scalars(stmt.order_by(Device.device_id).limit(limit + 1)))
@@ -174,30 +178,34 @@ class UnregisteredDevice:
     """A registered device that has this serial now: its media still carry the old id."""
 
 
-def seen_outside(session: Session, device_id: str, serial: str | None, unit_id: str) -> bool:
-    """Whether media filed under another unit, or under none, name this device id or serial:
-    the camera has been some other unit's (or nobody's known) so far."""
+def seen_outside(
+    session: Session, device_id: str, serial: str | None, units: frozenset[str]
+) -> bool:
+    """Whether media filed under a unit not in `units`, or under none, name this device id
+    or serial: the camera has been some other unit's (or nobody's known) so far."""
     names = [Media.device_id == device_id]
     if serial is not None:
         names.append(Media.device_serial == serial)
     found = session.scalars(
         select(Media.id)
-        .where(or_(*names), or_(Media.unit_id.is_(None), Media.unit_id != unit_id))
+        .where(or_(*names), or_(Media.unit_id.is_(None), Media.unit_id.not_in(sorted(units))))
         .limit(1)
     ).first()
     return found is not None
 
 
-def unregistered(session: Session, unit_id: str | None = None) -> list[UnregisteredDevice]:
+def unregistered(
+    session: Session, within: frozenset[str] | None = None
+) -> list[UnregisteredDevice]:
     """Device ids seen in media that match no registered device, most recently seen first;
-    only in media filed under `unit_id` when given.
+    only in media filed under the units `within`, when given.
 
     Decided against the registry as it is now (not the `device_registered` the station
     sent): a device drops off the list as soon as IT registers it under that id.
     """
     unknown = ~exists().where(Device.device_id == Media.device_id)
-    if unit_id is not None:
-        unknown = and_(unknown, Media.unit_id == unit_id)
+    if within is not None:
+        unknown = and_(unknown, Media.unit_id.in_(sorted(within)))
     first_seen = func.min(Media.ingested_at)
     last_seen = func.max(Media.ingested_at)
     groups = session.execute(

@@ -478,3 +478,20 @@ class Viewing(Base):
     requests: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
     last_range: Mapped[str | None] = mapped_column(String(200))
+
+
+class Unit(Base):
+    """A police unit (单位), with the unit above it. `parent_id` is a plain id, not a
+    foreign key: a unit may name a parent the catalogue does not know yet."""
+
+    __tablename__ = "unit"
+    __table_args__ = (Index(None, "parent_id"),)
+
+    unit_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[str | None] = mapped_column(String(128))
+    officer_count: Mapped[int] = mapped_column(Integer)
+    on_duty_officer_count: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
