@@ -22,6 +22,7 @@ from api.routes.cases import router as cases_router
 from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
+from api.routes.recording_rules import router as recording_rules_router
 from api.routes.recordings import router as recordings_router
 from api.routes.units import router as units_router
 from api.settings import ApiSettings
@@ -67,6 +68,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(recordings_router)
     app.include_router(cases_router)
     app.include_router(units_router)
+    app.include_router(recording_rules_router)
     check_secured(app)
     app.add_middleware(Gate)
     app.add_exception_handler(Exception, _server_error)

@@ -248,6 +248,10 @@ DEVICES = {"station": 403, "officer": 403, "reviewer": 403, "supervisor": 403,
            "it_admin": (200, 404), "case_system": 403, "admin": 200}  # fmt: skip
 
 
+RULES = {"station": 403, "officer": 403, "reviewer": 403, "supervisor": (200, 404),
+         "it_admin": 403, "case_system": 403, "admin": 200}  # fmt: skip
+
+
 def _associate_first(world: World, unit: Unit) -> None:
     """Put back the link the dissociation cells take away."""
     response = world.api.client.post(
@@ -379,6 +383,18 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
     ("GET", "/api/v1/units/{unit_id}"): (
         _call("GET", lambda u: f"/api/v1/units/{u.unit}"),
         {**DEVICES, "supervisor": (200, 404)},
+    ),
+    ("PUT", "/api/v1/units/{unit_id}/recording-rules"): (
+        _call(
+            "PUT",
+            lambda u: f"/api/v1/units/{u.unit}/recording-rules",
+            body=lambda u: {"deadline_s": 86400},
+        ),  # fmt: skip
+        RULES,
+    ),
+    ("GET", "/api/v1/units/{unit_id}/recording-rules"): (
+        _call("GET", lambda u: f"/api/v1/units/{u.unit}/recording-rules"),
+        RULES,
     ),
     ("GET", "/api/v1/devices/unregistered"): (
         _call("GET", lambda u: "/api/v1/devices/unregistered"),
@@ -842,3 +858,42 @@ def test_a_unit_sees_every_unit_below_it_and_its_it_changes_only_its_part(api: A
     assert (
         api.get("/api/v1/cases/K-1", token=api.token("reviewer", unit_id="P2")).status_code == 403
     )
+
+
+def test_a_unit_sets_recording_rules_for_itself_and_below_and_says_where_each_came_from(
+    api: Api,
+) -> None:
+    for unit, parent in (("CO", None), ("P1", "CO"), ("P2", "CO")):
+        response = api.client.put(
+            f"/api/v1/units/{unit}", json=_unit_body(parent), headers=api.auth(api.admin)
+        )
+        assert response.status_code == 201
+
+    def put_rules(unit: str, body: dict[str, Any], token: str) -> Any:
+        return api.client.put(
+            f"/api/v1/units/{unit}/recording-rules", json=body, headers=api.auth(token)
+        )
+
+    county = api.token("supervisor", unit_id="CO")
+    station = api.token("supervisor", unit_id="P1")
+    response = put_rules(
+        "CO", {"requirements": {"inspection": "full_process"}, "deadline_s": 48 * 3600}, county
+    )
+    assert response.status_code == 200, response.text
+    assert put_rules("P1", {"deadline_s": 12 * 3600}, station).status_code == 200
+    assert put_rules("CO", {"deadline_s": 3600}, station).status_code == 404  # above it
+    assert put_rules("P1", {"requirements": {"karaoke": "none"}}, station).status_code == 422
+
+    p1 = api.get("/api/v1/units/P1/recording-rules", token=county).json()
+    assert p1["chain"] == ["CO", "P1"]
+    assert p1["deadline"] == {"seconds": 12 * 3600, "source": "P1"}
+    assert p1["requirements"]["inspection"] == {"requirement": "full_process", "source": "CO"}
+    assert p1["requirements"]["dispatch_110"] == {
+        "requirement": "full_process",
+        "source": "default",
+    }
+    assert p1["gap_tolerance"] == {"seconds": 30, "source": "default"}
+    assert p1["room_activities"] == ["interrogation"]
+    p2 = api.get("/api/v1/units/P2/recording-rules", token=county).json()
+    assert p2["deadline"] == {"seconds": 48 * 3600, "source": "CO"}  # inherited
+    assert p2["overrides"]["deadline_s"] is None

@@ -495,3 +495,15 @@ class Unit(Base):
     on_duty_officer_count: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class UnitRules(Base):
+    """The recording rules a unit sets for itself and the units below it (only what it
+    overrides of rules/recording_rules.py's defaults, as the api received it)."""
+
+    __tablename__ = "unit_rules"
+
+    unit_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))

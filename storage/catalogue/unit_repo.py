@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from rules.unit_tree import units_under as tree_under
 from rules.unit_tree import would_cycle
 from storage.catalogue.errors import CatalogueError
-from storage.catalogue.models import Unit
+from storage.catalogue.models import Unit, UnitRules
 
 
 class UnitCycle(CatalogueError):
@@ -75,3 +76,27 @@ def put_unit(
         session.rollback()
         raise CatalogueError(f"could not save unit {unit_id!r}: {exc}") from exc
     return unit, created
+
+
+def overrides_of(session: Session, unit_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored overrides of each of `unit_ids` that has any."""
+    if not unit_ids:
+        return {}
+    rows = session.scalars(select(UnitRules).where(UnitRules.unit_id.in_(sorted(unit_ids))))
+    return {row.unit_id: row.overrides for row in rows}
+
+
+def put_overrides(
+    session: Session, unit_id: str, overrides: dict[str, Any], *, actor: str, now: datetime
+) -> None:
+    """Replace the recording rules `unit_id` sets; commit. Raises CatalogueError."""
+    row = session.get(UnitRules, unit_id)
+    if row is None:
+        row = UnitRules(unit_id=unit_id)
+        session.add(row)
+    row.overrides, row.updated_at, row.updated_by = overrides, now, actor
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise CatalogueError(f"could not save the rules of unit {unit_id!r}: {exc}") from exc
