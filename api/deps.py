@@ -40,6 +40,11 @@ DEVICE_ADMINS = ("it_admin", "admin")
 """May register devices and read the registry (unit-scoped by api.scope)."""
 DEVICE_LOOKUP = ("it_admin", "admin", "station")
 """May look devices up; a station only by serial (the route checks)."""
+UNIT_ADMINS = ("it_admin", "admin")
+"""May file units in the tree (unit-scoped: api/routes/units.py)."""
+UNIT_READERS = ("it_admin", "supervisor", "admin")
+RULE_SETTERS = ("supervisor", "admin")
+"""May set a unit's recording rules (of its units)."""
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -60,6 +65,7 @@ StoreDep = Annotated[ObjectStore, Depends(get_store)]
 
 MediaId = Annotated[str, Path(min_length=1, max_length=36, description="a medium's id")]
 RecordingId = Annotated[str, Path(min_length=1, max_length=36, description="a recording's id")]
+UnitId = Annotated[str, Path(min_length=1, max_length=128, description="a unit's id")]
 
 # Only documents the scheme in the OpenAPI; api/gate.py has checked the header already.
 _bearer = HTTPBearer(auto_error=False, description="a token from `station token create`")

@@ -8,14 +8,14 @@ effective rules with, for each value, the unit that set it (or `default`).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.case_schemas import ACTIVITIES
 from api.custody_log import caller
-from api.deps import CurrentToken, SessionDep, roles, secured_router
+from api.deps import RULE_SETTERS, CurrentToken, SessionDep, UnitId, roles, secured_router
 from api.principal import Principal
 from api.problems import not_found, unavailable
 from rules.recording_rules import Overrides, RecordingRules, Requirement, chain_to, effective
@@ -25,10 +25,6 @@ from storage.catalogue.models import utc_now
 from wire.text import Code
 
 router: APIRouter = secured_router("/api/v1/units", ["units"])
-
-RULE_SETTERS = ("supervisor", "admin")
-
-UnitIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 class RulesIn(BaseModel):
@@ -83,7 +79,7 @@ class RulesOut(BaseModel):
 @router.put("/{unit_id}/recording-rules", responses=not_found("outside this token's units"),
             **roles(*RULE_SETTERS))  # fmt: skip
 def put_rules(
-    unit_id: UnitIdPath, body: RulesIn, request: Request, session: SessionDep, token: CurrentToken
+    unit_id: UnitId, body: RulesIn, request: Request, session: SessionDep, token: CurrentToken
 ) -> RulesOut:
     """Replace what the unit overrides (for itself and the units below it)."""
     _check_unit(token, unit_id)
@@ -108,7 +104,7 @@ def put_rules(
 
 @router.get("/{unit_id}/recording-rules", responses=not_found("outside this token's units"),
             **roles(*RULE_SETTERS))  # fmt: skip
-def get_rules(unit_id: UnitIdPath, session: SessionDep, token: CurrentToken) -> RulesOut:
+def get_rules(unit_id: UnitId, session: SessionDep, token: CurrentToken) -> RulesOut:
     """The rules that apply to the unit, each value with the unit that set it."""
     _check_unit(token, unit_id)
     return rules_of(session, unit_id)

@@ -9,13 +9,21 @@ part (404: outside its units a unit does not exist for it).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.custody_log import caller
-from api.deps import CurrentToken, SessionDep, roles, secured_router
+from api.deps import (
+    UNIT_ADMINS,
+    UNIT_READERS,
+    CurrentToken,
+    SessionDep,
+    UnitId,
+    roles,
+    secured_router,
+)
 from api.principal import Principal
 from api.problems import not_found, unavailable
 from api.schemas import UtcTime
@@ -26,11 +34,6 @@ from storage.catalogue.unit_repo import UnitCycle, UnitFields
 from wire.text import Code, Id, Title
 
 router: APIRouter = secured_router("/api/v1/units", ["units"])
-
-UNIT_ADMINS = ("it_admin", "admin")
-UNIT_READERS = ("it_admin", "supervisor", "admin")
-
-UnitIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 class UnitIn(BaseModel):
@@ -74,7 +77,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 @router.put("/{unit_id}", status_code=status.HTTP_201_CREATED, responses=_ANSWERS,
             **roles(*UNIT_ADMINS))  # fmt: skip
 def put_unit(
-    unit_id: UnitIdPath,
+    unit_id: UnitId,
     body: UnitIn,
     request: Request,
     session: SessionDep,
@@ -134,7 +137,7 @@ def list_units(session: SessionDep, token: CurrentToken) -> UnitList:
 
 @router.get("/{unit_id}", responses=not_found("no such unit in this token's units"),
             **roles(*UNIT_READERS))  # fmt: skip
-def get_unit(unit_id: UnitIdPath, session: SessionDep, token: CurrentToken) -> UnitOut:
+def get_unit(unit_id: UnitId, session: SessionDep, token: CurrentToken) -> UnitOut:
     unit = unit_repo.get_unit(session, unit_id)
     if unit is None or not token.sees_unit(unit.unit_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")
