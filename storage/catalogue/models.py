@@ -103,6 +103,11 @@ class Media(Base):
         Index(None, "kind"),
         Index(None, "recording_id"),
         Index(None, "sidecar_of_sha256"),
+        # The longest medium bounds how far before a window an overlapping one can start
+        # (media_repo.longest_span): max(duration_s) is one index probe.
+        Index(None, "duration_s"),
+        # When each device last docked (warnings, equipment usage).
+        Index(None, "device_id", "ingested_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -166,6 +171,9 @@ class Media(Base):
     is registered *now* is a join with `device` (see device_repo.unregistered)."""
     clock_offset_s: Mapped[float | None] = mapped_column(Float)
     """Device clock minus station clock at the dock, in seconds, when the station knew it."""
+    classification: Mapped[str | None] = mapped_column(String(16))
+    """`non_evidential` when a reviewer judged it so (with a reason, in custody); None:
+    not classified. A medium in a case, or classified, counts as categorised."""
 
     case_links: Mapped[list[CaseMedia]] = relationship(
         back_populates="media", lazy="selectin", order_by="CaseMedia.case_no"
@@ -389,7 +397,8 @@ class CustodyEventKind(StrEnum):
     marked_important, unmarked_important (detail: case, event, rule, reason).
     Derived files: proxy_made (the station attached browser copies, or says none could be
     made: outcome failed). At the dock: device_clock_set (the station set the camera's clock;
-    detail: offset before, time set).
+    detail: offset before, time set). A reviewer's judgement: classified (detail:
+    classification, the one before, reason).
     A new code needs a migration: the check constraint lists them all.
     """
 
@@ -407,6 +416,7 @@ class CustodyEventKind(StrEnum):
     UNMARKED_IMPORTANT = "unmarked_important"
     PROXY_MADE = "proxy_made"
     DEVICE_CLOCK_SET = "device_clock_set"
+    CLASSIFIED = "classified"
 
 
 class CustodyOutcome(StrEnum):
@@ -507,3 +517,49 @@ class UnitRules(Base):
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class StandardPer(StrEnum):
+    """What a device ratio counts: every officer, or the officers on duty at once."""
+
+    OFFICER = "officer"
+    ON_DUTY_OFFICER = "on_duty_officer"
+
+
+class UnitStandard(Base):
+    """A unit's equipment standard (配备标准) for one device kind: `ratio` devices per
+    officer (or per on-duty officer)."""
+
+    __tablename__ = "unit_standard"
+    __table_args__ = (
+        CheckConstraint(_in_list("device_kind", DeviceKind), name="device_kind"),
+        CheckConstraint(_in_list("per", StandardPer), name="per"),
+        CheckConstraint("ratio >= 0", name="ratio"),
+    )
+
+    unit_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    device_kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    per: Mapped[str] = mapped_column(String(16))
+    ratio: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Station(Base):
+    """A collection station as its last heartbeat described it."""
+
+    __tablename__ = "station"
+
+    station_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    online: Mapped[bool] = mapped_column(Boolean)
+    storage_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    storage_used_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    docked_devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    alarms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    version: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_interval_s: Mapped[float] = mapped_column(Float)
+    """How often the station promised to send one: silence beyond it is a warning."""
+    first_heartbeat_at: Mapped[datetime]
+    last_heartbeat_at: Mapped[datetime]
+    client: Mapped[str | None] = mapped_column(String(64))
+    """The network address the last heartbeat came from."""
