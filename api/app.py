@@ -19,6 +19,7 @@ from api.deps import check_secured
 from api.gate import Gate
 from api.routes import health, ingest, media
 from api.routes.cases import router as cases_router
+from api.routes.compliance import router as compliance_router
 from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
@@ -69,6 +70,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(cases_router)
     app.include_router(units_router)
     app.include_router(recording_rules_router)
+    app.include_router(compliance_router)
     check_secured(app)
     app.add_middleware(Gate)
     app.add_exception_handler(Exception, _server_error)

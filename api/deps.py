@@ -45,6 +45,10 @@ UNIT_ADMINS = ("it_admin", "admin")
 UNIT_READERS = ("it_admin", "supervisor", "admin")
 RULE_SETTERS = ("supervisor", "admin")
 """May set a unit's recording rules (of its units)."""
+SUPERVISORS = ("supervisor", "admin")
+"""督察/法制 ("supervisor+"): the compliance report of their units."""
+WARNING_READERS = ("supervisor", "it_admin", "admin")
+"""Early warnings: supervisors for what went unrecorded, IT for devices and stations."""
 
 
 def get_session(request: Request) -> Iterator[Session]:

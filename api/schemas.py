@@ -108,6 +108,9 @@ class MediaOut(BaseModel):
     clock_offset_s: float | None = Field(
         description="device clock minus station clock at the dock, seconds"
     )
+    classification: Literal["non_evidential"] | None = Field(
+        description="a reviewer judged it of no evidential value (the reason is in custody)"
+    )
 
     @classmethod
     def of(cls, media: Media) -> MediaOut:
@@ -133,6 +136,17 @@ class ImportantIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     important: bool
+    reason: Reason = Field(description="why, for the record")
+
+
+class ClassificationIn(BaseModel):
+    """PUT /api/v1/media/{id}/classification: a reviewer's judgement, with the reason."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    classification: Literal["non_evidential"] | None = Field(
+        description="`non_evidential` (无证据价值), or null to take the judgement back"
+    )
     reason: Reason = Field(description="why, for the record")
 
 

@@ -396,6 +396,20 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         _call("GET", lambda u: f"/api/v1/units/{u.unit}/recording-rules"),
         RULES,
     ),
+    ("GET", "/api/v1/compliance"): (
+        _call("GET", lambda u: "/api/v1/compliance", params=lambda u: {
+            "unit_id": u.unit, "start": T0.isoformat(),
+            "end": (T0 + timedelta(days=1)).isoformat()}),  # fmt: skip
+        RULES,
+    ),
+    ("PUT", "/api/v1/media/{media_id}/classification"): (
+        _call(
+            "PUT",
+            lambda u: f"{_m(u)}/classification",
+            body=lambda u: {"classification": "non_evidential", "reason": "误拍"},
+        ),  # fmt: skip
+        REVIEW,
+    ),
     ("GET", "/api/v1/devices/unregistered"): (
         _call("GET", lambda u: "/api/v1/devices/unregistered"),
         {**DEVICES, "it_admin": 200},

@@ -38,7 +38,7 @@ CONTRACT_MEDIA_FIELDS = {
 EXTRA_MEDIA_FIELDS = {
     "unit_id", "time_source", "unplayable_reason", "has_proxy", "has_thumbnail",
     "device_serial", "device_registered", "clock_offset_s", "recorded_start_raw", "time_facts",
-    "proxy_status", "proxy_error", "proxy_note", "renditions", "sidecar_of",
+    "proxy_status", "proxy_error", "proxy_note", "renditions", "sidecar_of", "classification",
 }  # fmt: skip
 CHINESE_NAME = "执法记录仪_20240501_080000.MP4"
 

@@ -24,7 +24,7 @@ from api.object_responses import (
     repr_digest,
     stat_object,
 )
-from api.schemas import ImportantIn, MediaOut, MediaPage
+from api.schemas import ClassificationIn, ImportantIn, MediaOut, MediaPage
 from api.scope import media_scope, visible_media_or_404
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.errors import InvalidCursor
@@ -112,6 +112,32 @@ def set_important(
         custody_repo.record_event(
             session, media, kind, caller(request, token), detail={"reason": body.reason}
         )
+    return MediaOut.of(media)
+
+
+@router.put("/{media_id}/classification", responses=_NOT_FOUND, **roles(*REVIEWERS))
+def set_classification(
+    media_id: MediaId,
+    body: ClassificationIn,
+    request: Request,
+    session: SessionDep,
+    token: CurrentToken,
+) -> MediaOut:
+    """Judge a medium of no evidential value (无证据价值), or take that back, with a reason.
+    A medium in a case or so judged counts as categorised in the compliance report. The
+    judgement changes nothing of the medium's retention; each change is in the chain of
+    custody, and setting what it already is records nothing."""
+    media = visible_media_or_404(session, token, media_id)
+    if media.classification != body.classification:
+        before, media.classification = media.classification, body.classification
+        custody_repo.record_event(
+            session,
+            media,
+            CustodyEventKind.CLASSIFIED,
+            caller(request, token),
+            detail={"classification": body.classification, "before": before,
+                    "reason": body.reason},
+        )  # fmt: skip
     return MediaOut.of(media)
 
 

@@ -1,0 +1,265 @@
+"""GET /api/v1/compliance: which enforcement events that had to be recorded were, were
+partly, were not, or were stored late (音像记录 supervision), by unit and officer.
+
+Every event of the period (an event belongs to the period it starts in) of the units in
+scope is judged by its case's unit's rules (rules/compliance.py); the answer says which
+rules it applied. The summary rolls each unit up the tree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import SUPERVISORS, CurrentToken, SessionDep, roles, secured_router
+from api.principal import Principal
+from api.problems import not_found, unavailable
+from api.routes.recording_rules import SourcedRequirement, effective_rules
+from api.schemas import UtcTime
+from rules.compliance import EventResult, Summary, Tally, report, summarise
+from rules.coverage import Status
+from rules.recording_rules import RecordingRules, Requirement
+from rules.unit_tree import units_under
+from storage.catalogue import compliance_repo, unit_repo
+from storage.catalogue.models import utc_now
+from wire.moments import Moment
+
+router: APIRouter = secured_router("/api/v1/compliance", ["supervision"])
+
+LONGEST_PERIOD = timedelta(days=400)
+"""A bureau-year with room for a leap year and a few weeks either side."""
+
+
+class TallyOut(BaseModel):
+    events: int
+    required: int = Field(description="events whose activity must be recorded")
+    compliant: int
+    partial: int
+    missing: int
+    late: int
+    activation_rate: float | None = Field(
+        description="required events with footage ÷ required events (null: none required)"
+    )
+    late_rate: float | None = Field(description="late events ÷ required events with footage")
+    compliance_rate: float | None = Field(description="compliant events ÷ required events")
+    media: int = Field(description="media recorded in the period (sidecars not counted)")
+    categorised: int = Field(description="of them, in a case or judged non-evidential")
+    categorisation_rate: float | None
+
+    @classmethod
+    def of(cls, tally: Tally) -> TallyOut:
+        return cls(
+            events=tally.events,
+            required=tally.required,
+            compliant=tally.compliant,
+            partial=tally.partial,
+            missing=tally.missing,
+            late=tally.late,
+            activation_rate=tally.activation_rate,
+            late_rate=tally.late_rate,
+            compliance_rate=tally.compliance_rate,
+            media=tally.media,
+            categorised=tally.categorised,
+            categorisation_rate=tally.categorisation_rate,
+        )
+
+
+class UnitTally(TallyOut):
+    unit_id: str | None = Field(description="null: cases and media of no unit")
+    name: str | None
+    parent_id: str | None
+
+
+class OfficerTally(TallyOut):
+    officer_id: str
+
+
+class SummaryOut(BaseModel):
+    total: TallyOut
+    by_unit: list[UnitTally] = Field(description="each unit with every unit below it")
+    by_officer: list[OfficerTally] = Field(description="an event counts for each of its officers")
+
+
+class AppliedRules(BaseModel):
+    unit_id: str | None = Field(description="the case's unit; null: a case of no unit")
+    requirements: dict[str, SourcedRequirement]
+    room_activities: list[str]
+    deadline_s: float
+    deadline_source: str
+    gap_tolerance_s: float
+    gap_tolerance_source: str
+
+    @classmethod
+    def of(cls, unit_id: str | None, rules: RecordingRules) -> AppliedRules:
+        return cls(
+            unit_id=unit_id,
+            requirements={
+                a: SourcedRequirement(requirement=r.value, source=r.source)
+                for a, r in rules.requirements.items()
+            },
+            room_activities=sorted(rules.room_activities.value),
+            deadline_s=rules.deadline.value.total_seconds(),
+            deadline_source=rules.deadline.source,
+            gap_tolerance_s=rules.gap_tolerance.value.total_seconds(),
+            gap_tolerance_source=rules.gap_tolerance.source,
+        )
+
+
+class EventOut(BaseModel):
+    case_no: str
+    event_id: str
+    activity: str
+    unit_id: str | None
+    officer_ids: list[str]
+    room_id: str | None
+    start: UtcTime
+    end: UtcTime
+    requirement: Requirement
+    needs_room: bool = Field(description="only the interview room's recorder counts")
+    status: Status
+    coverage: float = Field(description="fraction of the event its footage covers, 0 to 1")
+    longest_gap_s: float
+    media_ids: list[str] = Field(description="the media behind the judgement")
+    due_at: UtcTime = Field(description="the event's end plus its unit's deadline")
+    late_by_s: float | None = Field(
+        description="for `late`: how long after due_at qualifying footage was first stored"
+    )
+
+    @classmethod
+    def of(cls, result: EventResult) -> EventOut:
+        event = result.event
+        return cls(
+            case_no=event.case_no,
+            event_id=event.event_id,
+            activity=event.activity,
+            unit_id=event.unit_id,
+            officer_ids=list(event.officer_ids),
+            room_id=event.room_id,
+            start=event.start,
+            end=event.end,
+            requirement=result.requirement,
+            needs_room=result.needs_room,
+            status=result.status,
+            coverage=round(result.coverage, 6),
+            longest_gap_s=result.longest_gap.total_seconds(),
+            media_ids=list(result.media_ids),
+            due_at=result.due_at,
+            late_by_s=result.late_by.total_seconds() if result.late_by is not None else None,
+        )
+
+
+class ComplianceOut(BaseModel):
+    unit_id: str | None = Field(description="the unit reported on (with those below); null: all")
+    start: UtcTime
+    end: UtcTime
+    generated_at: UtcTime
+    rules: list[AppliedRules] = Field(description="the rules applied, per case unit")
+    summary: SummaryOut
+    events: list[EventOut] = Field(description="every event of the period, by start")
+
+
+@router.get("", responses=not_found("a unit outside this token's units"), **roles(*SUPERVISORS))
+def get_compliance(
+    session: SessionDep,
+    token: CurrentToken,
+    start: Annotated[Moment, Query(description="events starting at or after (with offset)")],
+    end: Annotated[Moment, Query(description="events starting before (with offset)")],
+    unit_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=128, description="the unit and those below it"),
+    ] = None,
+    officer_id: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="only this officer's events")
+    ] = None,
+    event_status: Annotated[
+        Status | None, Query(alias="status", description="only events of this status")
+    ] = None,
+) -> ComplianceOut:
+    """The compliance report of a period. `officer_id` and `status` narrow the list of
+    events (drill-down); the summary always covers the whole scope."""
+    _check_period(start, end)
+    scope = _scope(session, token, unit_id)
+    try:
+        events = compliance_repo.events_starting(session, start, end, scope)
+        rules = effective_rules(session, {e.unit_id for e in events})
+        lo = min((e.start for e in events), default=start)
+        hi = max((e.end for e in events), default=end)
+        footage = compliance_repo.footage_touching(
+            session,
+            lo,
+            hi,
+            officer_ids={o for e in events for o in e.officer_ids},
+            device_ids={e.room_id for e in events if e.room_id is not None},
+        )
+        counts = compliance_repo.media_counts(session, start, end, scope)
+        units = unit_repo.list_units(session, scope)
+        parents = unit_repo.parents(session)
+    except SQLAlchemyError as exc:
+        raise unavailable("the catalogue could not be read", exc) from exc
+    results = report(events, footage, rules.__getitem__)
+    # Every unit in scope, and any a case or medium names that the tree does not know yet.
+    named = {r.event.unit_id for r in results} | {c.unit_id for c in counts}
+    rows = set(scope) if scope is not None else {u.unit_id for u in units}
+    summary = summarise(results, counts, parents, sorted(rows | named, key=_none_last))
+    listed = [
+        r
+        for r in results
+        if (officer_id is None or officer_id in r.event.officer_ids)
+        and (event_status is None or r.status == event_status)
+    ]
+    return ComplianceOut(
+        unit_id=unit_id if unit_id is not None else token.unit_id,
+        start=start,
+        end=end,
+        generated_at=utc_now(),
+        rules=[AppliedRules.of(u, rules[u]) for u in sorted(rules, key=_none_last)],
+        summary=_summary_out(summary, {u.unit_id: (u.name, u.parent_id) for u in units}),
+        events=[EventOut.of(r) for r in listed],
+    )
+
+
+def _check_period(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="`end` must be after `start`"
+        )
+    if end - start > LONGEST_PERIOD:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"a report covers at most {LONGEST_PERIOD.days} days; ask for a shorter "
+            "period, one year at a time",
+        )
+
+
+def _scope(session: SessionDep, token: Principal, unit_id: str | None) -> frozenset[str] | None:
+    """The units reported on: `unit_id` and those below it, else the token's units."""
+    if unit_id is None:
+        return token.units
+    if not token.sees_unit(unit_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")
+    return units_under(unit_repo.parents(session), unit_id)
+
+
+def _none_last(unit: str | None) -> tuple[bool, str]:
+    return (unit is None, unit or "")
+
+
+def _summary_out(summary: Summary, units: dict[str, tuple[str, str | None]]) -> SummaryOut:
+    def unit_row(unit: str | None, tally: Tally) -> UnitTally:
+        name, parent = units.get(unit, (None, None)) if unit is not None else (None, None)
+        return UnitTally(
+            unit_id=unit, name=name, parent_id=parent, **TallyOut.of(tally).model_dump()
+        )
+
+    return SummaryOut(
+        total=TallyOut.of(summary.total),
+        by_unit=[unit_row(u, t) for u, t in summary.by_unit.items()],
+        by_officer=[
+            OfficerTally(officer_id=o, **TallyOut.of(t).model_dump())
+            for o, t in sorted(summary.by_officer.items())
+        ],
+    )

@@ -1,0 +1,134 @@
+"""What the compliance report reads from the catalogue: events of a period, the footage
+that may cover them, and how many media are categorised. Plain column reads (no ORM
+objects): a bureau-year is hundreds of thousands of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from rules.compliance import EventFacts, Footage, MediaCount
+from storage.catalogue.models import Case, CaseEvent, CaseMedia, Media
+
+COVERING_KINDS = ("video", "audio")
+"""What can cover an event: photos are instants, other files play nowhere."""
+
+_IN_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
+
+
+def events_starting(
+    session: Session, start: datetime, end: datetime, units: Collection[str] | None
+) -> list[EventFacts]:
+    """Events that start in `[start, end)`, of cases of `units` (None: of every case)."""
+    stmt = (
+        select(
+            CaseEvent.case_no,
+            CaseEvent.event_id,
+            CaseEvent.activity,
+            Case.unit_id,
+            CaseEvent.officer_ids,
+            CaseEvent.start_at,
+            CaseEvent.end_at,
+            CaseEvent.room_id,
+        )
+        .join(Case, Case.case_no == CaseEvent.case_no)
+        .where(CaseEvent.start_at >= start, CaseEvent.start_at < end)
+    )
+    if units is not None:
+        stmt = stmt.where(Case.unit_id.in_(sorted(units)))
+    return [
+        EventFacts(case_no, event_id, activity, unit, tuple(officers or ()), s, e, room)
+        for case_no, event_id, activity, unit, officers, s, e, room in session.execute(stmt)
+    ]
+
+
+def longest_span(session: Session) -> timedelta:
+    """The longest recording time of any medium: no medium overlapping a window can start
+    earlier than this before it, which gives time searches a lower bound an index serves."""
+    longest = session.scalar(select(func.max(Media.duration_s)))
+    return timedelta(seconds=(longest or 0) + 1)  # a second for rounding of the end
+
+
+def footage_touching(
+    session: Session,
+    lo: datetime,
+    hi: datetime,
+    *,
+    officer_ids: Collection[str],
+    device_ids: Collection[str],
+) -> list[Footage]:
+    """The pieces of footage by `officer_ids` or on `device_ids` that touch `[lo, hi]`: a
+    recording's parts as one piece (from its first part's start to its last's end), a
+    medium outside any recording on its own."""
+    earliest = lo - longest_span(session)
+    rows: dict[tuple[str, str | None, str], list[tuple[str, datetime, datetime, datetime]]] = {}
+    for chunk in _by_whom(sorted(officer_ids), sorted(device_ids)):
+        stmt = select(
+            Media.id,
+            Media.recording_id,
+            Media.officer_id,
+            Media.device_id,
+            Media.recorded_start,
+            func.coalesce(Media.recorded_end, Media.recorded_start),
+            Media.ingested_at,
+        ).where(
+            Media.kind.in_(COVERING_KINDS),
+            Media.sidecar_of_sha256.is_(None),
+            Media.recorded_start >= earliest,
+            Media.recorded_start <= hi,
+            func.coalesce(Media.recorded_end, Media.recorded_start) >= lo,
+            chunk,
+        )
+        for media_id, recording, officer, device, start, stop, stored in session.execute(stmt):
+            assert start is not None  # the filter on recorded_start keeps out media without
+            key = (recording or media_id, officer, device)
+            rows.setdefault(key, []).append((media_id, start, stop, stored))
+    pieces = []
+    for (_piece, officer, device), parts in rows.items():
+        pieces.append(
+            Footage(
+                media_ids=tuple(sorted({p[0] for p in parts})),
+                officer_id=officer,
+                device_id=device,
+                start=min(p[1] for p in parts),
+                end=max(p[2] for p in parts),
+                stored_at=max(p[3] for p in parts),
+            )
+        )
+    return pieces
+
+
+def _by_whom(officers: list[str], devices: list[str]) -> Iterator[ColumnElement[bool]]:
+    for i in range(0, len(officers), _IN_CHUNK):
+        yield Media.officer_id.in_(officers[i : i + _IN_CHUNK])
+    for i in range(0, len(devices), _IN_CHUNK):
+        # Footage of a room already read by officer is read again here; the report merges.
+        yield Media.device_id.in_(devices[i : i + _IN_CHUNK])
+
+
+def media_counts(
+    session: Session, start: datetime, end: datetime, units: Collection[str] | None
+) -> list[MediaCount]:
+    """Media recorded in `[start, end)` (not sidecars), by unit and officer, with how many
+    are in a case or judged non-evidential."""
+    in_case = exists().where(CaseMedia.media_id == Media.id)
+    categorised = case((or_(Media.classification.is_not(None), in_case), 1), else_=0)
+    stmt = (
+        select(Media.unit_id, Media.officer_id, func.count(), func.sum(categorised))
+        .where(
+            and_(Media.recorded_start >= start, Media.recorded_start < end),
+            Media.sidecar_of_sha256.is_(None),
+        )
+        .group_by(Media.unit_id, Media.officer_id)
+    )
+    if units is not None:
+        stmt = stmt.where(Media.unit_id.in_(sorted(units)))
+    return [
+        MediaCount(unit, officer, count, int(done or 0))
+        for unit, officer, count, done in session.execute(stmt)
+    ]
