@@ -397,9 +397,15 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         RULES,
     ),
     ("GET", "/api/v1/compliance"): (
-        _call("GET", lambda u: "/api/v1/compliance", params=lambda u: {
-            "unit_id": u.unit, "start": T0.isoformat(),
-            "end": (T0 + timedelta(days=1)).isoformat()}),  # fmt: skip
+        _call(
+            "GET",
+            lambda u: "/api/v1/compliance",
+            params=lambda u: {
+                "unit_id": u.unit,
+                "start": T0.isoformat(),
+                "end": (T0 + timedelta(days=1)).isoformat(),
+            },
+        ),  # fmt: skip
         RULES,
     ),
     ("PUT", "/api/v1/media/{media_id}/classification"): (
