@@ -23,9 +23,12 @@ from api.routes.compliance import router as compliance_router
 from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
+from api.routes.metrics import metrics_registry
+from api.routes.metrics import router as metrics_router
 from api.routes.recording_rules import router as recording_rules_router
 from api.routes.recordings import router as recordings_router
 from api.routes.units import router as units_router
+from api.routes.warnings import router as warnings_router
 from api.settings import ApiSettings
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
 from storage.object_store import ObjectStore, open_store
@@ -60,6 +63,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store if store is not None else open_store(settings.storage_url)
     app.state.settings = settings  # read by routes for tunables (association tolerance)
+    app.state.metrics = metrics_registry(app.state.session_factory, settings)
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(media.router)
@@ -71,6 +75,8 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(units_router)
     app.include_router(recording_rules_router)
     app.include_router(compliance_router)
+    app.include_router(warnings_router)
+    app.include_router(metrics_router)
     check_secured(app)
     app.add_middleware(Gate)
     app.add_exception_handler(Exception, _server_error)

@@ -27,3 +27,20 @@ class ApiSettings(BaseSettings):
         ge=1024,
         description="largest request body (JSON) the api reads; larger ones get 413 unread",
     )
+    warning_window_s: float = Field(
+        default=7 * 86400,
+        ge=3600,
+        le=366 * 86400,
+        description="how far back early warnings look at events and late docks (seconds)",
+    )
+    warning_clock_off_s: float = Field(
+        default=300,
+        ge=1,
+        description="a camera whose clock was off by more than this at its dock is a warning",
+    )
+    warning_low_disk_fraction: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="a station with less free disk than this fraction is a warning",
+    )

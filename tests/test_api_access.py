@@ -408,6 +408,10 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         ),  # fmt: skip
         RULES,
     ),
+    ("GET", "/api/v1/warnings"): (
+        _call("GET", lambda u: "/api/v1/warnings", params=lambda u: {"unit_id": u.unit}),
+        {**RULES, "it_admin": (200, 404)},
+    ),
     ("PUT", "/api/v1/media/{media_id}/classification"): (
         _call(
             "PUT",
