@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from rules.compliance import EventResult
 
@@ -34,15 +34,7 @@ WarningKind = Literal[
     "station_low_disk",
     "station_alarm",
 ]
-WARNING_KINDS: tuple[WarningKind, ...] = (
-    "device_not_docked",
-    "event_unrecorded",
-    "stored_late",
-    "device_clock_off",
-    "station_silent",
-    "station_low_disk",
-    "station_alarm",
-)
+WARNING_KINDS: tuple[WarningKind, ...] = get_args(WarningKind)
 
 SILENT_AFTER_BEATS = 2
 
