@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from storage.catalogue.models import (
     CustodyEvent,
@@ -22,6 +24,12 @@ from wire.media_kinds import MediaKind
 from wire.moments import Moment
 from wire.registration import TimeFacts
 from wire.text import DeviceRef, Id, Note, Reason
+
+log = logging.getLogger(__name__)
+
+
+def _nullable(field: FieldInfo) -> bool:
+    return type(None) in get_args(field.annotation) or field.annotation is None
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -112,22 +120,49 @@ class MediaOut(BaseModel):
         description="a reviewer judged it of no evidential value (the reason is in custody)"
     )
 
+    unreadable_fields: list[str] = Field(
+        default_factory=list,
+        description="fields whose stored value could not be read (served empty; the api's "
+        "log names the fault): the catalogue row needs repair",
+    )
+
     @classmethod
     def of(cls, media: Media) -> MediaOut:
-        return cls.model_validate(
-            {
-                **{name: getattr(media, name) for name in _COLUMN_FIELDS},
-                "case_nos": media.case_nos,
-                "renditions": media.renditions or [],
-                "sidecar_of": media.sidecar_of,
-                "has_proxy": media.proxy_key is not None,
-                "has_thumbnail": media.thumbnail_key is not None,
-            }
-        )
+        """The medium as the api shows it. A stored value that does not fit (a row written
+        by hand or by an old version) is served empty and named in `unreadable_fields`, so
+        one bad row never fails a page of search results; the fault is logged."""
+        fields = {
+            **{name: getattr(media, name) for name in _COLUMN_FIELDS},
+            "case_nos": media.case_nos,
+            "renditions": media.renditions or [],
+            "sidecar_of": media.sidecar_of,
+            "has_proxy": media.proxy_key is not None,
+            "has_thumbnail": media.thumbnail_key is not None,
+        }
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            bad = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+            if not set(bad) <= set(_EMPTY):
+                raise
+            log.error("medium %s: unreadable stored fields %s (%s); served without them",
+                      media.id, ", ".join(bad), exc.errors(include_input=False))  # fmt: skip
+            return cls.model_validate(
+                {**fields, **{name: _EMPTY[name] for name in bad}, "unreadable_fields": bad}
+            )
 
 
-_COMPUTED = {"case_nos", "renditions", "sidecar_of", "has_proxy", "has_thumbnail"}
+_COMPUTED = {
+    "case_nos", "renditions", "sidecar_of", "has_proxy", "has_thumbnail", "unreadable_fields"
+}  # fmt: skip
 _COLUMN_FIELDS = [name for name in MediaOut.model_fields if name not in _COMPUTED]
+_EMPTY: dict[str, Any] = {
+    **{name: None for name, f in MediaOut.model_fields.items() if not f.is_required()},
+    **{name: None for name in _COLUMN_FIELDS if _nullable(MediaOut.model_fields[name])},
+    "kind": MediaKind.OTHER, "proxy_status": ProxyStatus.NONE, "renditions": [],
+    "important": False, "playable": False, "legal_hold": False,
+}  # fmt: skip
+"""What a field is served as when its stored value cannot be read."""
 
 
 class ImportantIn(BaseModel):

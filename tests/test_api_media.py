@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.errors import SchemaNotCurrent
+from storage.catalogue.models import Media
 from storage.catalogue.tokens import create_token
 from storage.object_store import ObjectStore, open_store, proxy_key, thumbnail_key
 from tests.ingest_records import T0, make_record
@@ -39,6 +41,7 @@ EXTRA_MEDIA_FIELDS = {
     "unit_id", "time_source", "unplayable_reason", "has_proxy", "has_thumbnail",
     "device_serial", "device_registered", "clock_offset_s", "recorded_start_raw", "time_facts",
     "proxy_status", "proxy_error", "proxy_note", "renditions", "sidecar_of", "classification",
+    "unreadable_fields",
 }  # fmt: skip
 CHINESE_NAME = "执法记录仪_20240501_080000.MP4"
 
@@ -445,3 +448,43 @@ def test_reviewers_mark_and_unmark_important_with_a_reason_on_the_record(api: Ap
         ("marked_important", "审核员-1", "嫌疑人拒捕"),
         ("unmarked_important", "审核员-1", "误标"),
     ]
+
+
+def test_a_malformed_row_is_served_with_what_can_be_read_and_the_fault_logged(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written by hand or by an old version must not fail every page that holds it."""
+    good, bad = api.ingested(), api.ingested()
+    with session_scope(api.database_url) as session:
+        session.execute(
+            sa.update(Media)
+            .where(Media.id == bad["id"])
+            .values(
+                time_facts={"container_time_raw": 7, "surprise": True},
+                renditions=[{"name": "betamax"}],
+            )  # fmt: skip
+        )
+        session.commit()
+    page = api.get("/api/v1/media", params={"limit": 10})
+    assert page.status_code == 200, page.text
+    items = {m["id"]: m for m in page.json()["items"]}
+    assert items[bad["id"]]["unreadable_fields"] == ["renditions", "time_facts"]
+    assert (items[bad["id"]]["renditions"], items[bad["id"]]["time_facts"]) == ([], None)
+    assert items[bad["id"]]["sha256"] == bad["sha256"]  # the rest as stored
+    assert items[good["id"]]["unreadable_fields"] == []
+    assert f"medium {bad['id']}: unreadable stored fields renditions, time_facts" in caplog.text
+    assert api.get(f"/api/v1/media/{bad['id']}").status_code == 200
+
+
+def test_a_time_search_finds_a_long_recording_that_began_well_before_the_window(
+    api: Api,
+) -> None:
+    """Time searches bound recorded_start below by the longest medium (for the index):
+    that bound must never lose a medium overlapping the window."""
+    long = api.ingested(recorded_start=T0, recorded_end=T0 + timedelta(hours=3),
+                        duration_s=None)  # fmt: skip
+    api.ingested(recorded_start=T0 - timedelta(days=1))
+    window = {"start": (T0 + timedelta(hours=2, minutes=59)).isoformat(),
+              "end": (T0 + timedelta(hours=4)).isoformat()}  # fmt: skip
+    found = api.get("/api/v1/media", params=window).json()["items"]
+    assert [m["id"] for m in found] == [long["id"]]

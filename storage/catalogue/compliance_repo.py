@@ -6,13 +6,14 @@ objects): a bureau-year is hundreds of thousands of rows.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from rules.compliance import EventFacts, Footage, MediaCount
+from storage.catalogue.media_repo import longest_span
 from storage.catalogue.models import Case, CaseEvent, CaseMedia, Media
 
 COVERING_KINDS = ("video", "audio")
@@ -45,13 +46,6 @@ def events_starting(
         EventFacts(case_no, event_id, activity, unit, tuple(officers or ()), s, e, room)
         for case_no, event_id, activity, unit, officers, s, e, room in session.execute(stmt)
     ]
-
-
-def longest_span(session: Session) -> timedelta:
-    """The longest recording time of any medium: no medium overlapping a window can start
-    earlier than this before it, which gives time searches a lower bound an index serves."""
-    longest = session.scalar(select(func.max(Media.duration_s)))
-    return timedelta(seconds=(longest or 0) + 1)  # a second for rounding of the end
 
 
 def footage_touching(

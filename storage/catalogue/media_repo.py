@@ -12,10 +12,10 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,6 +150,7 @@ def register(
         station_id=record.station_id,
         recorded_start=record.recorded_start,
         recorded_end=record.recorded_end,
+        recorded_span_s=recorded_span(record.recorded_start, record.recorded_end),
         time_source=record.time_source,
         recorded_start_raw=record.recorded_start_raw,
         time_facts=record.time_facts.model_dump() if record.time_facts else None,
@@ -250,6 +251,19 @@ def get_media(session: Session, media_id: str) -> Media | None:
     return session.get(Media, media_id)
 
 
+def recorded_span(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None:
+        return None
+    return max(0.0, ((end or start) - start).total_seconds())
+
+
+def longest_span(session: Session) -> timedelta:
+    """The longest recorded time of any medium: no medium overlapping a window starts
+    earlier than this before it, which gives time searches a lower bound an index serves."""
+    longest = session.scalar(select(func.max(Media.recorded_span_s)))
+    return timedelta(seconds=(longest or 0) + 1)  # a second for the rounding of times
+
+
 @dataclass(frozen=True)
 class MediaFilter:
     """What GET /api/v1/media searches by; None means "any". Times must carry an offset."""
@@ -292,15 +306,18 @@ def search(
     for name, value in (("start", filters.start), ("end", filters.end)):
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"{name} {value.isoformat()} has no UTC offset")
-    stmt = _filtered(select(Media), filters)
+    stmt = _filtered(select(Media), filters, longest_span(session) if filters.start else None)
     if scope is not None:
         stmt = stmt.where(scope)
     if cursor is not None:
         after_at, after_id = decode_cursor(cursor)
+        # A row-value comparison, which an index on (..., ingested_at, id) answers by
+        # seeking to the cursor; the equivalent OR of two conditions makes it scan.
         stmt = stmt.where(
-            or_(
-                Media.ingested_at < after_at,
-                and_(Media.ingested_at == after_at, Media.id < after_id),
+            tuple_(Media.ingested_at, Media.id)
+            < tuple_(
+                bindparam(None, after_at, type_=Media.ingested_at.type),
+                bindparam(None, after_id, type_=Media.id.type),
             )
         )
     stmt = stmt.order_by(Media.ingested_at.desc(), Media.id.desc()).limit(limit + 1)
@@ -310,7 +327,7 @@ def search(
     return MediaPage(items=items, next_cursor=next_cursor)
 
 
-def _filtered(stmt: Select[Media], f: MediaFilter) -> Select[Media]:
+def _filtered(stmt: Select[Media], f: MediaFilter, longest: timedelta | None) -> Select[Media]:
     if f.case_no is not None:
         stmt = stmt.where(
             Media.id.in_(select(CaseMedia.media_id).where(CaseMedia.case_no == f.case_no))
@@ -329,6 +346,11 @@ def _filtered(stmt: Select[Media], f: MediaFilter) -> Select[Media]:
     # photo (a point in time) is found. Media without a recorded time match no time filter.
     if f.start is not None:
         stmt = stmt.where(func.coalesce(Media.recorded_end, Media.recorded_start) >= f.start)
+        # No medium overlapping the window starts before it by more than the longest one
+        # lasts: a bound on recorded_start that the (officer_id|device_id|unit_id,
+        # recorded_start) indexes serve, instead of reading all the history before `end`.
+        assert longest is not None
+        stmt = stmt.where(Media.recorded_start >= f.start - longest)
     if f.end is not None:
         stmt = stmt.where(Media.recorded_start <= f.end)
     return stmt

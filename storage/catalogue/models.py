@@ -104,10 +104,14 @@ class Media(Base):
         Index(None, "recording_id"),
         Index(None, "sidecar_of_sha256"),
         # The longest medium bounds how far before a window an overlapping one can start
-        # (media_repo.longest_span): max(duration_s) is one index probe.
-        Index(None, "duration_s"),
-        # When each device last docked (warnings, equipment usage).
-        Index(None, "device_id", "ingested_at"),
+        # (media_repo.longest_span): max(recorded_span_s) is one index probe.
+        Index(None, "recorded_span_s"),
+        # When each device last docked (warnings, equipment usage), and pages of one
+        # device's, officer's or unit's media newest first: the keyset cursor on
+        # (ingested_at, id) continues along these, so a deep page costs what the first does.
+        Index(None, "device_id", "ingested_at", "id"),
+        Index(None, "officer_id", "ingested_at", "id"),
+        Index(None, "unit_id", "ingested_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -122,6 +126,8 @@ class Media(Base):
     station_id: Mapped[str] = mapped_column(String(128))
     recorded_start: Mapped[datetime | None]
     recorded_end: Mapped[datetime | None]
+    recorded_span_s: Mapped[float | None] = mapped_column(Float)
+    """recorded_end - recorded_start in seconds (0 for a photo), kept for its index."""
     time_source: Mapped[str | None] = mapped_column(String(16))
     """Which of the device's times `recorded_start` came from: container, file_name or
     file_mtime; corrected by `clock_offset_s` when the station knew it."""

@@ -1,5 +1,6 @@
 """Supervision and equipment: a reviewer's classification of a medium (and its custody
-event), units' equipment standards, stations' heartbeats, and the indexes the reports read.
+event), units' equipment standards, stations' heartbeats, and the indexes the reports and
+deep search pages read.
 
 Revision ID: 0010
 Revises: 0009
@@ -46,8 +47,19 @@ def upgrade() -> None:
     # Not in batch mode: SQLite would copy `media`, which other tables' rows refer to.
     # The api checks the classification's values (SQLite cannot add a check in place).
     op.add_column("media", sa.Column("classification", sa.String(16), nullable=True))
-    op.create_index(op.f("ix_media_duration_s"), "media", ["duration_s"])
-    op.create_index(op.f("ix_media_device_id_ingested_at"), "media", ["device_id", "ingested_at"])
+    op.add_column("media", sa.Column("recorded_span_s", sa.Float(), nullable=True))
+    if op.get_bind().dialect.name == "sqlite":
+        span = "(julianday(recorded_end) - julianday(recorded_start)) * 86400.0"
+    else:
+        span = "EXTRACT(EPOCH FROM recorded_end - recorded_start)"
+    op.execute(
+        f"UPDATE media SET recorded_span_s = COALESCE({span}, 0) WHERE recorded_start IS NOT NULL"
+    )
+    op.create_index(op.f("ix_media_recorded_span_s"), "media", ["recorded_span_s"])
+    for column in ("device_id", "officer_id", "unit_id"):
+        op.create_index(
+            op.f(f"ix_media_{column}_ingested_at_id"), "media", [column, "ingested_at", "id"]
+        )
     with op.batch_alter_table("custody_event") as batch:
         batch.drop_constraint(op.f("ck_custody_event_event"), type_="check")
         batch.create_check_constraint(op.f("ck_custody_event_event"), _in_list("event", _EVENTS))
@@ -107,6 +119,8 @@ def downgrade() -> None:
         batch.create_check_constraint(
             op.f("ck_custody_event_event"), _in_list("event", _EVENTS_BEFORE)
         )
-    op.drop_index(op.f("ix_media_device_id_ingested_at"), "media")
-    op.drop_index(op.f("ix_media_duration_s"), "media")
+    for column in ("device_id", "officer_id", "unit_id"):
+        op.drop_index(op.f(f"ix_media_{column}_ingested_at_id"), "media")
+    op.drop_index(op.f("ix_media_recorded_span_s"), "media")
+    op.execute("ALTER TABLE media DROP COLUMN recorded_span_s")
     op.execute("ALTER TABLE media DROP COLUMN classification")  # SQLite 3.35+ and PostgreSQL
