@@ -23,6 +23,7 @@ from api.routes.compliance import router as compliance_router
 from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
+from api.routes.equipment import router as equipment_router
 from api.routes.metrics import metrics_registry
 from api.routes.metrics import router as metrics_router
 from api.routes.recording_rules import router as recording_rules_router
@@ -76,6 +77,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(recording_rules_router)
     app.include_router(compliance_router)
     app.include_router(warnings_router)
+    app.include_router(equipment_router)
     app.include_router(metrics_router)
     check_secured(app)
     app.add_middleware(Gate)

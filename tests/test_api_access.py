@@ -408,6 +408,24 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         ),  # fmt: skip
         RULES,
     ),
+    ("PUT", "/api/v1/units/{unit_id}/standards"): (
+        _call(
+            "PUT",
+            lambda u: f"/api/v1/units/{u.unit}/standards",
+            body=lambda u: {
+                "standards": [{"device_kind": "body_camera", "per": "officer", "ratio": 1}]
+            },
+        ),  # fmt: skip
+        {**DEVICES, "it_admin": (200, 404)},
+    ),
+    ("GET", "/api/v1/units/{unit_id}/standards"): (
+        _call("GET", lambda u: f"/api/v1/units/{u.unit}/standards"),
+        {**DEVICES, "supervisor": (200, 404)},
+    ),
+    ("GET", "/api/v1/units/{unit_id}/equipment"): (
+        _call("GET", lambda u: f"/api/v1/units/{u.unit}/equipment"),
+        {**DEVICES, "supervisor": (200, 404)},
+    ),
     ("GET", "/api/v1/warnings"): (
         _call("GET", lambda u: "/api/v1/warnings", params=lambda u: {"unit_id": u.unit}),
         {**RULES, "it_admin": (200, 404)},
