@@ -13,6 +13,7 @@ had qualifying footage stored.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -231,23 +232,41 @@ def _below(parents: Mapping[str, str | None], unit: str | None) -> Iterable[str 
     return (None,) if unit is None else units_under(parents, unit)
 
 
+class Timeline:
+    """One officer's or device's footage, sorted by start, to find what touches a window
+    without looking at the rest of the year."""
+
+    def __init__(self, pieces: Iterable[Footage]) -> None:
+        self._pieces = sorted(pieces, key=lambda f: f.start)
+        self._starts = [f.start for f in self._pieces]
+        self._longest = max((f.end - f.start for f in self._pieces), default=timedelta(0))
+
+    def touching(self, start: datetime, end: datetime) -> list[Footage]:
+        lo = bisect_left(self._starts, start - self._longest)
+        hi = bisect_right(self._starts, end)
+        return [f for f in self._pieces[lo:hi] if f.end >= start]
+
+
 def report(
     events: Iterable[EventFacts],
     footage: Sequence[Footage],
     rules_for: Callable[[str | None], RecordingRules],
 ) -> list[EventResult]:
-    """Every event judged, in start order. Footage is indexed by officer and by device so
-    that each event looks only at its own."""
+    """Every event judged, in start order. Footage is put on a time line per officer and
+    per device, so that each event looks only at its own and only near its time."""
     by_officer: dict[str, list[Footage]] = defaultdict(list)
     by_device: dict[str, list[Footage]] = defaultdict(list)
     for piece in footage:
         if piece.officer_id is not None:
             by_officer[piece.officer_id].append(piece)
         by_device[piece.device_id].append(piece)
+    officers = {o: Timeline(p) for o, p in by_officer.items()}
+    devices = {d: Timeline(p) for d, p in by_device.items()}
     results = []
     for event in sorted(events, key=lambda e: (e.start, e.case_no, e.event_id)):
-        candidates = [f for o in set(event.officer_ids) for f in by_officer.get(o, ())]
-        if event.room_id is not None:
-            candidates += by_device.get(event.room_id, ())
+        lines = [officers[o] for o in set(event.officer_ids) if o in officers]
+        if event.room_id is not None and event.room_id in devices:
+            lines.append(devices[event.room_id])
+        candidates = [f for line in lines for f in line.touching(event.start, event.end)]
         results.append(judge(event, rules_for(event.unit_id), candidates))
     return results

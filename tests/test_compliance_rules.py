@@ -102,3 +102,20 @@ def test_a_judgement_is_consistent_with_its_parts(raw: list[tuple[int, int, int]
         assert result.media_ids == ()
     # Order of the footage never matters.
     assert judge(event(), RULES, list(reversed(pieces))) == result
+
+
+@given(
+    st.lists(st.tuples(minutes, st.integers(1, 120)), max_size=12),
+    st.lists(st.tuples(minutes, st.integers(0, 200), st.sampled_from(["O1", "O2"])), max_size=12),
+)
+def test_the_time_line_finds_what_judging_against_everything_finds(
+    windows: list[tuple[int, int]], raw: list[tuple[int, int, str]]
+) -> None:
+    events = [event(event_id=f"E{i}", start=T + s * M, end=T + (s + n) * M)
+              for i, (s, n) in enumerate(windows)]  # fmt: skip
+    footage = [clip(s * M, (s + n) * M, officer=o, media=f"m{i}")
+               for i, (s, n, o) in enumerate(raw)]  # fmt: skip
+    results = report(events, footage, lambda unit: RULES)
+    by_id = {r.event.event_id: r for r in results}
+    for e in events:
+        assert by_id[e.event_id] == judge(e, RULES, footage)
