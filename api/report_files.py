@@ -51,25 +51,27 @@ def cell(value: Any) -> str | int | float:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    columns: Sequence[Column]
+    rows: Iterable[Mapping[str, Any]]
+
+
 def table_file(
-    columns: Sequence[Column],
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    name: str,
-    file_format: Literal["csv", "xlsx"],
-    sheet: str = "报表",
+    sheets: Sequence[Sheet], *, name: str, file_format: Literal["csv", "xlsx"]
 ) -> Response:
-    """The rows as a CSV or XLSX download named `name` (Chinese allowed) plus its suffix."""
-    table = [[cell(row.get(c.key)) for c in columns] for row in rows]
-    headers = [c.header for c in columns]
+    """The report as a download named `name` (Chinese allowed) plus its suffix: XLSX with
+    one worksheet per sheet, CSV with the first sheet (a CSV file holds one table)."""
     if file_format == "csv":
+        first = sheets[0]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerows(table)
+        writer.writerow([c.header for c in first.columns])
+        writer.writerows(_cells(first))
         body, media_type = ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
     else:
-        body, media_type = _xlsx(headers, table, sheet), XLSX_TYPE
+        body, media_type = _xlsx(sheets), XLSX_TYPE
     return Response(
         body,
         media_type=media_type,
@@ -77,21 +79,29 @@ def table_file(
     )
 
 
-def _xlsx(headers: list[str], table: list[list[str | int | float]], sheet: str) -> bytes:
+def _cells(sheet: Sheet) -> list[list[str | int | float]]:
+    return [[cell(row.get(c.key)) for c in sheet.columns] for row in sheet.rows]
+
+
+def _xlsx(sheets: Sequence[Sheet]) -> bytes:
     book = Workbook()
-    page = book.active
-    assert page is not None
-    page.title = sheet[:31]
-    page.append(headers)
-    for header_cell in page[1]:
-        header_cell.font = Font(bold=True)
-    for row in table:
-        page.append(row)
-    page.freeze_panes = "A2"
-    for index, header in enumerate(headers):
-        width = max([_width(header), *(_width(row[index]) for row in table[:500])])
-        letter = page.cell(row=1, column=index + 1).column_letter
-        page.column_dimensions[letter].width = min(60, width + 2)
+    default = book.active
+    assert default is not None
+    book.remove(default)
+    for sheet in sheets:
+        page = book.create_sheet(sheet.title[:31])  # Excel's limit on a sheet's name
+        headers = [c.header for c in sheet.columns]
+        table = _cells(sheet)
+        page.append(headers)
+        for header_cell in page[1]:
+            header_cell.font = Font(bold=True)
+        for row in table:
+            page.append(row)
+        page.freeze_panes = "A2"
+        for index, header in enumerate(headers):
+            width = max([_width(header), *(_width(row[index]) for row in table[:500])])
+            letter = page.cell(row=1, column=index + 1).column_letter
+            page.column_dimensions[letter].width = min(60, width + 2)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

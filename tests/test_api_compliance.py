@@ -10,6 +10,8 @@ on time.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,10 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from tests.test_api_media import Api, serve_api
 from wire.media_kinds import MediaKind
+from wire.zones import SHOWN_ZONE
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 H = timedelta(hours=1)
@@ -317,3 +321,29 @@ def test_a_classification_is_a_reviewers_judgement_in_custody(api: Api) -> None:
 
 def _z(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_the_report_as_csv_and_xlsx_in_chinese_and_shanghai_time(api: Api) -> None:
+    build(api)
+    supervisor = api.token("supervisor", unit_id="FJ")
+    period = {"start": (NOW - 96 * H).isoformat(), "end": (NOW + H).isoformat()}
+    response = api.get("/api/v1/compliance", supervisor, params={**period, "format": "csv"})
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    late = next(r for r in rows if r["事项编号"] == "late")
+    assert (late["结果"], late["记录要求"], late["执法活动"]) == (
+        "逾期存储",
+        "全过程",
+        "当场盘问、检查",
+    )
+    shanghai = (NOW - 72 * H).astimezone(SHOWN_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    assert late["开始时间"] == shanghai
+    assert len(rows) == 10
+
+    response = api.get("/api/v1/compliance", supervisor, params={**period, "format": "xlsx"})
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["事项清单", "单位汇总", "民警汇总"]
+    units = list(book["单位汇总"].iter_rows(values_only=True))
+    assert units[0][:4] == ("单位编号", "单位名称", "事项数", "应录事项")
+    fj = next(r for r in units if r[0] == "FJ")
+    assert fj[1:4] == ("南大港管理区分局", 10, 9)

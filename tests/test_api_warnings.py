@@ -3,6 +3,8 @@ cause does, names what it is about and since when, and is gone once the cause go
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -126,3 +128,13 @@ def test_warnings_stay_within_the_callers_units(api: Api) -> None:
     assert api.get("/api/v1/warnings", api.token("reviewer")).status_code == 403
     bad = api.get("/api/v1/warnings", params={"kind": "weather"})
     assert bad.status_code == 422
+
+
+def test_warnings_as_a_csv_file(api: Api) -> None:
+    _world(api)
+    response = api.get("/api/v1/warnings", params={"format": "csv"})
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    camera = next(r for r in rows if r["对象"] == "BC-1")
+    assert camera["预警类型"] == "执法记录仪使用后未按时采集"
+    assert '"last_use_event": "C1/E1"' in camera["详情"]

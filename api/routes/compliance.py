@@ -9,15 +9,16 @@ rules it applied. The summary rolls each unit up the tree.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import SUPERVISORS, CurrentToken, SessionDep, roles, secured_router
 from api.principal import Principal
 from api.problems import not_found, unavailable
+from api.report_files import Column, ReportFormat, Sheet, table_file
 from api.routes.recording_rules import SourcedRequirement, effective_rules
 from api.schemas import UtcTime
 from rules.compliance import EventResult, Summary, Tally, report, summarise
@@ -27,6 +28,7 @@ from rules.unit_tree import units_under
 from storage.catalogue import compliance_repo, unit_repo
 from storage.catalogue.models import utc_now
 from wire.moments import Moment
+from wire.zones import SHOWN_ZONE
 
 router: APIRouter = secured_router("/api/v1/compliance", ["supervision"])
 
@@ -162,7 +164,8 @@ class ComplianceOut(BaseModel):
     events: list[EventOut] = Field(description="every event of the period, by start")
 
 
-@router.get("", responses=not_found("a unit outside this token's units"), **roles(*SUPERVISORS))
+@router.get("", response_model=ComplianceOut,
+            responses=not_found("a unit outside this token's units"), **roles(*SUPERVISORS))  # fmt: skip
 def get_compliance(
     session: SessionDep,
     token: CurrentToken,
@@ -178,7 +181,11 @@ def get_compliance(
     event_status: Annotated[
         Status | None, Query(alias="status", description="only events of this status")
     ] = None,
-) -> ComplianceOut:
+    report_format: Annotated[
+        ReportFormat,
+        Query(alias="format", description="csv: the events; xlsx: summaries and events"),
+    ] = "json",
+) -> Any:
     """The compliance report of a period. `officer_id` and `status` narrow the list of
     events (drill-down); the summary always covers the whole scope."""
     _check_period(start, end)
@@ -211,7 +218,7 @@ def get_compliance(
         if (officer_id is None or officer_id in r.event.officer_ids)
         and (event_status is None or r.status == event_status)
     ]
-    return ComplianceOut(
+    out = ComplianceOut(
         unit_id=unit_id if unit_id is not None else token.unit_id,
         start=start,
         end=end,
@@ -220,6 +227,50 @@ def get_compliance(
         summary=_summary_out(summary, {u.unit_id: (u.name, u.parent_id) for u in units}),
         events=[EventOut.of(r) for r in listed],
     )
+    return out if report_format == "json" else _file(out, report_format)
+
+
+TALLY_COLUMNS = [
+    Column("events", "事项数"), Column("required", "应录事项"), Column("compliant", "合规"),
+    Column("partial", "不完整"), Column("missing", "未录"), Column("late", "逾期存储"),
+    Column("activation_rate", "开机率"), Column("late_rate", "逾期率"),
+    Column("compliance_rate", "合规率"), Column("media", "音视频数"),
+    Column("categorised", "已归类"), Column("categorisation_rate", "归类率"),
+]  # fmt: skip
+EVENT_COLUMNS = [
+    Column("case_no", "案件编号"), Column("event_id", "事项编号"), Column("activity", "执法活动"),
+    Column("unit_id", "单位编号"), Column("officer_ids", "民警警号"), Column("room_id", "询问室"),
+    Column("start", "开始时间"), Column("end", "结束时间"), Column("requirement", "记录要求"),
+    Column("status", "结果"), Column("coverage", "覆盖率"), Column("longest_gap_s", "最长中断(秒)"),
+    Column("due_at", "存储期限"), Column("late_by_s", "逾期(秒)"), Column("media_ids", "音视频编号"),
+]  # fmt: skip
+ACTIVITY_NAMES = {
+    "dispatch_110": "接处警", "stop_and_check": "当场盘问、检查", "onsite_penalty": "当场处置、处罚",
+    "scene_search_seizure": "勘验、检查、搜查、扣押、辨认、扣留", "forced_execution": "强制执行",
+    "mass_incident": "重大突发事件、群体性事件", "inspection": "现场检查、调查取证、送达等",
+    "interrogation": "询问/讯问", "other": "其他",
+}  # fmt: skip
+REQUIREMENT_NAMES = {"none": "无需记录", "key_steps": "关键环节", "full_process": "全过程"}
+STATUS_NAMES = {"compliant": "合规", "partial": "不完整", "missing": "未录", "late": "逾期存储"}
+
+
+def _file(body: ComplianceOut, file_format: Literal["csv", "xlsx"]) -> Response:
+    events = [
+        {**e.model_dump(), "activity": ACTIVITY_NAMES.get(e.activity, e.activity),
+         "requirement": REQUIREMENT_NAMES[e.requirement], "status": STATUS_NAMES[e.status]}
+        for e in body.events
+    ]  # fmt: skip
+    sheets = [Sheet("事项清单", EVENT_COLUMNS, events)]
+    if file_format == "xlsx":
+        sheets += [
+            Sheet("单位汇总", [Column("unit_id", "单位编号"), Column("name", "单位名称"),
+                  *TALLY_COLUMNS], [u.model_dump() for u in body.summary.by_unit]),
+            Sheet("民警汇总", [Column("officer_id", "民警警号"), *TALLY_COLUMNS],
+                  [o.model_dump() for o in body.summary.by_officer]),
+        ]  # fmt: skip
+    span = "_".join(t.astimezone(SHOWN_ZONE).strftime("%Y%m%d") for t in (body.start, body.end))
+    return table_file(sheets, name=f"音像记录合规_{body.unit_id or '全部'}_{span}",
+                      file_format=file_format)  # fmt: skip
 
 
 def _check_period(start: datetime, end: datetime) -> None:

@@ -25,7 +25,7 @@ from api.deps import (
 )
 from api.principal import Principal
 from api.problems import not_found, unavailable
-from api.report_files import Column, ReportFormat, table_file
+from api.report_files import Column, ReportFormat, Sheet, table_file
 from api.schemas import UtcTime
 from rules import equipment
 from storage.catalogue import equipment_repo, unit_repo
@@ -238,8 +238,8 @@ def _file(report: EquipmentOut, file_format: Literal["csv", "xlsx"]) -> Response
         for unit in report.units
         for row in unit.rows
     ]  # fmt: skip
-    return table_file(COLUMNS, rows, name=f"装备配备_{report.unit_id}", file_format=file_format,
-                      sheet="装备配备")  # fmt: skip
+    return table_file([Sheet("装备配备", COLUMNS, rows)], name=f"装备配备_{report.unit_id}",
+                      file_format=file_format)  # fmt: skip
 
 
 def _check_unit(token: Principal, unit_id: str) -> None:
