@@ -24,10 +24,12 @@ from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
 from api.routes.equipment import router as equipment_router
+from api.routes.interop import router as interop_router
 from api.routes.metrics import metrics_registry
 from api.routes.metrics import router as metrics_router
 from api.routes.recording_rules import router as recording_rules_router
 from api.routes.recordings import router as recordings_router
+from api.routes.stations import router as stations_router
 from api.routes.units import router as units_router
 from api.routes.warnings import router as warnings_router
 from api.settings import ApiSettings
@@ -78,6 +80,8 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(compliance_router)
     app.include_router(warnings_router)
     app.include_router(equipment_router)
+    app.include_router(stations_router)
+    app.include_router(interop_router)
     app.include_router(metrics_router)
     check_secured(app)
     app.add_middleware(Gate)

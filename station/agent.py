@@ -8,7 +8,8 @@ Threads, each a loop with a stop event:
   wipes the api has not recorded yet, with back-off;
 - derived: the backlog of browser copies and thumbnails of registered media, at the lowest
   priority (station/backlog.py);
-- usb: log in to cameras that show their volume only after a login, and switch them.
+- usb: log in to cameras that show their volume only after a login, and switch them;
+- heartbeat: tell the api the station's state on a schedule (station/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ingest.scan import ScanResult
 from station.api_client import ApiClient, ApiError, RegisteredDevice
 from station.backlog import Backlog
 from station.export_watch import ExportWatcher
+from station.heartbeat import send_heartbeats
 from station.identity_memory import recall
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
@@ -78,6 +80,7 @@ class Agent:
             ("exports", self._watch_exports),
             ("retry", self._retry),
             ("usb", self._prepare_cameras),
+            ("heartbeat", self._heartbeat),
         ]
         if self.backlog is not None:
             loops.append(("derived", self.backlog.run))
@@ -99,6 +102,10 @@ class Agent:
             busy = [d.thread for d in self._docks.values() if d.thread is not None]
         for thread in busy:  # a dock mid-copy ends at its next step; its rows resume later
             thread.join(timeout=20)
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        send_heartbeats(self.api, self.settings.id, self.board, self.settings.state_dir,
+                        self.settings.heartbeat_interval_s, stop)  # fmt: skip
 
     # -- docks ---------------------------------------------------------------------------
 

@@ -90,6 +90,14 @@ class ApiClient:
             retryable=response.status_code >= 500 or response.status_code == 429,
         )
 
+    def heartbeat(self, station_id: str, body: dict[str, Any]) -> None:
+        """Tell the api this station's state (POST /api/v1/stations/{id}/heartbeat)."""
+        response = self._call(
+            "POST", f"/api/v1/stations/{station_id}/heartbeat", "sending a heartbeat", json=body
+        )
+        if response.status_code != 200:
+            raise self._refused(response, "the heartbeat")
+
     def find_device(self, serial: str) -> RegisteredDevice | None:
         """The registered device with this serial, or None when the registry has none.
         Answers are kept for a minute: a dock asks once, not once per file."""

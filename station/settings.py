@@ -50,6 +50,12 @@ class StationSettings(BaseSettings):
         description="seconds an interview-room export must stay unchanged and closed: a "
         "recorder writing over the network is invisible to the open-file check",
     )
+    heartbeat_interval_s: float = Field(
+        default=60,
+        ge=5,
+        le=86400,
+        description="seconds between heartbeats to the api (state, disk, docked devices, alarms)",
+    )
     sync_clock: bool = Field(
         default=False,
         description="set a camera's clock to the station's at dock (its offset is read first)",

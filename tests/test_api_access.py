@@ -426,6 +426,30 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         _call("GET", lambda u: f"/api/v1/units/{u.unit}/equipment"),
         {**DEVICES, "supervisor": (200, 404)},
     ),
+    ("POST", "/api/v1/stations/{station_id}/heartbeat"): (
+        _call(
+            "POST",
+            lambda u: f"/api/v1/stations/{u.station}/heartbeat",
+            body=lambda u: {"online": True, "interval_s": 60},
+        ),  # fmt: skip
+        {
+            "station": (200, 403),
+            "officer": 403,
+            "reviewer": 403,
+            "supervisor": 403,
+            "it_admin": 403,
+            "case_system": 403,
+            "admin": 200,
+        },  # fmt: skip
+    ),
+    ("GET", "/api/v1/stations"): (
+        _call("GET", lambda u: "/api/v1/stations"),
+        {**DEVICES, "it_admin": 200, "supervisor": 200},
+    ),
+    ("GET", "/api/v1/interop/files"): (
+        _call("GET", lambda u: "/api/v1/interop/files"),
+        {**DEVICES, "it_admin": 403, "supervisor": 200, "case_system": 200},
+    ),
     ("GET", "/api/v1/warnings"): (
         _call("GET", lambda u: "/api/v1/warnings", params=lambda u: {"unit_id": u.unit}),
         {**RULES, "it_admin": (200, 404)},

@@ -372,3 +372,38 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     if not isinstance(media_id, str) or after_at.utcoffset() is None:
         raise InvalidCursor(f"cursor {cursor[:80]!r} is not one this api handed out")
     return after_at, media_id
+
+
+def registered_between(
+    session: Session,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    scope: ColumnElement[bool] | None = None,
+) -> MediaPage:
+    """Media registered in `[start, end)`, oldest first (a platform polling for what is
+    new since its last poll), by keyset on (ingested_at, id). Raises InvalidCursor."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    stmt = select(Media)
+    if start is not None:
+        stmt = stmt.where(Media.ingested_at >= start)
+    if end is not None:
+        stmt = stmt.where(Media.ingested_at < end)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if cursor is not None:
+        after_at, after_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            tuple_(Media.ingested_at, Media.id)
+            > tuple_(
+                bindparam(None, after_at, type_=Media.ingested_at.type),
+                bindparam(None, after_id, type_=Media.id.type),
+            )
+        )
+    stmt = stmt.order_by(Media.ingested_at, Media.id).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    items = rows[:limit]
+    return MediaPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)

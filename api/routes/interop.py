@@ -1,0 +1,101 @@
+"""GET /api/v1/interop/files: each medium as the per-file record existing management
+platforms exchange (DOMAIN.md; the pinyin field names likely from GA/T 947.4), for a
+platform that polls for the files registered since its last poll.
+
+Times are ISO 8601 in Asia/Shanghai with their +08:00 offset: the local time these
+platforms show, and still a time with an offset as the rest of this api writes them.
+`jy_xm` (the officer's name) is always null: this catalogue keeps officer numbers only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentToken, SessionDep, roles, secured_router
+from api.scope import media_scope
+from storage.catalogue import media_repo, unit_repo
+from storage.catalogue.errors import InvalidCursor
+from storage.catalogue.models import Media
+from wire.moments import Moment
+from wire.zones import SHOWN_ZONE
+
+router: APIRouter = secured_router("/api/v1/interop", ["interop"])
+
+INTEROP_READERS = ("case_system", "supervisor", "admin")
+FILE_TYPES = {"video": 0, "audio": 1, "photo": 2, "other": 4}
+"""wjlx: 0 video, 1 audio, 2 image, 3 text, 4 other."""
+
+
+class FileRecord(BaseModel):
+    wjbh: str = Field(description="file number: the medium's id")
+    pssj: str | None = Field(description="recording time, +08:00")
+    wjdx: int = Field(description="size in bytes")
+    wjlx: Literal[0, 1, 2, 3, 4] = Field(description="0 video, 1 audio, 2 image, 3 text, 4 other")
+    wjsc: int | None = Field(description="duration, whole seconds")
+    bzlx: Literal[0, 1] = Field(description="0 normal, 1 marked important")
+    jgdm: str | None = Field(description="unit code")
+    dwmc: str | None = Field(description="unit name")
+    jybh: str | None = Field(description="officer number")
+    jy_xm: None = Field(description="officer name: not kept here, always null")
+    cpxh: str = Field(description="camera (device) id")
+    gzz_xh: str = Field(description="station id")
+    scsj: str = Field(description="upload (registration) time, +08:00")
+    bfwz: str | None = Field(description="playback url (the browser copy)")
+    sltxdwz: str | None = Field(description="thumbnail url")
+    sha256: str
+
+
+class FilePage(BaseModel):
+    items: list[FileRecord]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+@router.get("/files", **roles(*INTEROP_READERS))
+def files(
+    request: Request,
+    session: SessionDep,
+    token: CurrentToken,
+    start: Annotated[Moment | None, Query(description="registered at or after")] = None,
+    end: Annotated[Moment | None, Query(description="registered before")] = None,
+    limit: Annotated[int, Query(ge=1, le=media_repo.MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> FilePage:
+    """Per-file records, oldest registration first."""
+    if start is not None and end is not None and end <= start:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail="`end` must be after `start`")  # fmt: skip
+    try:
+        page = media_repo.registered_between(
+            session, start, end, limit=limit, cursor=cursor, scope=media_scope(token)
+        )
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    names = {u.unit_id: u.name for u in unit_repo.list_units(
+        session, frozenset(m.unit_id for m in page.items if m.unit_id is not None))}  # fmt: skip
+    base = str(request.base_url).rstrip("/")
+    return FilePage(items=[_record(m, names, base) for m in page.items],
+                    next_cursor=page.next_cursor)  # fmt: skip
+
+
+def _record(media: Media, names: dict[str, str], base: str) -> FileRecord:
+    path = f"{base}/api/v1/media/{media.id}"
+    return FileRecord(
+        wjbh=media.id, pssj=_local(media.recorded_start), wjdx=media.size_bytes,
+        wjlx=FILE_TYPES.get(media.kind, 4),  # type: ignore[arg-type]
+        wjsc=round(media.duration_s) if media.duration_s is not None else None,
+        bzlx=1 if media.important else 0, jgdm=media.unit_id,
+        dwmc=names.get(media.unit_id) if media.unit_id else None, jybh=media.officer_id,
+        jy_xm=None, cpxh=media.device_id, gzz_xh=media.station_id,
+        scsj=_local(media.ingested_at) or "",
+        bfwz=f"{path}/proxy" if media.proxy_key is not None else None,
+        sltxdwz=f"{path}/thumbnail" if media.thumbnail_key is not None else None,
+        sha256=media.sha256,
+    )  # fmt: skip
+
+
+def _local(moment: datetime | None) -> str | None:
+    return moment.astimezone(SHOWN_ZONE).isoformat() if moment is not None else None

@@ -1,0 +1,49 @@
+"""Stations as their heartbeats describe them (the last heartbeat of each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from storage.catalogue.errors import CatalogueError
+from storage.catalogue.models import Station
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    online: bool
+    storage_total_bytes: int | None
+    storage_used_bytes: int | None
+    docked_devices: list[dict[str, Any]]
+    alarms: list[dict[str, Any]]
+    version: str | None
+    interval_s: float
+
+
+def record_heartbeat(
+    session: Session, station_id: str, beat: Heartbeat, *, now: datetime, client: str | None
+) -> Station:
+    """Keep `beat` as the station's last state; commit. Raises CatalogueError."""
+    station = session.get(Station, station_id, with_for_update=True)
+    if station is None:
+        station = Station(station_id=station_id, first_heartbeat_at=now)
+        session.add(station)
+    station.online = beat.online
+    station.storage_total_bytes = beat.storage_total_bytes
+    station.storage_used_bytes = beat.storage_used_bytes
+    station.docked_devices = beat.docked_devices
+    station.alarms = beat.alarms
+    station.version = beat.version
+    station.heartbeat_interval_s = beat.interval_s
+    station.last_heartbeat_at = now
+    station.client = client
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise CatalogueError(f"could not record the heartbeat of {station_id!r}: {exc}") from exc
+    return station
