@@ -310,16 +310,7 @@ def search(
     if scope is not None:
         stmt = stmt.where(scope)
     if cursor is not None:
-        after_at, after_id = decode_cursor(cursor)
-        # A row-value comparison, which an index on (..., ingested_at, id) answers by
-        # seeking to the cursor; the equivalent OR of two conditions makes it scan.
-        stmt = stmt.where(
-            tuple_(Media.ingested_at, Media.id)
-            < tuple_(
-                bindparam(None, after_at, type_=Media.ingested_at.type),
-                bindparam(None, after_id, type_=Media.id.type),
-            )
-        )
+        stmt = stmt.where(_past_cursor(cursor, newest_first=True))
     stmt = stmt.order_by(Media.ingested_at.desc(), Media.id.desc()).limit(limit + 1)
     rows = list(session.scalars(stmt))
     items = rows[:limit]
@@ -354,6 +345,19 @@ def _filtered(stmt: Select[Media], f: MediaFilter, longest: timedelta | None) ->
     if f.end is not None:
         stmt = stmt.where(Media.recorded_start <= f.end)
     return stmt
+
+
+def _past_cursor(cursor: str, *, newest_first: bool) -> ColumnElement[bool]:
+    """Rows after the cursor's in (ingested_at, id) order. A row-value comparison, which an
+    index on (..., ingested_at, id) answers by seeking to the cursor; the equivalent OR of
+    two conditions makes it scan. Raises InvalidCursor."""
+    after_at, after_id = decode_cursor(cursor)
+    row = tuple_(Media.ingested_at, Media.id)
+    mark = tuple_(
+        bindparam(None, after_at, type_=Media.ingested_at.type),
+        bindparam(None, after_id, type_=Media.id.type),
+    )
+    return row < mark if newest_first else row > mark
 
 
 def encode_cursor(media: Media) -> str:
@@ -395,14 +399,7 @@ def registered_between(
     if scope is not None:
         stmt = stmt.where(scope)
     if cursor is not None:
-        after_at, after_id = decode_cursor(cursor)
-        stmt = stmt.where(
-            tuple_(Media.ingested_at, Media.id)
-            > tuple_(
-                bindparam(None, after_at, type_=Media.ingested_at.type),
-                bindparam(None, after_id, type_=Media.id.type),
-            )
-        )
+        stmt = stmt.where(_past_cursor(cursor, newest_first=False))
     stmt = stmt.order_by(Media.ingested_at, Media.id).limit(limit + 1)
     rows = list(session.scalars(stmt))
     items = rows[:limit]
