@@ -227,7 +227,11 @@ def get_compliance(
         summary=_summary_out(summary, {u.unit_id: (u.name, u.parent_id) for u in units}),
         events=[EventOut.of(r) for r in listed],
     )
-    return out if report_format == "json" else _file(out, report_format)
+    if report_format == "json":
+        # Written straight from the model: a bureau-year is tens of thousands of events,
+        # and FastAPI would validate the whole report once more before writing it.
+        return Response(out.model_dump_json(), media_type="application/json")
+    return _file(out, report_format)
 
 
 TALLY_COLUMNS = [

@@ -332,7 +332,8 @@ def _filtered(stmt: Select[Media], f: MediaFilter, longest: timedelta | None) ->
     if f.kind is not None:
         stmt = stmt.where(Media.kind == f.kind.value)
     if f.important is not None:
-        stmt = stmt.where(Media.important.is_(f.important))
+        # Plain `important` (not `IS TRUE`): what the partial index on important answers.
+        stmt = stmt.where(Media.important if f.important else ~Media.important)
     # Overlap of [recorded_start, recorded_end] with [start, end], ends included so that a
     # photo (a point in time) is found. Media without a recorded time match no time filter.
     if f.start is not None:

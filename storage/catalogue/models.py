@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -112,6 +113,14 @@ class Media(Base):
         Index(None, "device_id", "ingested_at", "id"),
         Index(None, "officer_id", "ingested_at", "id"),
         Index(None, "unit_id", "ingested_at", "id"),
+        # Media marked important are few: their own index, newest first.
+        Index(
+            "ix_media_important_ingested_at_id",
+            "ingested_at",
+            "id",
+            postgresql_where=text("important"),
+            sqlite_where=text("important"),
+        ),  # fmt: skip
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

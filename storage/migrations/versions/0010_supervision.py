@@ -56,6 +56,8 @@ def upgrade() -> None:
         f"UPDATE media SET recorded_span_s = COALESCE({span}, 0) WHERE recorded_start IS NOT NULL"
     )
     op.create_index(op.f("ix_media_recorded_span_s"), "media", ["recorded_span_s"])
+    op.create_index("ix_media_important_ingested_at_id", "media", ["ingested_at", "id"],
+                    postgresql_where=sa.text("important"), sqlite_where=sa.text("important"))  # fmt: skip
     for column in ("device_id", "officer_id", "unit_id"):
         op.create_index(
             op.f(f"ix_media_{column}_ingested_at_id"), "media", [column, "ingested_at", "id"]
@@ -121,6 +123,7 @@ def downgrade() -> None:
         )
     for column in ("device_id", "officer_id", "unit_id"):
         op.drop_index(op.f(f"ix_media_{column}_ingested_at_id"), "media")
+    op.drop_index("ix_media_important_ingested_at_id", "media")
     op.drop_index(op.f("ix_media_recorded_span_s"), "media")
     op.execute("ALTER TABLE media DROP COLUMN recorded_span_s")
     op.execute("ALTER TABLE media DROP COLUMN classification")  # SQLite 3.35+ and PostgreSQL
