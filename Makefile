@@ -33,6 +33,7 @@ bench: system-deps $(STAMP)
 	$(PY) bench/docks_bench.py
 	$(PY) bench/usb_bench.py
 	$(PY) bench/hevc_bench.py
+	$(PY) bench/bureau_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

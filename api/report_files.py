@@ -42,8 +42,10 @@ def cell(value: Any) -> str | int | float:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return value
+    if isinstance(value, float):
+        return round(value, 4)  # rates and fractions: more digits only hide the figure
     if isinstance(value, datetime):
         return value.astimezone(SHOWN_ZONE).strftime("%Y-%m-%d %H:%M:%S")
     listed = isinstance(value, list | tuple)

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +53,14 @@ def _run_as_server_user(argv: list[str], *, check: bool = True) -> None:
     subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+@contextmanager
+def running_pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for as long as the block runs (tests and benches).
+    Raises RuntimeError when it is not installed or does not start."""
     if not (PG_BIN / "pg_ctl").exists():
-        pytest.fail(f"PostgreSQL 15 is not installed at {PG_BIN} (apt-get install postgresql)")
+        raise RuntimeError(
+            f"PostgreSQL 15 is not installed at {PG_BIN} (apt-get install postgresql)"
+        )
     base = Path(tempfile.mkdtemp(prefix="station-pg-"))
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
@@ -79,7 +84,7 @@ def pg_server() -> Iterator[PgServer]:
         log_file = base / "server.log"
         log = log_file.read_text(errors="replace") if log_file.exists() else ""
         shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{log[-2000:]}")
+        raise RuntimeError(f"PostgreSQL did not start: {exc.stderr}\n{log[-2000:]}") from exc
     try:
         yield PgServer(host="127.0.0.1", port=port, user=SUPERUSER)
     finally:
@@ -88,6 +93,15 @@ def pg_server() -> Iterator[PgServer]:
             check=False,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        with running_pg_server() as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -33,3 +33,28 @@ def test_csv_has_a_bom_and_xlsx_one_sheet_each() -> None:
     book = openpyxl.load_workbook(io.BytesIO(table_file(sheets, name="r", file_format="xlsx").body))
     assert book.sheetnames == ["第一", "第二"]
     assert list(book["第二"].iter_rows(values_only=True)) == [("编号", "说明"), ("Y1", None)]
+
+
+def test_xlsx_has_a_bold_header_columns_wide_enough_and_runs_no_formula() -> None:
+    columns = [Column("unit", "单位名称"), Column("at", "入库时间"), Column("ok", "是否合规"),
+               Column("n", "数量")]  # fmt: skip
+    at = datetime(2026, 5, 1, 16, 30, tzinfo=UTC)
+    rows: list[dict[str, object]] = [
+        {"unit": "南大港管理区分局城区派出所", "at": at, "ok": True, "n": 3},
+        {"unit": '=HYPERLINK("http://x","点此")', "at": None, "ok": False, "n": None},
+    ]
+    response = table_file([Sheet("报表", columns, rows)], name="合规_U1", file_format="xlsx")
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="') and disposition.isascii()
+    sheet = openpyxl.load_workbook(io.BytesIO(response.body))["报表"]
+    assert [c.font.b for c in sheet[1]] == [True] * 4
+    assert not any(c.font.b for c in sheet[2])
+    assert list(sheet.iter_rows(min_row=2, values_only=True)) == [
+        ("南大港管理区分局城区派出所", "2026-05-02 00:30:00", "是", 3),
+        ('\'=HYPERLINK("http://x","点此")', None, "否", None),
+    ]
+    assert sheet["A3"].data_type == "s"  # text, never a formula
+    # 13 CJK characters need 26 columns (and a margin); 数量 over numbers needs 4.
+    assert sheet.column_dimensions["A"].width >= 26
+    assert 4 <= sheet.column_dimensions["D"].width < 26
+    assert sheet.freeze_panes == "A2"

@@ -141,9 +141,12 @@ def put_standards(
 def get_standards(unit_id: UnitId, session: SessionDep, token: CurrentToken) -> StandardsOut:
     """The standards that apply to the unit, each with the unit that set it."""
     _check_unit(token, unit_id)
-    applied = equipment.standards_of(
-        unit_id, unit_repo.parents(session), equipment_repo.standards(session)
-    )
+    try:
+        applied = equipment.standards_of(
+            unit_id, unit_repo.parents(session), equipment_repo.standards(session)
+        )
+    except SQLAlchemyError as exc:
+        raise unavailable("the catalogue could not be read", exc) from exc
     return StandardsOut(unit_id=unit_id, standards=[
         StandardOut(device_kind=s.device_kind, per=s.per, ratio=s.ratio, source=s.unit_id)
         for _, s in sorted(applied.items())

@@ -60,41 +60,42 @@ def footage_touching(
     recording's parts as one piece (from its first part's start to its last's end), a
     medium outside any recording on its own."""
     earliest = lo - longest_span(session)
-    rows: dict[tuple[str, str | None, str], list[tuple[str, datetime, datetime, datetime]]] = {}
+    # One row per piece, grouped by the catalogue: a bureau-year is half a million media
+    # but a fraction of that in recordings and clips.
+    piece = func.coalesce(Media.recording_id, Media.id)
+    stop = func.coalesce(Media.recorded_end, Media.recorded_start)
+    pieces: dict[tuple[str, str | None, str], Footage] = {}
     for chunk in _by_whom(sorted(officer_ids), sorted(device_ids)):
-        stmt = select(
-            Media.id,
-            Media.recording_id,
-            Media.officer_id,
-            Media.device_id,
-            Media.recorded_start,
-            func.coalesce(Media.recorded_end, Media.recorded_start),
-            Media.ingested_at,
-        ).where(
-            Media.kind.in_(COVERING_KINDS),
-            Media.sidecar_of_sha256.is_(None),
-            Media.recorded_start >= earliest,
-            Media.recorded_start <= hi,
-            func.coalesce(Media.recorded_end, Media.recorded_start) >= lo,
-            chunk,
-        )
-        for media_id, recording, officer, device, start, stop, stored in session.execute(stmt):
-            assert start is not None  # the filter on recorded_start keeps out media without
-            key = (recording or media_id, officer, device)
-            rows.setdefault(key, []).append((media_id, start, stop, stored))
-    pieces = []
-    for (_piece, officer, device), parts in rows.items():
-        pieces.append(
-            Footage(
-                media_ids=tuple(sorted({p[0] for p in parts})),
-                officer_id=officer,
-                device_id=device,
-                start=min(p[1] for p in parts),
-                end=max(p[2] for p in parts),
-                stored_at=max(p[3] for p in parts),
+        stmt = (
+            select(
+                piece,
+                Media.officer_id,
+                Media.device_id,
+                func.min(Media.recorded_start),
+                func.max(stop),
+                func.max(Media.ingested_at),
+                func.aggregate_strings(Media.id, ","),
             )
+            .where(
+                Media.kind.in_(COVERING_KINDS),
+                Media.sidecar_of_sha256.is_(None),
+                Media.recorded_start >= earliest,
+                Media.recorded_start <= hi,
+                stop >= lo,
+                chunk,
+            )
+            .group_by(piece, Media.officer_id, Media.device_id)
         )
-    return pieces
+        for key, officer, device, first, last, stored, ids in session.execute(stmt):
+            assert first is not None and last is not None  # kept out by the filters
+            found = Footage(tuple(sorted(ids.split(","))), officer, device, first, last, stored)
+            seen = pieces.get((key, officer, device))
+            if seen is not None:  # read again through a room's device: the same piece
+                found = Footage(tuple(sorted(set(seen.media_ids) | set(found.media_ids))),
+                                officer, device, min(seen.start, first), max(seen.end, last),
+                                max(seen.stored_at, stored))  # fmt: skip
+            pieces[(key, officer, device)] = found
+    return list(pieces.values())
 
 
 def _by_whom(officers: list[str], devices: list[str]) -> Iterator[ColumnElement[bool]]:
