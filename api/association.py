@@ -19,7 +19,8 @@ reason) and the medium's new retention (media in a case are kept permanently).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from fastapi import Request
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from api.routes.recording_rules import effective_rules
 from api.settings import ApiSettings
 from rules.association import (
     DEFAULT_TOLERANCE,
@@ -44,7 +46,7 @@ from rules.association import (
     matches_for_media,
     reconcile,
 )
-from storage.catalogue import case_repo, media_repo
+from storage.catalogue import case_repo, media_repo, unit_repo
 from storage.catalogue.custody_repo import Caller
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import (
@@ -63,10 +65,37 @@ class NotLinked(CatalogueError):
     """The medium is not associated with the case."""
 
 
-def tolerance_of(request: Request) -> timedelta:
-    """The association tolerance the app was configured with (api/settings.py)."""
+@dataclass(frozen=True)
+class Tolerances:
+    """How far outside an event footage may lie and still be associated: the api's setting
+    (STATION_ASSOCIATION_TOLERANCE_S), unless the case's unit's recording rules set their
+    own (for the unit and the units below it)."""
+
+    default: timedelta
+    by_unit: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def of(self, unit_id: str | None) -> timedelta:
+        return self.by_unit.get(unit_id, self.default) if unit_id is not None else self.default
+
+    @property
+    def widest(self) -> timedelta:
+        return max([self.default, *self.by_unit.values()])
+
+
+DEFAULTS = Tolerances(DEFAULT_TOLERANCE)
+
+
+def tolerances_of(request: Request, session: Session) -> Tolerances:
     settings: ApiSettings = request.app.state.settings
-    return timedelta(seconds=settings.association_tolerance_s)
+    rules = effective_rules(session, list(unit_repo.parents(session)))
+    return Tolerances(
+        default=timedelta(seconds=settings.association_tolerance_s),
+        by_unit={
+            unit: r.association_tolerance.value
+            for unit, r in rules.items()
+            if unit is not None and r.association_tolerance.source != "default"
+        },
+    )
 
 
 def event_of(row: CaseEvent) -> Event:
@@ -104,7 +133,7 @@ def facts_of(media: Media, recording: Recording | None = None) -> MediaFacts:
 
 
 def associate_media(
-    session: Session, media: Media, who: Caller, tolerance: timedelta = DEFAULT_TOLERANCE
+    session: Session, media: Media, who: Caller, tolerances: Tolerances = DEFAULTS
 ) -> Changes:
     """Link `media` to every case with an event it matches (and unlink stale auto links).
 
@@ -115,18 +144,25 @@ def associate_media(
         facts = facts_of(
             media, case_repo.recordings_of(session, [media]).get(media.recording_id or "")
         )
-        window = candidate_event_window(facts, tolerance)
+        window = candidate_event_window(facts, tolerances.widest)
         events = [] if window is None else case_repo.events_touching(session, *window)
-        wanted = matches_for_media(facts, [event_of(e) for e in events], tolerance)
+        by_unit: dict[str | None, list[Event]] = {}
+        for row in events:
+            by_unit.setdefault(row.case.unit_id, []).append(event_of(row))
+        wanted = [
+            link
+            for unit, unit_events in by_unit.items()
+            for link in matches_for_media(facts, unit_events, tolerances.of(unit))
+        ]
         current = case_repo.links_of_media(session, media.id)
         dissociated = case_repo.dissociated_pairs(session, media_id=media.id)
         return reconcile(_existing(current), wanted, dissociated=dissociated), current
 
-    return _apply_with_retry(session, plan, who, tolerance, f"associations of media {media.id}")
+    return _apply_with_retry(session, plan, who, tolerances, f"associations of media {media.id}")
 
 
 def reassociate_case(
-    session: Session, case: Case, who: Caller, tolerance: timedelta = DEFAULT_TOLERANCE
+    session: Session, case: Case, who: Caller, tolerances: Tolerances = DEFAULTS
 ) -> Changes:
     """Link every medium that matches an event of `case`; unlink auto links that no longer
     match (manual and dock links stay; dissociated pairs are not linked again).
@@ -136,6 +172,7 @@ def reassociate_case(
     again), SQLAlchemyError when the write fails.
     """
     events = [event_of(e) for e in case.events]
+    tolerance = tolerances.of(case.unit_id)
     wanted: list[Link] = []
     if events:
         lo, hi = candidate_window(events, tolerance)
@@ -153,7 +190,7 @@ def reassociate_case(
     dissociated = case_repo.dissociated_pairs(session, case_no=case.case_no)
     changes = reconcile(_existing(current), wanted, dissociated=dissociated)
     if changes.add or changes.remove:
-        _apply(session, changes, current, who, tolerance)
+        _apply(session, changes, current, who, tolerances)
     return changes
 
 
@@ -301,7 +338,7 @@ def _apply_with_retry(
     session: Session,
     plan: Callable[[], tuple[Changes, list[CaseMedia]]],
     who: Caller,
-    tolerance: timedelta,
+    tolerances: Tolerances,
     what: str,
 ) -> Changes:
     # A registration and a case PUT may add the same link at once; the unique constraint
@@ -311,7 +348,7 @@ def _apply_with_retry(
         if not changes.add and not changes.remove:
             return changes
         try:
-            _apply(session, changes, current, who, tolerance)
+            _apply(session, changes, current, who, tolerances)
             session.commit()
             return changes
         except IntegrityError:
@@ -327,12 +364,13 @@ def _apply(
     changes: Changes,
     current: list[CaseMedia],
     who: Caller,
-    tolerance: timedelta,
+    tolerances: Tolerances,
 ) -> None:
     now = utc_now()
     rows = {(row.case_no, row.media_id): row for row in current}
     for link in changes.add:
-        reason = _auto_reason(link, tolerance)
+        case = case_repo.get_case(session, link.case_no)
+        reason = _auto_reason(link, tolerances.of(case.unit_id if case else None))
         session.add(
             CaseMedia(
                 case_no=link.case_no,

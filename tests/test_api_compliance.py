@@ -347,3 +347,32 @@ def test_the_report_as_csv_and_xlsx_in_chinese_and_shanghai_time(api: Api) -> No
     assert units[0][:4] == ("单位编号", "单位名称", "事项数", "应录事项")
     fj = next(r for r in units if r[0] == "FJ")
     assert fj[1:4] == ("南大港管理区分局", 10, 9)
+
+
+def test_a_units_association_tolerance_decides_which_footage_joins_its_cases(api: Api) -> None:
+    scene = Scene(api)
+    for unit in ("STRICT", "LAX"):
+        scene.put(f"/api/v1/units/{unit}", {"name": unit, "kind": "police_station",
+                  "parent_id": None, "officer_count": 1, "on_duty_officer_count": 1})  # fmt: skip
+    scene.put("/api/v1/units/STRICT/recording-rules", {"association_tolerance_s": 0})
+    for device, unit, officer in (("BC-S", "STRICT", "S1"), ("BC-L", "LAX", "L1")):
+        scene.put(f"/api/v1/devices/{device}", {"kind": "body_camera", "serial": device,
+                  "unit_id": unit, "officer_id": officer, "status": "active"})  # fmt: skip
+    # Both clips end two minutes before their officer's event starts.
+    start = NOW - 5 * H
+    ids = {}
+    for device, officer in (("BC-S", "S1"), ("BC-L", "L1")):
+        body = api.ingested(os.urandom(64), device_id=device, officer_id=officer,
+                            recorded_start=start - 12 * M, recorded_end=start - 2 * M,
+                            duration_s=600.0)  # fmt: skip
+        ids[device] = body["id"]
+    for unit, officer in (("STRICT", "S1"), ("LAX", "L1")):
+        scene.put(f"/api/v1/cases/C-{unit}", {"title": unit, "unit_id": unit, "events": [
+            _event("E1", "dispatch_110", [officer], start, start + H)]})  # fmt: skip
+    assert api.get("/api/v1/cases/C-STRICT").json()["media_ids"] == []
+    assert api.get("/api/v1/cases/C-LAX").json()["media_ids"] == [ids["BC-L"]]
+    # Footage arriving after the case is judged by the same rule.
+    late = api.ingested(os.urandom(64), device_id="BC-S", officer_id="S1",
+                        recorded_start=start + 10 * M, recorded_end=start + 20 * M,
+                        duration_s=600.0)  # fmt: skip
+    assert api.get("/api/v1/cases/C-STRICT").json()["media_ids"] == [late["id"]]

@@ -111,7 +111,9 @@ def put_case(
                 actor=who.actor,
                 now=utc_now(),
             )
-            association.reassociate_case(session, case, who, association.tolerance_of(request))
+            association.reassociate_case(
+                session, case, who, association.tolerances_of(request, session)
+            )
             session.commit()
             break
         except IntegrityError as exc:

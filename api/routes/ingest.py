@@ -88,7 +88,9 @@ def ingest(
             )
         # On every registration, not only the first: a retry after a failed association
         # (503) must associate, and for an associated medium it changes nothing.
-        association.associate_media(session, media, who, association.tolerance_of(request))
+        association.associate_media(
+            session, media, who, association.tolerances_of(request, session)
+        )
     except DuplicateConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except CatalogueError as exc:

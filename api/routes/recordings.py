@@ -99,10 +99,10 @@ def put_recording(
     except CatalogueError as exc:
         raise _unavailable(exc) from exc
     parts = recording_repo.parts_of(session, recording)
-    who, tolerance = caller(request, token), association.tolerance_of(request)
+    who, tolerances = caller(request, token), association.tolerances_of(request, session)
     try:
         for part in parts:
-            association.associate_media(session, part, who, tolerance)
+            association.associate_media(session, part, who, tolerances)
     except CatalogueError as exc:  # the station retries the PUT, which associates again
         raise _unavailable(exc) from exc
     if not created:
