@@ -14,6 +14,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import check_secured
 from api.gate import Gate
@@ -34,6 +35,7 @@ from api.routes.units import router as units_router
 from api.routes.warnings import router as warnings_router
 from api.settings import ApiSettings
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
+from storage.catalogue.errors import CatalogueError
 from storage.object_store import ObjectStore, open_store
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(metrics_router)
     check_secured(app)
     app.add_middleware(Gate)
+    app.add_exception_handler(SQLAlchemyError, _catalogue_unavailable)
+    app.add_exception_handler(CatalogueError, _catalogue_unavailable)
     app.add_exception_handler(Exception, _server_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     return app
@@ -99,6 +103,20 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _catalogue_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a catalogue failure a route did not turn into one itself: the caller may try
+    again; the log has what happened (SQL included) under the request id."""
+    request_id = getattr(request.state, "request_id", "-")
+    log.error("request %s: %s %s: catalogue failed", request_id, request.method,
+              request.url.path, exc_info=exc)  # fmt: skip
+    return JSONResponse(
+        {"detail": f"the catalogue could not be reached; try again later (request id "
+                   f"{request_id})"},
+        status_code=503,
+        headers={"X-Request-ID": request_id},
+    )  # fmt: skip
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:

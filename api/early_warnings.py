@@ -49,7 +49,7 @@ def open_warnings(
     rules = effective_rules(session, {d.unit_id for d in devices} | {e.unit_id for e in events})
     registrations = warnings_repo.registrations_since(session, since, units)
     rules.update(effective_rules(session, {r.unit_id for r in registrations} - set(rules)))
-    used = warnings_repo.last_events_by_officer(session, since, now)
+    used = warnings_repo.last_events_by_officer(session, since, now, units)
 
     facts = []
     for d in devices:

@@ -28,6 +28,17 @@ ReportFormat = Literal["json", "csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the report; with `format=csv` or `format=xlsx`, as that file",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+"""The `responses` of a report route that also answers as a file."""
+
 
 @dataclass(frozen=True)
 class Column:

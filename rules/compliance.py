@@ -45,6 +45,9 @@ class Footage:
     media_ids: tuple[str, ...]
     officer_id: str | None
     device_id: str
+    unit_id: str | None
+    """Whose footage it is: a case of a unit counts only its unit's footage, as
+    association links only its unit's (rules/association.py)."""
     start: datetime
     end: datetime
     stored_at: datetime
@@ -110,6 +113,8 @@ def judge(event: EventFacts, rules: RecordingRules, footage: Iterable[Footage]) 
 
 
 def _belongs(event: EventFacts, footage: Footage, needs_room: bool) -> bool:
+    if event.unit_id is not None and footage.unit_id != event.unit_id:
+        return False
     if needs_room:
         return event.room_id is not None and footage.device_id == event.room_id
     return footage.officer_id is not None and footage.officer_id in event.officer_ids

@@ -29,7 +29,7 @@ from ingest.scan import ScanResult
 from station.api_client import ApiClient, ApiError, RegisteredDevice
 from station.backlog import Backlog
 from station.export_watch import ExportWatcher
-from station.heartbeat import send_heartbeats
+from station.heartbeat import Heartbeats
 from station.identity_memory import recall
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
@@ -104,8 +104,9 @@ class Agent:
             thread.join(timeout=20)
 
     def _heartbeat(self, stop: threading.Event) -> None:
-        send_heartbeats(self.api, self.settings.id, self.board, self.settings.state_dir,
-                        self.settings.heartbeat_interval_s, stop)  # fmt: skip
+        Heartbeats(self.api, self.settings.id, board=self.board, journal=self.journal,
+                   state_dir=self.settings.state_dir,
+                   interval_s=self.settings.heartbeat_interval_s).run(stop)  # fmt: skip
 
     # -- docks ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Heartbeats, stations and the per-file records of management platforms, through the api
-on both catalogues."""
+"""The per-file records of management platforms (GET /api/v1/interop/files), through the
+api on both catalogues."""
 
 from __future__ import annotations
 
@@ -21,34 +21,6 @@ def api(database_url: str, local_store_url: str, tmp_path: Path) -> Iterator[Api
     yield from serve_api(Api, database_url, local_store_url, tmp_path)
 
 
-def _beat(api: Api, station: str, token: str | None = None, **body: Any) -> Any:
-    return api.client.post(f"/api/v1/stations/{station}/heartbeat", json=body,
-                           headers=api.auth(token or api.station))  # fmt: skip
-
-
-def test_a_station_reports_its_state_and_only_its_own(api: Api) -> None:
-    beat = {"online": True, "storage_total_bytes": 1000, "storage_used_bytes": 250,
-            "docked_devices": [{"device_id": "BC-1", "officer_id": "100001",
-                                "state": "safe_to_undock"}],
-            "alarms": [{"code": "upload_failing", "message": "上传失败，正在重试"}],
-            "version": "0.1.0", "interval_s": 30}  # fmt: skip
-    response = _beat(api, "dock-1", **beat)
-    assert response.status_code == 200, response.text
-    first = response.json()
-    assert (first["free_fraction"], first["silent"], first["client"]) == (0.75, False, "testclient")
-    again = _beat(api, "dock-1", **{**beat, "storage_used_bytes": 500}).json()
-    assert again["first_heartbeat_at"] == first["first_heartbeat_at"]
-    assert again["free_fraction"] == 0.5
-    listed = api.get("/api/v1/stations", api.it_admin).json()["items"]
-    assert [(s["station_id"], s["docked_devices"][0]["state"]) for s in listed] == [
-        ("dock-1", "safe_to_undock")]  # fmt: skip
-    other = _beat(api, "dock-2", online=True)
-    assert other.status_code == 403 and "dock-1" in other.text
-    for bad in ({"storage_total_bytes": 10, "storage_used_bytes": 11}, {"interval_s": 0},
-                {"alarms": [{"code": "x", "message": "m\u202e"}]}, {"surprise": 1}):  # fmt: skip
-        assert _beat(api, "dock-1", **bad).status_code == 422, bad
-
-
 def test_files_are_the_platforms_records_in_pages_oldest_first(api: Api) -> None:
     response = api.client.put("/api/v1/units/U1", json={"name": "城区派出所", "kind": "police_station",
         "parent_id": None, "officer_count": 5, "on_duty_officer_count": 2},
@@ -63,8 +35,7 @@ def test_files_are_the_platforms_records_in_pages_oldest_first(api: Api) -> None
     audio = api.ingested(os.urandom(100), kind=MediaKind.AUDIO, duration_s=12.6)
     photo = api.ingested(os.urandom(100), kind=MediaKind.PHOTO, duration_s=None)
     other = api.ingested(os.urandom(100), kind=MediaKind.OTHER, duration_s=None)
-    for _ in range(3):
-        api.ingested(os.urandom(100))
+    media = [video, audio, photo, other] + [api.ingested(os.urandom(100)) for _ in range(3)]
     supervisor = api.token("supervisor", unit_id="U1")
     seen: list[dict[str, Any]] = []
     cursor = None
@@ -84,17 +55,42 @@ def test_files_are_the_platforms_records_in_pages_oldest_first(api: Api) -> None
                                           "dock-1", None)  # fmt: skip
     assert v["pssj"] == T0.astimezone(SHOWN_ZONE).isoformat()
     assert v["pssj"].endswith("+08:00")
-    assert v["bfwz"].endswith(f"/api/v1/media/{video['id']}/proxy")
-    assert v["sltxdwz"].endswith(f"/api/v1/media/{video['id']}/thumbnail")
+    assert v["bfwz"] == f"http://testserver/api/v1/media/{video['id']}/proxy"  # absolute
+    assert v["sltxdwz"] == f"http://testserver/api/v1/media/{video['id']}/thumbnail"
+    assert api.get(v["bfwz"], supervisor).status_code in (200, 206)
     assert v["scsj"].endswith("+08:00") and v["wjdx"] == 100
     assert [by_id[m["id"]]["wjlx"] for m in (audio, photo, other)] == [1, 2, 4]
     assert by_id[audio["id"]]["wjsc"] == 13 and by_id[photo["id"]]["bfwz"] is None
-    # Registered after a moment: only what came later.
-    later = api.get("/api/v1/interop/files", supervisor,
-                    params={"start": seen[4]["scsj"]}).json()["items"]  # fmt: skip
-    assert {r["wjbh"] for r in seen[4:]} <= {r["wjbh"] for r in later}
-    assert video["id"] not in {r["wjbh"] for r in later}
+    assert [r["wjbh"] for r in seen] == [m["id"] for m in media]  # registration order
+
+    # Registered at or after a moment, before one, within both: what a poll asks.
+    def ids(**params: str) -> list[str]:
+        page = api.get("/api/v1/interop/files", supervisor, params=params)
+        assert page.status_code == 200, page.text
+        return [r["wjbh"] for r in page.json()["items"]]
+
+    assert ids(start=seen[4]["scsj"]) == [m["id"] for m in media[4:]]
+    assert ids(end=seen[4]["scsj"]) == [m["id"] for m in media[:4]]
+    assert ids(start=seen[2]["scsj"], end=seen[3]["scsj"]) == [photo["id"]]
+    refused = api.get("/api/v1/interop/files", supervisor,
+                      params={"start": seen[3]["scsj"], "end": seen[2]["scsj"]})  # fmt: skip
+    assert refused.status_code == 422 and "after" in refused.json()["detail"]
     # Another unit's supervisor sees none of it; a bad cursor is refused.
     assert api.get("/api/v1/interop/files", api.token("supervisor", unit_id="U2")).json()[
         "items"] == []  # fmt: skip
     assert api.get("/api/v1/interop/files", params={"cursor": "nope"}).status_code == 422
+
+
+def test_a_unit_unknown_here_has_its_code_without_a_name_and_case_systems_see_cases(
+    api: Api,
+) -> None:
+    elsewhere = api.token("station", unit_id="U9", station_id="dock-1")
+    loose = api.ingested(os.urandom(100), token=elsewhere, duration_s=None)
+    in_case = api.ingested(os.urandom(100), case_no="2024-0007")
+    everything = api.get("/api/v1/interop/files").json()["items"]
+    assert [r["wjbh"] for r in everything] == [loose["id"], in_case["id"]]
+    assert (everything[0]["jgdm"], everything[0]["dwmc"], everything[0]["wjsc"]) == (
+        "U9", None, None)  # fmt: skip
+    assert everything[0]["bfwz"] is None and everything[0]["sltxdwz"] is None
+    cases = api.get("/api/v1/interop/files", api.token("case_system")).json()["items"]
+    assert [r["wjbh"] for r in cases] == [in_case["id"]]

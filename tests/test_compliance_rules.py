@@ -24,8 +24,8 @@ def event(activity: str = "dispatch_110", room: str | None = None, **kw: object)
 
 
 def clip(start: timedelta, end: timedelta, stored: timedelta = H, *, officer: str | None = "O1",
-         device: str = "BC-1", media: str = "m") -> Footage:  # fmt: skip
-    return Footage((media,), officer, device, T + start, T + end, T + 30 * M + stored)
+         device: str = "BC-1", media: str = "m", unit: str | None = "U1") -> Footage:  # fmt: skip
+    return Footage((media,), officer, device, unit, T + start, T + end, T + 30 * M + stored)
 
 
 def test_lateness_is_when_the_event_first_had_qualifying_footage_stored() -> None:
@@ -56,6 +56,13 @@ def test_a_room_activity_counts_only_its_rooms_recorder() -> None:
     assert judge(interrogation, rules, [body_camera]).status == "compliant"
 
 
+def test_a_case_of_a_unit_counts_only_its_units_footage() -> None:
+    # As association links a unit's case only to its unit's media (rules/association.py).
+    assert judge(event(), RULES, [clip(0 * M, 30 * M, unit="U2")]).status == "missing"
+    assert judge(event(unit_id=None), RULES, [clip(0 * M, 30 * M, unit="U2")]).status == (
+        "compliant")  # fmt: skip
+
+
 def test_report_finds_each_events_footage_by_officer_and_room() -> None:
     events = [event(event_id="E1"), event(event_id="E2", officer_ids=("O2",))]
     footage = [clip(0 * M, 30 * M), clip(0 * M, 30 * M, officer="O3", media="x")]
@@ -67,7 +74,7 @@ def test_report_finds_each_events_footage_by_officer_and_room() -> None:
 def test_summary_rolls_up_and_counts_units_the_tree_does_not_know() -> None:
     parents = {"FJ": None, "P1": "FJ", "P2": "FJ"}
     results = [
-        judge(event(unit_id="P1"), RULES, [clip(0 * M, 30 * M)]),
+        judge(event(unit_id="P1"), RULES, [clip(0 * M, 30 * M, unit="P1")]),
         judge(event(unit_id="P2", officer_ids=("O2", "O2")), RULES, []),
         judge(event(unit_id="NEW"), RULES, []),
     ]
@@ -97,7 +104,7 @@ def test_a_judgement_is_consistent_with_its_parts(raw: list[tuple[int, int, int]
     if result.late_by is not None:
         assert result.late_by > timedelta(0)
     if result.status in ("compliant", "late"):
-        assert result.coverage == 1.0
+        assert result.longest_gap <= RULES.gap_tolerance.value
     if result.status == "missing":
         assert result.media_ids == ()
     # Order of the footage never matters.

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.deps import SUPERVISORS, CurrentToken, SessionDep, roles, secured_router
 from api.principal import Principal
 from api.problems import not_found, unavailable
-from api.report_files import Column, ReportFormat, Sheet, table_file
+from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
 from api.routes.recording_rules import SourcedRequirement, effective_rules
 from api.schemas import UtcTime
 from rules.compliance import EventResult, Summary, Tally, report, summarise
@@ -165,7 +165,8 @@ class ComplianceOut(BaseModel):
 
 
 @router.get("", response_model=ComplianceOut,
-            responses=not_found("a unit outside this token's units"), **roles(*SUPERVISORS))  # fmt: skip
+            responses={**FILE_RESPONSES, **not_found("a unit outside this token's units")},
+            **roles(*SUPERVISORS))  # fmt: skip
 def get_compliance(
     session: SessionDep,
     token: CurrentToken,

@@ -25,7 +25,7 @@ from api.deps import (
 )
 from api.principal import Principal
 from api.problems import not_found, unavailable
-from api.report_files import Column, ReportFormat, Sheet, table_file
+from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
 from api.schemas import UtcTime
 from rules import equipment
 from storage.catalogue import equipment_repo, unit_repo
@@ -165,7 +165,8 @@ PER_NAMES = {"officer": "民警", "on_duty_officer": "在岗民警"}
 
 
 @router.get("/{unit_id}/equipment", response_model=EquipmentOut,
-            responses=not_found("outside this token's units"), **roles(*UNIT_READERS))  # fmt: skip
+            responses={**FILE_RESPONSES, **not_found("outside this token's units")},
+            **roles(*UNIT_READERS))  # fmt: skip
 def get_equipment(
     unit_id: UnitId,
     session: SessionDep,

@@ -2,9 +2,15 @@
 platforms exchange (DOMAIN.md; the pinyin field names likely from GA/T 947.4), for a
 platform that polls for the files registered since its last poll.
 
-Times are ISO 8601 in Asia/Shanghai with their +08:00 offset: the local time these
-platforms show, and still a time with an offset as the rest of this api writes them.
+Times are ISO 8601 in Asia/Shanghai with their +08:00 offset (`2024-05-01T16:00:00+08:00`):
+the local time these platforms show, and still a time with an offset as CONTRACT.md wants
+from this api. The platforms' own `YYYY-MM-DD HH:MM:SS` (no zone) is that string's first
+19 characters with the `T` a space; the other way round would lose the zone for good.
+`scsj` keeps its microseconds: passed back as `start`, it must not repeat or skip a file.
 `jy_xm` (the officer's name) is always null: this catalogue keeps officer numbers only.
+`wjsc` is the duration rounded to whole seconds. `bfwz`/`sltxdwz` are absolute urls of this
+api's browser copy and thumbnail (null until the station made them); they need a token
+like every other path under /api/v1.
 """
 
 from __future__ import annotations
@@ -20,21 +26,29 @@ from api.scope import media_scope
 from storage.catalogue import media_repo, unit_repo
 from storage.catalogue.errors import InvalidCursor
 from storage.catalogue.models import Media
+from wire.media_kinds import MediaKind
 from wire.moments import Moment
 from wire.zones import SHOWN_ZONE
 
 router: APIRouter = secured_router("/api/v1/interop", ["interop"])
 
 INTEROP_READERS = ("case_system", "supervisor", "admin")
-FILE_TYPES = {"video": 0, "audio": 1, "photo": 2, "other": 4}
-"""wjlx: 0 video, 1 audio, 2 image, 3 text, 4 other."""
+FileType = Literal[0, 1, 2, 3, 4]
+FILE_TYPES: dict[str, FileType] = {
+    MediaKind.VIDEO: 0,
+    MediaKind.AUDIO: 1,
+    MediaKind.PHOTO: 2,
+    MediaKind.OTHER: 4,
+}
+"""wjlx: 0 video, 1 audio, 2 image, 3 text, 4 other. Nothing here is a text file (3): a
+recorder's notes or telemetry are `other`."""
 
 
 class FileRecord(BaseModel):
     wjbh: str = Field(description="file number: the medium's id")
     pssj: str | None = Field(description="recording time, +08:00")
     wjdx: int = Field(description="size in bytes")
-    wjlx: Literal[0, 1, 2, 3, 4] = Field(description="0 video, 1 audio, 2 image, 3 text, 4 other")
+    wjlx: FileType = Field(description="0 video, 1 audio, 2 image, 3 text, 4 other")
     wjsc: int | None = Field(description="duration, whole seconds")
     bzlx: Literal[0, 1] = Field(description="0 normal, 1 marked important")
     jgdm: str | None = Field(description="unit code")
@@ -64,7 +78,10 @@ def files(
     limit: Annotated[int, Query(ge=1, le=media_repo.MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> FilePage:
-    """Per-file records, oldest registration first."""
+    """Per-file records of the media registered in [`start`, `end`), oldest registration
+    first: a platform passes the `scsj` of the last record it holds (or `next_cursor`) to
+    get what is new. Unit-scoped like the media search; a case_system sees media in cases
+    only. 422 for `end` not after `start` or a cursor this api did not hand out."""
     if start is not None and end is not None and end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail="`end` must be after `start`")  # fmt: skip
@@ -85,7 +102,7 @@ def _record(media: Media, names: dict[str, str], base: str) -> FileRecord:
     path = f"{base}/api/v1/media/{media.id}"
     return FileRecord(
         wjbh=media.id, pssj=_local(media.recorded_start), wjdx=media.size_bytes,
-        wjlx=FILE_TYPES.get(media.kind, 4),  # type: ignore[arg-type]
+        wjlx=FILE_TYPES.get(media.kind, 4),
         wjsc=round(media.duration_s) if media.duration_s is not None else None,
         bzlx=1 if media.important else 0, jgdm=media.unit_id,
         dwmc=names.get(media.unit_id) if media.unit_id else None, jybh=media.officer_id,

@@ -7,7 +7,9 @@ officers.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -18,24 +20,38 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.early_warnings import limits_of, open_warnings
 from api.settings import ApiSettings
-from rules.warnings import WARNING_KINDS
+from rules.warnings import WARNING_KINDS, Warning
 from storage.catalogue import warnings_repo
-from storage.catalogue.models import Media, utc_now
+from storage.catalogue.models import Media, Station, utc_now
 
 router = APIRouter(tags=["health"])
+
+FRESH_FOR = timedelta(seconds=15)
 
 
 class CatalogueCollector(Collector):
     def __init__(self, sessions: sessionmaker[Session], settings: ApiSettings) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._lock = threading.Lock()
+        self._read: tuple[datetime, list[Warning], list[Station], int] | None = None
+
+    def _catalogue(self) -> tuple[datetime, list[Warning], list[Station], int]:
+        """What the catalogue says, read at most once per FRESH_FOR: an unauthenticated
+        scrape must not make the api judge a week of events as often as anyone asks."""
+        with self._lock:
+            now = utc_now()
+            if self._read is None or now - self._read[0] > FRESH_FOR:
+                with self._sessions() as session:
+                    found = open_warnings(session, now, limits_of(self._settings), None)
+                    stations = warnings_repo.stations(session)
+                    media = session.scalar(select(func.count()).select_from(Media)) or 0
+                    session.expunge_all()
+                self._read = (now, found, stations, media)
+            return self._read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = utc_now()
-        with self._sessions() as session:
-            found = open_warnings(session, now, limits_of(self._settings), None)
-            stations = warnings_repo.stations(session)
-            media = session.scalar(select(func.count()).select_from(Media)) or 0
+        now, found, stations, media = self._catalogue()
         warnings = GaugeMetricFamily(
             "evidence_warnings_open", "Early warnings open now, by kind", labels=["kind"]
         )

@@ -2,6 +2,12 @@
 (GET /api/v1/stations), as management platforms exchange them (DOMAIN.md): online, total
 and used storage, docked devices, alarms, version. A station silent for two of its
 intervals, or low on disk, is an early warning (rules/warnings.py).
+
+Why two intervals and not one: a heartbeat arrives a little after its interval (the
+request itself takes time, the agent's clock drifts), and one can be lost to a single
+timeout, a restart of the agent or of the api. One missed beat is noise; two in a row
+mean the station or its link is down. Each station states its own interval in its
+heartbeat, so a station that beats every 5 minutes is not called silent after 2.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.custody_log import caller
 from api.deps import STATIONS, CurrentToken, SessionDep, roles, secured_router
@@ -18,7 +25,7 @@ from api.problems import unavailable
 from api.schemas import UtcTime
 from api.stations import speaking_for
 from rules.warnings import SILENT_AFTER_BEATS, StationFacts, silent
-from storage.catalogue import station_repo, warnings_repo
+from storage.catalogue import station_repo
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import Station, utc_now
 from wire.moments import Moment
@@ -93,7 +100,7 @@ class StationOut(BaseModel):
         return cls(
             station_id=station.station_id, online=station.online,
             storage_total_bytes=total, storage_used_bytes=used,
-            free_fraction=1 - used / total if total and used is not None else None,
+            free_fraction=(total - used) / total if total and used is not None else None,
             docked_devices=[DockedDevice.model_validate(d) for d in station.docked_devices],
             alarms=[Alarm.model_validate(a) for a in station.alarms],
             version=station.version, heartbeat_interval_s=station.heartbeat_interval_s,
@@ -135,6 +142,10 @@ def heartbeat(
 
 @router.get("", **roles(*STATION_READERS))
 def list_stations(session: SessionDep, token: CurrentToken) -> StationsOut:
-    """Every station that ever sent a heartbeat, with its last state. Stations serve any
-    unit, so a unit-bound caller sees them all (they hold no footage of their own here)."""
-    return StationsOut(items=[StationOut.of(s) for s in warnings_repo.stations(session)])
+    """Every station that ever sent a heartbeat, by id, with its last state. Stations serve
+    any unit, so a unit-bound caller sees them all (they hold no footage of their own here)."""
+    try:
+        stations = station_repo.list_stations(session)
+    except SQLAlchemyError as exc:
+        raise unavailable("the stations could not be read", exc) from exc
+    return StationsOut(items=[StationOut.of(s) for s in stations])

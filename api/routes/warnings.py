@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.deps import WARNING_READERS, CurrentToken, SessionDep, roles, secured_router
 from api.early_warnings import limits_of, open_warnings
 from api.problems import not_found, unavailable
-from api.report_files import Column, ReportFormat, Sheet, table_file
+from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
 from api.schemas import UtcTime
 from rules.warnings import WarningKind
 from storage.catalogue import unit_repo
@@ -37,7 +37,8 @@ class WarningsOut(BaseModel):
     items: list[WarningOut] = Field(description="oldest first")
 
 
-@router.get("", response_model=WarningsOut, responses=not_found("a unit outside this token's units"),
+@router.get("", response_model=WarningsOut,
+            responses={**FILE_RESPONSES, **not_found("a unit outside this token's units")},
             **roles(*WARNING_READERS))  # fmt: skip
 def get_warnings(
     request: Request,

@@ -71,6 +71,7 @@ def footage_touching(
                 piece,
                 Media.officer_id,
                 Media.device_id,
+                Media.unit_id,
                 func.min(Media.recorded_start),
                 func.max(stop),
                 func.max(Media.ingested_at),
@@ -84,16 +85,18 @@ def footage_touching(
                 stop >= lo,
                 chunk,
             )
-            .group_by(piece, Media.officer_id, Media.device_id)
+            .group_by(piece, Media.officer_id, Media.device_id, Media.unit_id)
         )
-        for key, officer, device, first, last, stored, ids in session.execute(stmt):
+        for key, officer, device, unit, first, last, stored, ids in session.execute(stmt):
             assert first is not None and last is not None  # kept out by the filters
-            found = Footage(tuple(sorted(ids.split(","))), officer, device, first, last, stored)
+            last = max(first, last)  # a medium whose end precedes its start: an instant
+            found = Footage(tuple(sorted(ids.split(","))), officer, device, unit, first, last,
+                            stored)  # fmt: skip
             seen = pieces.get((key, officer, device))
             if seen is not None:  # read again through a room's device: the same piece
                 found = Footage(tuple(sorted(set(seen.media_ids) | set(found.media_ids))),
-                                officer, device, min(seen.start, first), max(seen.end, last),
-                                max(seen.stored_at, stored))  # fmt: skip
+                                officer, device, unit, min(seen.start, first),
+                                max(seen.end, last), max(seen.stored_at, stored))  # fmt: skip
             pieces[(key, officer, device)] = found
     return list(pieces.values())
 

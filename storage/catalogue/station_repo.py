@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -47,3 +48,8 @@ def record_heartbeat(
         session.rollback()
         raise CatalogueError(f"could not record the heartbeat of {station_id!r}: {exc}") from exc
     return station
+
+
+def list_stations(session: Session) -> list[Station]:
+    """Every station that ever sent a heartbeat, by id, each as its last heartbeat left it."""
+    return list(session.scalars(select(Station).order_by(Station.station_id)))

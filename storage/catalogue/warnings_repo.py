@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.catalogue.models import CaseEvent, Device, DeviceStatus, Media, Station
+from storage.catalogue.models import Case, CaseEvent, Device, DeviceStatus, Media, Station
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,19 @@ def active_devices(session: Session, units: Collection[str] | None) -> list[Devi
 
 
 def last_events_by_officer(
-    session: Session, since: datetime, until: datetime
+    session: Session, since: datetime, until: datetime, units: Collection[str] | None
 ) -> dict[str, tuple[datetime, str]]:
-    """For each officer of an event that ended in `[since, until]`: the latest end and
-    `CASE_NO/EVENT_ID` of that event."""
+    """For each officer of an event that ended in `[since, until]`, of a case of `units`
+    (None: any): the latest end and `CASE_NO/EVENT_ID` of that event."""
     latest: dict[str, tuple[datetime, str]] = {}
-    rows = session.execute(
-        select(
-            CaseEvent.officer_ids, CaseEvent.end_at, CaseEvent.case_no, CaseEvent.event_id
-        ).where(CaseEvent.end_at >= since, CaseEvent.end_at <= until)
+    stmt = (
+        select(CaseEvent.officer_ids, CaseEvent.end_at, CaseEvent.case_no, CaseEvent.event_id)
+        .join(Case, Case.case_no == CaseEvent.case_no)
+        .where(CaseEvent.end_at >= since, CaseEvent.end_at <= until)
     )
+    if units is not None:
+        stmt = stmt.where(Case.unit_id.in_(sorted(units)))
+    rows = session.execute(stmt)
     for officers, end, case_no, event_id in rows:
         for officer in officers or ():
             if officer not in latest or latest[officer][0] < end:
