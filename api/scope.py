@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import Session
 
 from api.principal import Principal
+from storage.catalogue import unit_repo
 from storage.catalogue.models import Case, CaseMedia, Media
 
 
@@ -43,3 +44,20 @@ def visible_media_or_404(session: Session, token: Principal, media_id: str) -> M
 
 def may_see_case(token: Principal, case: Case) -> bool:
     return token.sees_unit(case.unit_id)
+
+
+def unit_or_404(token: Principal, unit_id: str) -> None:
+    """404 unless `unit_id` is within the caller's units: outside them it does not exist."""
+    if not token.sees_unit(unit_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")
+
+
+def units_in_scope(
+    session: Session, token: Principal, unit_id: str | None
+) -> frozenset[str] | None:
+    """The units a report covers: `unit_id` and those below it (404 outside the caller's
+    units), else the caller's units (None: all)."""
+    if unit_id is None:
+        return token.units
+    unit_or_404(token, unit_id)
+    return unit_repo.units_under(session, unit_id)

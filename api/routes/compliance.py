@@ -16,15 +16,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import SUPERVISORS, CurrentToken, SessionDep, roles, secured_router
-from api.principal import Principal
 from api.problems import not_found, unavailable
 from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
 from api.routes.recording_rules import SourcedRequirement, effective_rules
 from api.schemas import UtcTime
+from api.scope import units_in_scope
 from rules.compliance import EventResult, Summary, Tally, report, summarise
 from rules.coverage import Status
 from rules.recording_rules import RecordingRules, Requirement
-from rules.unit_tree import units_under
 from storage.catalogue import compliance_repo, unit_repo
 from storage.catalogue.models import utc_now
 from wire.moments import Moment
@@ -190,7 +189,7 @@ def get_compliance(
     """The compliance report of a period. `officer_id` and `status` narrow the list of
     events (drill-down); the summary always covers the whole scope."""
     _check_period(start, end)
-    scope = _scope(session, token, unit_id)
+    scope = units_in_scope(session, token, unit_id)
     try:
         events = compliance_repo.events_starting(session, start, end, scope)
         rules = effective_rules(session, {e.unit_id for e in events})
@@ -289,15 +288,6 @@ def _check_period(start: datetime, end: datetime) -> None:
             detail=f"a report covers at most {LONGEST_PERIOD.days} days; ask for a shorter "
             "period, one year at a time",
         )
-
-
-def _scope(session: SessionDep, token: Principal, unit_id: str | None) -> frozenset[str] | None:
-    """The units reported on: `unit_id` and those below it, else the token's units."""
-    if unit_id is None:
-        return token.units
-    if not token.sees_unit(unit_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")
-    return units_under(unit_repo.parents(session), unit_id)
 
 
 def _none_last(unit: str | None) -> tuple[bool, str]:

@@ -23,10 +23,10 @@ from api.deps import (
     roles,
     secured_router,
 )
-from api.principal import Principal
 from api.problems import not_found, unavailable
 from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
 from api.schemas import UtcTime
+from api.scope import unit_or_404
 from rules import equipment
 from storage.catalogue import equipment_repo, unit_repo
 from storage.catalogue.errors import CatalogueError
@@ -125,7 +125,7 @@ def put_standards(
     token: CurrentToken,
 ) -> StandardsOut:  # fmt: skip
     """Replace the unit's own standards (the units below it inherit what they do not set)."""
-    _check_unit(token, unit_id)
+    unit_or_404(token, unit_id)
     rows = [(s.device_kind.value, s.per.value, s.ratio) for s in body.standards]
     try:
         equipment_repo.put_standards(
@@ -140,7 +140,7 @@ def put_standards(
             **roles(*UNIT_READERS))  # fmt: skip
 def get_standards(unit_id: UnitId, session: SessionDep, token: CurrentToken) -> StandardsOut:
     """The standards that apply to the unit, each with the unit that set it."""
-    _check_unit(token, unit_id)
+    unit_or_404(token, unit_id)
     try:
         applied = equipment.standards_of(
             unit_id, unit_repo.parents(session), equipment_repo.standards(session)
@@ -178,7 +178,7 @@ def get_equipment(
     report_format: Annotated[ReportFormat, Query(alias="format")] = "json",
 ) -> Any:
     """The unit's equipment against its standards, rolled up the tree, and its usage."""
-    _check_unit(token, unit_id)
+    unit_or_404(token, unit_id)
     end = end or utc_now()
     start = start or end - DEFAULT_PERIOD
     if end <= start:
@@ -244,8 +244,3 @@ def _file(report: EquipmentOut, file_format: Literal["csv", "xlsx"]) -> Response
     ]  # fmt: skip
     return table_file([Sheet("装备配备", COLUMNS, rows)], name=f"装备配备_{report.unit_id}",
                       file_format=file_format)  # fmt: skip
-
-
-def _check_unit(token: Principal, unit_id: str) -> None:
-    if not token.sees_unit(unit_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from api.case_schemas import ACTIVITIES
 from api.custody_log import caller
 from api.deps import RULE_SETTERS, CurrentToken, SessionDep, UnitId, roles, secured_router
-from api.principal import Principal
 from api.problems import not_found, unavailable
+from api.scope import unit_or_404
 from rules.recording_rules import Overrides, RecordingRules, Requirement, chain_to, effective
 from storage.catalogue import unit_repo
 from storage.catalogue.errors import CatalogueError
@@ -84,7 +84,7 @@ def put_rules(
     unit_id: UnitId, body: RulesIn, request: Request, session: SessionDep, token: CurrentToken
 ) -> RulesOut:
     """Replace what the unit overrides (for itself and the units below it)."""
-    _check_unit(token, unit_id)
+    unit_or_404(token, unit_id)
     unknown = sorted((set(body.requirements) | set(body.room_activities or ())) - set(ACTIVITIES))
     if unknown:
         raise HTTPException(
@@ -108,13 +108,8 @@ def put_rules(
             **roles(*RULE_SETTERS))  # fmt: skip
 def get_rules(unit_id: UnitId, session: SessionDep, token: CurrentToken) -> RulesOut:
     """The rules that apply to the unit, each value with the unit that set it."""
-    _check_unit(token, unit_id)
+    unit_or_404(token, unit_id)
     return rules_of(session, unit_id)
-
-
-def _check_unit(token: Principal, unit_id: str) -> None:
-    if not token.sees_unit(unit_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")
 
 
 def rules_of(session: Session, unit_id: str) -> RulesOut:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,8 +16,8 @@ from api.early_warnings import limits_of, open_warnings
 from api.problems import not_found, unavailable
 from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
 from api.schemas import UtcTime
+from api.scope import units_in_scope
 from rules.warnings import WarningKind
-from storage.catalogue import unit_repo
 from storage.catalogue.models import utc_now
 from wire.zones import SHOWN_ZONE
 
@@ -52,11 +52,7 @@ def get_warnings(
     report_format: Annotated[ReportFormat, Query(alias="format")] = "json",
 ) -> Any:
     """The warnings open now."""
-    units = token.units
-    if unit_id is not None:
-        if not token.sees_unit(unit_id):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no unit {unit_id!r}")
-        units = unit_repo.units_under(session, unit_id)
+    units = units_in_scope(session, token, unit_id)
     now = utc_now()
     try:
         found = open_warnings(session, now, limits_of(request.app.state.settings), units)
