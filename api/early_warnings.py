@@ -22,7 +22,7 @@ from rules.warnings import (
     late_warnings,
     station_warnings,
 )
-from storage.catalogue import compliance_repo, warnings_repo
+from storage.catalogue import compliance_repo, station_repo, warnings_repo
 from storage.catalogue.models import DeviceKind
 
 DOCKED_KINDS = (DeviceKind.BODY_CAMERA, DeviceKind.HANDHELD_TERMINAL)
@@ -76,7 +76,7 @@ def open_warnings(
     stations = [
         StationFacts(s.station_id, s.last_heartbeat_at, timedelta(seconds=s.heartbeat_interval_s),
                      s.storage_total_bytes, s.storage_used_bytes, list(s.alarms or ()))
-        for s in warnings_repo.stations(session)
+        for s in station_repo.list_stations(session)
     ]  # fmt: skip
     found = (
         device_warnings(facts, now, limits)

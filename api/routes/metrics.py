@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.early_warnings import limits_of, open_warnings
 from api.settings import ApiSettings
 from rules.warnings import WARNING_KINDS, Warning
-from storage.catalogue import warnings_repo
+from storage.catalogue import station_repo
 from storage.catalogue.models import Media, Station, utc_now
 
 router = APIRouter(tags=["health"])
@@ -44,7 +44,7 @@ class CatalogueCollector(Collector):
             if self._read is None or now - self._read[0] > FRESH_FOR:
                 with self._sessions() as session:
                     found = open_warnings(session, now, limits_of(self._settings), None)
-                    stations = warnings_repo.stations(session)
+                    stations = station_repo.list_stations(session)
                     media = session.scalar(select(func.count()).select_from(Media)) or 0
                     session.expunge_all()
                 self._read = (now, found, stations, media)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.catalogue.models import Case, CaseEvent, Device, DeviceStatus, Media, Station
+from storage.catalogue.models import Case, CaseEvent, Device, DeviceStatus, Media
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,3 @@ def registrations_since(
         assert recorded is not None
         found.append(Registration(media_id, device, unit, recorded, registered))
     return found
-
-
-def stations(session: Session) -> list[Station]:
-    return list(session.scalars(select(Station).order_by(Station.station_id)))
