@@ -1,5 +1,5 @@
 """What early warnings read from the catalogue (rules/warnings.py judges it): devices with
-their last dock, officers' latest events, late registrations, stations' last heartbeats."""
+their last dock, officers' latest events, late registrations (stations: station_repo)."""
 
 from __future__ import annotations
 
