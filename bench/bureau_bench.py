@@ -6,7 +6,9 @@ and 500,000 media: each event's officers recorded it in 10-minute segments joine
 recording (some events not, some partly, some docked late), interrogations in their room,
 and patrol footage outside any event; media of events are linked to their case.
 
-Then, through the whole api in-process (auth, scope, queries, JSON), prints p50/p99 of:
+Then, through the api served as `station api` serves it (a uvicorn process of its own) and
+asked over HTTP with keep-alive by a light client (http.client), so that the figures are
+the server's and not the client library's, prints p50/p99 of:
 the compliance report for one unit-month and for the bureau-year; media by case; and each
 media search shape, with pages 1-5 against pages 46-51 of a unit's 100-item pages (the
 ratio shows whether depth costs). Goals (issue 10): unit-month p99 < 200 ms, bureau-year
@@ -19,26 +21,30 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
+import json
+import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
 from psycopg.types.json import Json  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from api.settings import ApiSettings  # noqa: E402
 from storage.catalogue.db import session_scope, upgrade  # noqa: E402
 from storage.catalogue.tokens import create_token  # noqa: E402
 from tests.fixtures_pg import running_pg_server  # noqa: E402
@@ -99,12 +105,13 @@ def generate(scale: float, rng: random.Random) -> Load:
             delay = timedelta(hours=rng.uniform(0.5, 12))
             if fate > 0.97:
                 delay = timedelta(hours=rng.uniform(25, 72))  # docked late
-            recorders = [(f"BC-{o}", o) for o in crew]
+            recorders: list[tuple[str, str | None]] = [(f"BC-{o}", o) for o in crew]
             if room is not None:
                 recorders.append((room, None))
             for device, officer in recorders:
                 recording = str(uuid.UUID(int=rng.getrandbits(128)))
-                parts, at = [], start - timedelta(minutes=1)
+                parts: list[str] = []
+                at = start - timedelta(minutes=1)
                 while at < start + length + timedelta(minutes=1):
                     end = min(at + SEGMENT, start + length + timedelta(minutes=1))
                     if not (0.93 < fate < 0.97 and len(parts) == 1):  # partly recorded
@@ -206,29 +213,70 @@ def main() -> None:
         # the timings (a full collection of a million tuples is a 100 ms pause).
         gc.collect()
         gc.freeze()
-        app = create_app(ApiSettings(database_url=url, storage_url=f"file://{REPO}/var/bench"))
-        with TestClient(app) as client:
-            measure(client, load, rng, bureau=bureau, unit=unit, reviewer=reviewer)
+        with served_api(url) as port:
+            measure(Client(port, bureau=bureau, unit=unit, reviewer=reviewer), load, rng)
 
 
-def measure(client: TestClient, load: Load, rng: random.Random, **tokens: str) -> None:
-    def get(token: str, path: str, **params: Any) -> Any:
-        response = client.get(
-            path, params=params, headers={"Authorization": f"Bearer {tokens[token]}"}
-        )
-        if response.status_code != 200:
-            raise SystemExit(f"{path} {params}: {response.status_code} {response.text[:300]}")
-        return response.json()
+@contextmanager
+def served_api(database_url: str) -> Iterator[int]:
+    """`station api` on a free port, its log in var/bench-api.log."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, "STATION_DATABASE_URL": database_url,
+           "STATION_STORAGE_URL": f"file://{REPO}/var/bench"}  # fmt: skip
+    (REPO / "var").mkdir(exist_ok=True)
+    with (REPO / "var" / "bench-api.log").open("wb") as log:
+        api = subprocess.Popen([str(REPO / ".venv" / "bin" / "station"), "api", "--port",
+                                str(port)], env=env, stdout=log, stderr=log)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if api.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the api did not start: see var/bench-api.log") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        api.terminate()
+        api.wait(30)
 
+
+class Client:
+    """GETs over one keep-alive connection; `fetch` returns the body's bytes (what is timed),
+    `get` its JSON."""
+
+    def __init__(self, port: int, **tokens: str) -> None:
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self._tokens = tokens
+
+    def fetch(self, token: str, path: str, **params: Any) -> bytes:
+        self._conn.request("GET", f"{path}?{urlencode(params)}",
+                           headers={"Authorization": f"Bearer {self._tokens[token]}"})  # fmt: skip
+        response = self._conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"{path} {params}: {response.status} {body[:300]!r}")
+        return body
+
+    def get(self, token: str, path: str, **params: Any) -> Any:
+        return json.loads(self.fetch(token, path, **params))
+
+
+def measure(client: Client, load: Load, rng: random.Random) -> None:
+    get, fetch = client.get, client.fetch
     months = [YEAR + timedelta(days=30 * m) for m in range(12)]
     rows: list[tuple[str, list[float], float | None]] = []
 
     def month() -> Any:
         start = rng.choice(months)
-        return get("unit", "/api/v1/compliance", unit_id="U3", start=start.isoformat(),
+        return fetch("unit", "/api/v1/compliance", unit_id="U3", start=start.isoformat(),
                    end=(start + timedelta(days=30)).isoformat())  # fmt: skip
 
-    sample = month()
+    sample = json.loads(month())
     print(
         f"a unit-month: {len(sample['events'])} events, "
         f"activation {sample['summary']['total']['activation_rate']:.3f}"
@@ -240,12 +288,12 @@ def measure(client: TestClient, load: Load, rng: random.Random, **tokens: str) -
           + ", ".join(f"{k} {whole['summary']['total'][k]}" for k in
                       ("compliant", "partial", "missing", "late")))  # fmt: skip
     rows.append(("compliance, the bureau-year", timed(
-        lambda: get("bureau", "/api/v1/compliance", **year), 3), 2000))  # fmt: skip
+        lambda: fetch("bureau", "/api/v1/compliance", **year), 3), 2000))  # fmt: skip
     rows.append(
         (
             "media by case",
             timed(
-                lambda: get(
+                lambda: fetch(
                     "reviewer", "/api/v1/media", case_no=rng.choice(load.case_ids), limit=100
                 ),
                 200,
@@ -257,7 +305,7 @@ def measure(client: TestClient, load: Load, rng: random.Random, **tokens: str) -
     def week(**filters: Any) -> Callable[[], Any]:
         def call() -> Any:
             start = YEAR + timedelta(days=rng.randrange(350))
-            return get(
+            return fetch(
                 "reviewer",
                 "/api/v1/media",
                 start=start.isoformat(),
@@ -271,13 +319,13 @@ def measure(client: TestClient, load: Load, rng: random.Random, **tokens: str) -
     officer = load.media[0][7]
     device = load.media[0][6]
     shapes = {
-        "newest media": lambda: get("reviewer", "/api/v1/media", limit=100),
+        "newest media": lambda: fetch("reviewer", "/api/v1/media", limit=100),
         "officer + one week": week(officer_id=officer),
         "device + one week": week(device_id=device),
         "unit + one week": week(unit_id="U3"),
         "one week, all units": week(),
-        "unit, newest": lambda: get("reviewer", "/api/v1/media", unit_id="U3", limit=100),
-        "important": lambda: get("reviewer", "/api/v1/media", important="true", limit=100),
+        "unit, newest": lambda: fetch("reviewer", "/api/v1/media", unit_id="U3", limit=100),
+        "important": lambda: fetch("reviewer", "/api/v1/media", important="true", limit=100),
     }
     for name, call in shapes.items():
         rows.append((f"search: {name}", timed(call, 50), 50))
@@ -293,7 +341,7 @@ def measure(client: TestClient, load: Load, rng: random.Random, **tokens: str) -
         params: dict[str, Any] = {"unit_id": "U3", "limit": 100}
         if cursors[n - 1] is not None:
             params["cursor"] = cursors[n - 1]
-        return lambda: get("reviewer", "/api/v1/media", **params)
+        return lambda: fetch("reviewer", "/api/v1/media", **params)
 
     shallow = [t for n in range(1, 6) for t in timed(page(n), 10)]
     deep = [t for n in range(46, 52) for t in timed(page(n), 10)]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from rules.retention import retention_until
 from storage.catalogue import device_repo
@@ -27,6 +27,10 @@ from wire.media_kinds import MediaKind
 from wire.registration import IngestRecord
 
 MAX_PAGE = 500
+
+NARROW_WINDOW = timedelta(days=31)
+"""A search of recorded time this narrow reads the window's media and sorts them; a wider
+one walks ingestion order (see search)."""
 
 
 def refresh_retention(media: Media) -> None:
@@ -311,11 +315,24 @@ def search(
         stmt = stmt.where(scope)
     if cursor is not None:
         stmt = stmt.where(_past_cursor(cursor, newest_first=True))
-    stmt = stmt.order_by(Media.ingested_at.desc(), Media.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(stmt))
+    newest = Media.ingested_at.desc()
+    if _narrow(filters):
+        # A few weeks of recorded time are a few thousand media at most: read them through
+        # a recorded_start index and sort. Ordered by the bare column, PostgreSQL walks
+        # ingestion order instead, through everything ingested since (a week in May,
+        # asked in December: 350 ms, not 20). The coalesce hides that index from it.
+        newest = func.coalesce(Media.ingested_at, Media.ingested_at).desc()
+    stmt = stmt.order_by(newest, Media.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt.options(joinedload(Media.case_links))).unique())
     items = rows[:limit]
     next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
     return MediaPage(items=items, next_cursor=next_cursor)
+
+
+def _narrow(f: MediaFilter) -> bool:
+    if f.start is None:
+        return False
+    return (f.end if f.end is not None else utc_now()) - f.start <= NARROW_WINDOW
 
 
 def _filtered(stmt: Select[Media], f: MediaFilter, longest: timedelta | None) -> Select[Media]:

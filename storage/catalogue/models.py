@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -27,9 +27,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    aliased,
+    column_property,
+    mapped_column,
+    relationship,
+)
 from sqlalchemy.types import TypeDecorator
 
 
@@ -194,21 +202,14 @@ class Media(Base):
         back_populates="media", lazy="selectin", order_by="CaseMedia.case_no"
     )
 
-    sidecar_target: Mapped[Media | None] = relationship(
-        primaryjoin="foreign(Media.sidecar_of_sha256) == remote(Media.sha256)",
-        viewonly=True,
-        lazy="selectin",
-        join_depth=1,  # self-referential: one batched SELECT per page, not one per medium
-    )
+    if TYPE_CHECKING:
+        sidecar_of: str | None
+        """Id of the medium this file travels with, once that one is registered (mapped
+        at the end of the module: it reads the table itself)."""
 
     @property
     def case_nos(self) -> list[str]:
         return [link.case_no for link in self.case_links]
-
-    @property
-    def sidecar_of(self) -> str | None:
-        """Id of the medium this file travels with, once that one is registered."""
-        return self.sidecar_target.id if self.sidecar_target is not None else None
 
 
 class CaseMedia(Base):
@@ -578,3 +579,13 @@ class Station(Base):
     last_heartbeat_at: Mapped[datetime]
     client: Mapped[str | None] = mapped_column(String(64))
     """The network address the last heartbeat came from."""
+
+
+_sidecar_target = aliased(Media)
+# Mapped once every class is. A column of every media SELECT (a lookup on the unique
+# sha256) rather than a second query per page.
+Media.sidecar_of = column_property(  # type: ignore[assignment]
+    select(_sidecar_target.id)
+    .where(_sidecar_target.sha256 == Media.sidecar_of_sha256)
+    .scalar_subquery()
+)
