@@ -18,14 +18,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 
 from rules.coverage import Interval, Status, coverage, longest_gap, status_of
 from rules.recording_rules import RecordingRules, Requirement
 from rules.unit_tree import units_under
 
 
-@dataclass(frozen=True)
-class EventFacts:
+class EventFacts(NamedTuple):
+    """A tuple: a bureau-year reads 50,000 of them per report."""
+
     case_no: str
     event_id: str
     activity: str
@@ -65,6 +67,17 @@ class EventResult:
     media_ids: tuple[str, ...]
     due_at: datetime
     late_by: timedelta | None
+
+
+class Verdict(Protocol):
+    """What the summary counts of a judged event (an EventResult, or one kept from before)."""
+
+    @property
+    def event(self) -> EventFacts: ...
+    @property
+    def requirement(self) -> Requirement: ...
+    @property
+    def status(self) -> Status: ...
 
 
 def judge(event: EventFacts, rules: RecordingRules, footage: Iterable[Footage]) -> EventResult:
@@ -137,7 +150,7 @@ class Tally:
     media: int = 0
     categorised: int = 0
 
-    def add_event(self, result: EventResult) -> None:
+    def add_event(self, result: Verdict) -> None:
         self.events += 1
         if result.requirement == "none":
             return
@@ -202,7 +215,7 @@ class Summary:
 
 
 def summarise(
-    results: Iterable[EventResult],
+    results: Iterable[Verdict],
     media_counts: Iterable[MediaCount],
     parents: Mapping[str, str | None],
     units: Iterable[str | None],

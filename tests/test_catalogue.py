@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -26,20 +25,6 @@ from storage.catalogue.errors import DuplicateConflict, InvalidCursor, SchemaNot
 from storage.catalogue.models import ApiToken, Base, Media
 from tests.ingest_records import T0, make_record
 from wire.media_kinds import MediaKind
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with make_session_factory(engine)() as session:
-        yield session
 
 
 def _schema_diff(engine: Engine) -> list[object]:

@@ -14,17 +14,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from api import compliance_judgements
+from api.compliance_judgements import EventOut
 from api.deps import SUPERVISORS, CurrentToken, SessionDep, roles, secured_router
+from api.principal import Principal
 from api.problems import not_found, unavailable
 from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_file
-from api.routes.recording_rules import SourcedRequirement, effective_rules
+from api.routes.recording_rules import SourcedRequirement
 from api.schemas import UtcTime
 from api.scope import units_in_scope
-from rules.compliance import EventResult, Summary, Tally, report, summarise
+from rules.compliance import Summary, Tally, summarise
 from rules.coverage import Status
-from rules.recording_rules import RecordingRules, Requirement
-from storage.catalogue import compliance_repo, unit_repo
+from rules.recording_rules import RecordingRules
+from storage.catalogue import unit_repo
 from storage.catalogue.models import utc_now
 from wire.moments import Moment
 from wire.zones import SHOWN_ZONE
@@ -110,49 +114,6 @@ class AppliedRules(BaseModel):
         )
 
 
-class EventOut(BaseModel):
-    case_no: str
-    event_id: str
-    activity: str
-    unit_id: str | None
-    officer_ids: list[str]
-    room_id: str | None
-    start: UtcTime
-    end: UtcTime
-    requirement: Requirement
-    needs_room: bool = Field(description="only the interview room's recorder counts")
-    status: Status
-    coverage: float = Field(description="fraction of the event its footage covers, 0 to 1")
-    longest_gap_s: float
-    media_ids: list[str] = Field(description="the media behind the judgement")
-    due_at: UtcTime = Field(description="the event's end plus its unit's deadline")
-    late_by_s: float | None = Field(
-        description="for `late`: how long after due_at qualifying footage was first stored"
-    )
-
-    @classmethod
-    def of(cls, result: EventResult) -> EventOut:
-        event = result.event
-        return cls(
-            case_no=event.case_no,
-            event_id=event.event_id,
-            activity=event.activity,
-            unit_id=event.unit_id,
-            officer_ids=list(event.officer_ids),
-            room_id=event.room_id,
-            start=event.start,
-            end=event.end,
-            requirement=result.requirement,
-            needs_room=result.needs_room,
-            status=result.status,
-            coverage=round(result.coverage, 6),
-            longest_gap_s=result.longest_gap.total_seconds(),
-            media_ids=list(result.media_ids),
-            due_at=result.due_at,
-            late_by_s=result.late_by.total_seconds() if result.late_by is not None else None,
-        )
-
-
 class ComplianceOut(BaseModel):
     unit_id: str | None = Field(description="the unit reported on (with those below); null: all")
     start: UtcTime
@@ -190,33 +151,38 @@ def get_compliance(
     events (drill-down); the summary always covers the whole scope."""
     _check_period(start, end)
     scope = units_in_scope(session, token, unit_id)
+    with compliance_judgements.collector_paused():
+        return _report(session, token, start, end, unit_id, scope, officer_id, event_status,
+                       report_format)  # fmt: skip
+
+
+def _report(
+    session: Session,
+    token: Principal,
+    start: datetime,
+    end: datetime,
+    unit_id: str | None,
+    scope: frozenset[str] | None,
+    officer_id: str | None,
+    event_status: Status | None,
+    report_format: ReportFormat,
+) -> Response:
     try:
-        events = compliance_repo.events_starting(session, start, end, scope)
-        rules = effective_rules(session, {e.unit_id for e in events})
-        lo = min((e.start for e in events), default=start)
-        hi = max((e.end for e in events), default=end)
-        footage = compliance_repo.footage_touching(
-            session,
-            lo,
-            hi,
-            officer_ids={o for e in events for o in e.officer_ids},
-            device_ids={e.room_id for e in events if e.room_id is not None},
-        )
-        counts = compliance_repo.media_counts(session, start, end, scope)
+        judged, rules = compliance_judgements.judged_events(session, start, end, scope)
+        counts = compliance_judgements.media_counts(session, start, end, scope)
         units = unit_repo.list_units(session, scope)
         parents = unit_repo.parents(session)
     except SQLAlchemyError as exc:
         raise unavailable("the catalogue could not be read", exc) from exc
-    results = report(events, footage, rules.__getitem__)
     # Every unit in scope, and any a case or medium names that the tree does not know yet.
-    named = {r.event.unit_id for r in results} | {c.unit_id for c in counts}
+    named = {j.event.unit_id for j in judged} | {c.unit_id for c in counts}
     rows = set(scope) if scope is not None else {u.unit_id for u in units}
-    summary = summarise(results, counts, parents, sorted(rows | named, key=_none_last))
+    summary = summarise(judged, counts, parents, sorted(rows | named, key=_none_last))
     listed = [
-        r
-        for r in results
-        if (officer_id is None or officer_id in r.event.officer_ids)
-        and (event_status is None or r.status == event_status)
+        j
+        for j in judged
+        if (officer_id is None or officer_id in j.event.officer_ids)
+        and (event_status is None or j.status == event_status)
     ]
     out = ComplianceOut(
         unit_id=unit_id if unit_id is not None else token.unit_id,
@@ -225,12 +191,15 @@ def get_compliance(
         generated_at=utc_now(),
         rules=[AppliedRules.of(u, rules[u]) for u in sorted(rules, key=_none_last)],
         summary=_summary_out(summary, {u.unit_id: (u.name, u.parent_id) for u in units}),
-        events=[EventOut.of(r) for r in listed],
+        events=[],
     )
     if report_format == "json":
-        # Written straight from the model: a bureau-year is tens of thousands of events,
-        # and FastAPI would validate the whole report once more before writing it.
-        return Response(out.model_dump_json(), media_type="application/json")
+        # The events are written as they were kept (each EventOut's JSON), after the rest:
+        # a bureau-year is 50,000 of them, too many to build and validate as models again.
+        head = out.model_dump_json(exclude={"events"})
+        events = ",".join(j.body for j in listed)
+        return Response(f'{head[:-1]},"events":[{events}]}}', media_type="application/json")
+    out.events = [EventOut.model_validate_json(j.body) for j in listed]
     return _file(out, report_format)
 
 

@@ -21,6 +21,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+# Imported for its flush listener: every session marks the footage it changes, which the
+# compliance report's kept judgements depend on.
+from storage.catalogue import footage_changes  # noqa: F401
 from storage.catalogue.errors import CatalogueError, SchemaNotCurrent
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

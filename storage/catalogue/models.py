@@ -7,7 +7,7 @@ fails when the two disagree.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -579,6 +580,57 @@ class Station(Base):
     last_heartbeat_at: Mapped[datetime]
     client: Mapped[str | None] = mapped_column(String(64))
     """The network address the last heartbeat came from."""
+
+
+# -- what the compliance report keeps between requests (storage/catalogue/footage_changes.py,
+#    judgement_repo.py) -------------------------------------------------------------------
+
+
+class ChangeCounter(Base):
+    """A number that every change of footage takes the next value of (the `footage` row)."""
+
+    __tablename__ = "change_counter"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class FootageChange(Base):
+    """The counter's value when footage recorded on this UTC day last changed: a medium
+    registered or changed, joined to a recording, linked to a case or classified."""
+
+    __tablename__ = "footage_change"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventJudgement(Base):
+    """An event's compliance as last judged: good while `inputs` (the event, its rules and
+    the judging code) are the same and no footage of its days changed after `judged_seq`."""
+
+    __tablename__ = "event_judgement"
+
+    case_no: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    inputs: Mapped[str] = mapped_column(String(64))
+    judged_seq: Mapped[int] = mapped_column(BigInteger)
+    requirement: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    """The event as the report writes it (JSON)."""
+
+
+class DayTally(Base):
+    """Media recorded on a UTC day, by unit and officer, and how many are categorised, as
+    counted when the counter was at `seq`."""
+
+    __tablename__ = "day_tally"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[list[list[Any]]] = mapped_column(JSON)
+    """[[unit_id, officer_id, media, categorised], ...]"""
 
 
 _sidecar_target = aliased(Media)
