@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,53 @@ def test_a_catalogue_failure_is_a_503_with_a_request_id_and_no_sql(
     assert request_id in response.json()["detail"]
     assert "SELECT" not in response.text
     assert f"request {request_id}" in caplog.text
+
+
+def test_a_unit_sees_every_station_but_only_its_own_devices_docked_there(api: Api) -> None:
+    for device, unit in (("BC-1", "U1"), ("BC-2", "U2")):
+        response = api.client.put(f"/api/v1/devices/{device}", json={
+            "kind": "body_camera", "serial": f"SN-{device}", "unit_id": unit,
+            "officer_id": None, "status": "active"}, headers=api.auth(api.it_admin))  # fmt: skip
+        assert response.status_code in (200, 201), response.text
+    docked = [{"device_id": "BC-1", "officer_id": "100001"},
+              {"device_id": "BC-2", "officer_id": "200001"},
+              {"device_id": "BC-9", "officer_id": "900001"}]  # fmt: skip
+    assert _beat(api, "dock-1", **{**BEAT, "docked_devices": docked}).status_code == 200
+
+    def docked_at(token: str) -> list[str]:
+        [station] = _listed(api, token)
+        return [d["device_id"] for d in station["docked_devices"]]
+
+    assert docked_at(api.token("supervisor", unit_id="U1")) == ["BC-1"]
+    assert docked_at(api.token("supervisor", unit_id="U2")) == ["BC-2"]
+    assert docked_at(api.it_admin) == ["BC-1", "BC-2", "BC-9"]  # BC-9: not registered yet
+
+
+def test_a_first_heartbeat_sent_twice_at_once_is_recorded_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beat = station_repo.Heartbeat(online=True, storage_total_bytes=None,
+                                  storage_used_bytes=None, docked_devices=[], alarms=[],
+                                  version="1", interval_s=60)  # fmt: skip
+    first_at = utc_now() - timedelta(seconds=5)
+    with session_scope(api.database_url) as session:
+        station_repo.record_heartbeat(session, "dock-1", beat, now=first_at, client=None)
+
+    # The second request looked before the first one's row was committed: it finds none,
+    # and its insert then collides with that row.
+    real_get = sa.orm.Session.get
+    looks = []
+
+    def get_before_the_other_commits(self: sa.orm.Session, *args: Any, **kwargs: Any) -> Any:
+        looks.append(args)
+        return None if len(looks) == 1 else real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(sa.orm.Session, "get", get_before_the_other_commits)
+    with session_scope(api.database_url) as session:
+        station_repo.record_heartbeat(session, "dock-1", replace(beat, version="2"),
+                                      now=utc_now(), client=None)  # fmt: skip
+    monkeypatch.undo()
+    assert len(looks) == 2  # it looked again after the collision, and updated the row
+    [listed] = _listed(api)
+    assert listed["version"] == "2"
+    assert listed["first_heartbeat_at"] == first_at.isoformat().replace("+00:00", "Z")

@@ -12,6 +12,7 @@ heartbeat, so a station that beats every 5 minutes is not called silent after 2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -25,7 +26,7 @@ from api.problems import unavailable
 from api.schemas import UtcTime
 from api.stations import speaking_for
 from rules.warnings import SILENT_AFTER_BEATS, StationFacts, silent
-from storage.catalogue import station_repo
+from storage.catalogue import device_repo, station_repo
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import Station, utc_now
 from wire.moments import Moment
@@ -91,7 +92,9 @@ class StationOut(BaseModel):
     client: str | None = Field(description="the address the last heartbeat came from")
 
     @classmethod
-    def of(cls, station: Station) -> StationOut:
+    def of(
+        cls, station: Station, shown: Callable[[str], bool] = lambda _device: True
+    ) -> StationOut:
         now = utc_now()
         total, used = station.storage_total_bytes, station.storage_used_bytes
         facts = StationFacts(station.station_id, station.last_heartbeat_at,
@@ -101,7 +104,8 @@ class StationOut(BaseModel):
             station_id=station.station_id, online=station.online,
             storage_total_bytes=total, storage_used_bytes=used,
             free_fraction=(total - used) / total if total and used is not None else None,
-            docked_devices=[DockedDevice.model_validate(d) for d in station.docked_devices],
+            docked_devices=[DockedDevice.model_validate(d) for d in station.docked_devices
+                            if shown(d["device_id"])],
             alarms=[Alarm.model_validate(a) for a in station.alarms],
             version=station.version, heartbeat_interval_s=station.heartbeat_interval_s,
             first_heartbeat_at=station.first_heartbeat_at,
@@ -143,9 +147,16 @@ def heartbeat(
 @router.get("", **roles(*STATION_READERS))
 def list_stations(session: SessionDep, token: CurrentToken) -> StationsOut:
     """Every station that ever sent a heartbeat, by id, with its last state. Stations serve
-    any unit, so a unit-bound caller sees them all (they hold no footage of their own here)."""
+    any unit, so a unit-bound caller sees them all, but of the devices docked at them only
+    those filed under its units (not which officer of another unit docked what)."""
     try:
         stations = station_repo.list_stations(session)
+        docked = {d["device_id"] for s in stations for d in s.docked_devices}
+        units = device_repo.units_of(session, docked) if token.units is not None else {}
     except SQLAlchemyError as exc:
         raise unavailable("the stations could not be read", exc) from exc
-    return StationsOut(items=[StationOut.of(s) for s in stations])
+
+    def shown(device_id: str) -> bool:
+        return token.units is None or (device_id in units and token.sees_unit(units[device_id]))
+
+    return StationsOut(items=[StationOut.of(s, shown) for s in stations])

@@ -6,6 +6,7 @@ when the constraint refuses, names the device that holds the serial.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -131,6 +132,18 @@ def find_devices(
     rows = list(session.scalars(stmt.order_by(Device.device_id).limit(limit + 1)))
     items = rows[:limit]
     return DevicePage(items, items[-1].device_id if len(rows) > limit else None)
+
+
+def units_of(session: Session, device_ids: Collection[str]) -> dict[str, str | None]:
+    """The unit each registered device of `device_ids` is filed under."""
+    ids = sorted(device_ids)
+    found: dict[str, str | None] = {}
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Device.device_id, Device.unit_id).where(Device.device_id.in_(ids[i : i + 500]))
+        )
+        found.update({device: unit for device, unit in rows})
+    return found
 
 
 @dataclass(frozen=True)

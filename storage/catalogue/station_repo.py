@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.catalogue.errors import CatalogueError
@@ -29,6 +29,26 @@ def record_heartbeat(
     session: Session, station_id: str, beat: Heartbeat, *, now: datetime, client: str | None
 ) -> Station:
     """Keep `beat` as the station's last state; commit. Raises CatalogueError."""
+    for attempt in (1, 2):
+        try:
+            return _record(session, station_id, beat, now=now, client=client)
+        except IntegrityError:
+            # Its first heartbeat sent twice at once (a retry that crossed the first): the
+            # other one made the row, and the second attempt updates it.
+            session.rollback()
+            if attempt == 2:
+                raise CatalogueError(f"could not record the heartbeat of {station_id!r}") from None
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise CatalogueError(
+                f"could not record the heartbeat of {station_id!r}: {exc}"
+            ) from exc
+    raise AssertionError("unreachable")
+
+
+def _record(
+    session: Session, station_id: str, beat: Heartbeat, *, now: datetime, client: str | None
+) -> Station:
     station = session.get(Station, station_id, with_for_update=True)
     if station is None:
         station = Station(station_id=station_id, first_heartbeat_at=now)
@@ -42,11 +62,7 @@ def record_heartbeat(
     station.heartbeat_interval_s = beat.interval_s
     station.last_heartbeat_at = now
     station.client = client
-    try:
-        session.commit()
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise CatalogueError(f"could not record the heartbeat of {station_id!r}: {exc}") from exc
+    session.commit()
     return station
 
 
