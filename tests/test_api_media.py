@@ -476,6 +476,31 @@ def test_a_malformed_row_is_served_with_what_can_be_read_and_the_fault_logged(
     assert api.get(f"/api/v1/media/{bad['id']}").status_code == 200
 
 
+def test_a_value_the_driver_cannot_read_is_served_empty_too(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Text in a time column, JSON that does not parse: SQLite holds what it is given."""
+    if not api.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's typed columns refuse such values when they are written")
+    good, bad = api.ingested(), api.ingested()
+    with session_scope(api.database_url) as session:
+        session.execute(
+            sa.text("UPDATE media SET recorded_start = '上午八点', renditions = '{not json'"
+                    " WHERE id = :id"),
+            {"id": bad["id"]},
+        )  # fmt: skip
+        session.commit()
+    page = api.get("/api/v1/media", params={"limit": 10})
+    assert page.status_code == 200, page.text
+    items = {m["id"]: m for m in page.json()["items"]}
+    assert items[bad["id"]]["unreadable_fields"] == ["recorded_start", "renditions"]
+    assert (items[bad["id"]]["recorded_start"], items[bad["id"]]["renditions"]) == (None, [])
+    assert items[bad["id"]]["recorded_end"] == bad["recorded_end"]
+    assert items[good["id"]]["unreadable_fields"] == []
+    assert f"medium {bad['id']}: unreadable stored fields recorded_start, renditions" in caplog.text
+    assert api.get(f"/api/v1/media/{bad['id']}").status_code == 200
+
+
 def test_a_time_search_finds_a_long_recording_that_began_well_before_the_window(
     api: Api,
 ) -> None:

@@ -10,8 +10,9 @@ clock set decades wrong) marks every day at once, in the `everything` counter ro
 The counter row is updated in the writer's transaction, so a reader that reads the
 counter before reading footage either sees a change or sees a later mark for it.
 
-Only writes through a Session are seen. Anything else that changes media or case links
-(a bulk load, a data migration) must empty `event_judgement` and `day_tally` as it does.
+Only objects a Session flushes are seen, not UPDATE or DELETE statements run through it.
+Anything else that changes media or case links (such a statement, a bulk load, a data
+migration) must empty `event_judgement` and `day_tally` as it does.
 """
 
 from __future__ import annotations

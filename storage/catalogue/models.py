@@ -7,6 +7,7 @@ fails when the two disagree.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,36 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import TypeDecorator
 
 
+class Unreadable:
+    """A stored value the driver could not make into its column's type (text in a SQLite
+    time column, JSON that does not parse), kept as found. The row still loads, so one bad
+    row is served without that field (api/schemas.py MediaOut.of) instead of failing every
+    query that reads it; whatever computes with the value fails on it there."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: object) -> None:
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.raw!r})"
+
+
+def _tolerant(
+    processor: Callable[[Any], Any] | None,
+) -> Callable[[Any], Any] | None:
+    if processor is None:
+        return None
+
+    def process(value: Any) -> Any:
+        try:
+            return processor(value)
+        except (ValueError, TypeError):
+            return Unreadable(value)
+
+    return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC that always comes back timezone-aware in UTC.
 
@@ -69,6 +100,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        return _tolerant(super().result_processor(dialect, coltype))
+
+
+class TolerantJSON(TypeDecorator[Any]):
+    """JSON whose unparseable stored text loads as Unreadable (only SQLite can hold such)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        return _tolerant(super().result_processor(dialect, coltype))
 
 
 def utc_now() -> datetime:
@@ -151,7 +195,7 @@ class Media(Base):
     file_mtime; corrected by `clock_offset_s` when the station knew it."""
     recorded_start_raw: Mapped[datetime | None]
     """The chosen source's time before clock correction, as the device stamped it."""
-    time_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    time_facts: Mapped[dict[str, Any] | None] = mapped_column(TolerantJSON)
     """Every time the device gave (container, file name, file), whether the clock offset
     was applied, and why a source was passed over."""
     duration_s: Mapped[float | None] = mapped_column(Float)
@@ -173,7 +217,7 @@ class Media(Base):
     proxy_error: Mapped[str | None] = mapped_column(Text)
     proxy_note: Mapped[str | None] = mapped_column(Text)
     """E.g. a hardware encode that failed and was made again in software."""
-    renditions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    renditions: Mapped[list[dict[str, Any]] | None] = mapped_column(TolerantJSON)
     """The browser copies that exist: [{"name", "content_type", "codec", "encoder"}]; their
     keys derive from the sha256 (storage.object_store.rendition_key)."""
     sidecar_of_sha256: Mapped[str | None] = mapped_column(String(64))
