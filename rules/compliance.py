@@ -53,7 +53,16 @@ class Footage:
     start: datetime
     end: datetime
     stored_at: datetime
-    """When its last part was registered: the footage is stored from then on."""
+    """When its last part was registered: the footage is stored whole from then on."""
+    parts: tuple[Part, ...] = ()
+    """A recording's parts in order, when they were not all registered at once (a part
+    that did not fit at one dock came with the next): what was stored by each moment."""
+
+
+class Part(NamedTuple):
+    start: datetime
+    end: datetime
+    stored_at: datetime
 
 
 @dataclass(frozen=True)
@@ -104,13 +113,11 @@ def judge(event: EventFacts, rules: RecordingRules, footage: Iterable[Footage]) 
     judged = status(pieces)
     late_by: timedelta | None = None
     if judged == "compliant" and requirement != "none":
-        # When did it first qualify? Add the pieces in the order they were stored.
-        so_far: list[Interval] = []
-        for piece in sorted(own, key=lambda f: f.stored_at):
-            so_far.append(Interval(piece.start, piece.end))
-            if status(so_far) == "compliant":
-                if piece.stored_at > due:
-                    judged, late_by = "late", piece.stored_at - due
+        # When did it first qualify? Look at what was stored by each moment something was.
+        for moment in sorted({t for f in own for t in _stored_times(f)}):
+            if status(_stored_by(own, moment)) == "compliant":
+                if moment > due:
+                    judged, late_by = "late", moment - due
                 break
     return EventResult(
         event=event,
@@ -123,6 +130,31 @@ def judge(event: EventFacts, rules: RecordingRules, footage: Iterable[Footage]) 
         due_at=due,
         late_by=late_by,
     )
+
+
+def _stored_times(piece: Footage) -> Iterable[datetime]:
+    return [p.stored_at for p in piece.parts] if piece.parts else [piece.stored_at]
+
+
+def _stored_by(pieces: Iterable[Footage], moment: datetime) -> list[Interval]:
+    """The footage stored by `moment`: whole pieces, and of a recording stored part by
+    part each run of consecutive parts stored by then (the joins inside a run are not
+    gaps; a part still on the camera is one)."""
+    found: list[Interval] = []
+    for piece in pieces:
+        if not piece.parts:
+            if piece.stored_at <= moment:
+                found.append(Interval(piece.start, piece.end))
+            continue
+        run: list[Part] = []
+        for part in (*piece.parts, None):
+            if part is not None and part.stored_at <= moment:
+                run.append(part)
+                continue
+            if run:
+                found.append(Interval(run[0].start, max(p.end for p in run)))
+            run = []
+    return found
 
 
 def _belongs(event: EventFacts, footage: Footage, needs_room: bool) -> bool:

@@ -21,7 +21,10 @@ from typing import Any
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 
+from storage.catalogue.db import session_scope
+from storage.catalogue.models import Media
 from tests.test_api_media import Api, serve_api
 from wire.media_kinds import MediaKind
 from wire.zones import SHOWN_ZONE
@@ -376,3 +379,23 @@ def test_a_units_association_tolerance_decides_which_footage_joins_its_cases(api
                         recorded_start=start + 10 * M, recorded_end=start + 20 * M,
                         duration_s=600.0)  # fmt: skip
     assert api.get("/api/v1/cases/C-STRICT").json()["media_ids"] == [late["id"]]
+
+
+def test_a_recording_whose_later_part_came_at_a_later_dock_is_not_late(api: Api) -> None:
+    """The part covering the event was stored the day it was recorded; the recording's
+    next part did not fit on the station and came two days later. The event's footage was
+    stored in time: the later part does not make it late."""
+    scene = build(api)
+    scene.put("/api/v1/cases/C-DOCKS", {"title": "两次采集", "unit_id": "PCS1", "events": [
+        _event("two-docks", "dispatch_110", ["100001"], NOW - 60 * H, NOW - 60 * H + 20 * M),
+    ]})  # fmt: skip
+    first = scene.footage("two-docks", "BC-1", NOW - 60 * H - M, NOW - 60 * H + 21 * M)
+    second = scene.footage("two-docks", "BC-1", NOW - 60 * H + 21 * M, NOW - 60 * H + 40 * M)
+    _join(scene, "rec-two-docks", first, second, gap_s=0)
+    with session_scope(api.database_url) as session:
+        session.execute(sa.update(Media).where(Media.id == first)
+                        .values(ingested_at=NOW - 59 * H))  # fmt: skip
+        session.commit()
+    events = {e["event_id"]: e for e in _report(api, api.token("supervisor"))["events"]}
+    assert (events["two-docks"]["status"], events["two-docks"]["late_by_s"]) == ("compliant", None)
+    assert events["two-docks"]["media_ids"] == sorted([first, second])

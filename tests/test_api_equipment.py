@@ -95,6 +95,11 @@ def test_the_equipment_report_rolls_standards_and_devices_up_the_tree(api: Api) 
     assert (usage["active"], usage["docked"]) == (35, 2)
     assert usage["rate"] == pytest.approx(2 / 35)
     assert body["idle"] == ["BC-P1-1"]
+    # And per unit, each with those below it: 城区 (28 cameras, 3 terminals) and 港口 (4
+    # cameras) each docked one camera in the period.
+    per_unit = {u["unit_id"]: u["usage"] for u in body["units"]}
+    assert {u: (v["active"], v["docked"]) for u, v in per_unit.items()} == {
+        "FJ": (35, 2), "P1": (28 + 3, 1), "P2": (4, 1)}  # fmt: skip
     assert len(body["never_docked"]) == 32 and "BC-P1-0" not in body["never_docked"]
 
     standards = api.get("/api/v1/units/P2/standards").json()["standards"]

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.compliance import EventFacts, Footage, MediaCount, judge, report, summarise
+from rules.compliance import (
+    EventFacts,
+    Footage,
+    MediaCount,
+    Part,
+    judge,
+    report,
+    summarise,
+)
 from rules.recording_rules import Overrides, effective
 
 T = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -36,6 +44,29 @@ def test_lateness_is_when_the_event_first_had_qualifying_footage_stored() -> Non
     # A late copy of footage that was already there in time changes nothing.
     pieces.append(clip(0 * M, 30 * M, H, media="c"))
     assert judge(event(), RULES, pieces).status == "compliant"
+
+
+def recording(*parts: tuple[timedelta, timedelta, timedelta]) -> Footage:
+    """One recording whose parts (start, end, stored: after the event's end) were
+    registered at different docks."""
+    stored = [Part(T + a, T + b, T + 30 * M + c) for a, b, c in parts]
+    return Footage(tuple(f"p{i}" for i in range(len(parts))), "O1", "BC-1", "U1",
+                   stored[0].start, stored[-1].end, max(p.stored_at for p in stored),
+                   tuple(stored))  # fmt: skip
+
+
+def test_a_recording_stored_part_by_part_is_late_only_if_what_covers_the_event_was() -> None:
+    # The part that covers the event came in time; the next part, at a dock two days later.
+    assert judge(event(), RULES, [recording((0 * M, 30 * M, H), (30 * M, 40 * M, 48 * H))]
+                 ).status == "compliant"  # fmt: skip
+    # The event needs both parts: it qualified when the second came, 26 h after its end.
+    result = judge(event(), RULES, [recording((0 * M, 20 * M, H), (20 * M, 30 * M, 26 * H))])
+    assert (result.status, result.late_by) == ("late", 2 * H)
+    # The first and last parts came in time, the middle one late: the joins around a part
+    # still on the camera are a gap, so the event qualified only with it.
+    result = judge(event(), RULES, [recording((0 * M, 10 * M, H), (10 * M, 20 * M, 30 * H),
+                                              (20 * M, 30 * M, H))])  # fmt: skip
+    assert (result.status, result.late_by) == ("late", 6 * H)
 
 
 def test_partial_and_missing_stay_so_however_late_the_footage() -> None:

@@ -28,6 +28,7 @@ from api.report_files import FILE_RESPONSES, Column, ReportFormat, Sheet, table_
 from api.schemas import UtcTime
 from api.scope import unit_or_404
 from rules import equipment
+from rules.unit_tree import units_under
 from storage.catalogue import equipment_repo, unit_repo
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import DeviceKind, StandardPer, utc_now
@@ -93,19 +94,24 @@ class RowOut(BaseModel):
                    shortfall=row.shortfall)  # fmt: skip
 
 
-class UnitRowsOut(BaseModel):
-    unit_id: str
-    name: str | None
-    parent_id: str | None
-    rows: list[RowOut] = Field(description="the unit with every unit below it")
-
-
 class UsageOut(BaseModel):
     start: UtcTime
     end: UtcTime
     active: int
     docked: int = Field(description="active devices that docked footage in the period")
     rate: float | None
+
+    @classmethod
+    def of(cls, used: equipment.Usage, start: datetime, end: datetime) -> UsageOut:
+        return cls(start=start, end=end, active=used.active, docked=used.docked, rate=used.rate)
+
+
+class UnitRowsOut(BaseModel):
+    unit_id: str
+    name: str | None
+    parent_id: str | None
+    rows: list[RowOut] = Field(description="the unit with every unit below it")
+    usage: UsageOut = Field(description="of the devices of the unit and every unit below it")
 
 
 class EquipmentOut(BaseModel):
@@ -213,6 +219,10 @@ def _report(session: SessionDep, unit_id: str, start: datetime, end: datetime) -
             unit, headcount, equipment.standards_of(unit, parents, stored), active
         )
     used = equipment.usage(devices)
+    usage_below: dict[str, equipment.Usage] = {}
+    for unit in subtree:
+        below = units_under(parents, unit)
+        usage_below[unit] = equipment.usage(d for d in devices if d.unit_id in below)
     return EquipmentOut(
         unit_id=unit_id,
         rows=[RowOut.of(r) for r in equipment.rolled_up(own, parents, unit_id)],
@@ -223,12 +233,11 @@ def _report(session: SessionDep, unit_id: str, start: datetime, end: datetime) -
                 name=units[u].name if u in units else None,
                 parent_id=units[u].parent_id if u in units else None,
                 rows=[RowOut.of(r) for r in equipment.rolled_up(own, parents, u)],
+                usage=UsageOut.of(usage_below[u], start, end),
             )
             for u in sorted(subtree)
         ],  # fmt: skip
-        usage=UsageOut(
-            start=start, end=end, active=used.active, docked=used.docked, rate=used.rate
-        ),  # fmt: skip
+        usage=UsageOut.of(used, start, end),
         never_docked=used.never_docked,
         idle=used.idle,
     )

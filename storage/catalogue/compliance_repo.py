@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import Select, Text, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from rules.compliance import EventFacts, Footage, MediaCount
+from rules.compliance import EventFacts, Footage, MediaCount, Part
 from storage.catalogue.media_repo import longest_span
 from storage.catalogue.models import Case, CaseEvent, CaseMedia, Media
 
@@ -85,6 +86,7 @@ def footage_touching(
     piece = func.coalesce(Media.recording_id, Media.id)
     stop = func.coalesce(Media.recorded_end, Media.recorded_start)
     pieces: dict[tuple[str, str | None, str], Footage] = {}
+    stored_apart: set[str] = set()  # recordings whose parts were registered at different times
     for chunk in _by_whom(sorted(officer_ids), sorted(device_ids)):
         stmt = (
             select(
@@ -96,6 +98,7 @@ def footage_touching(
                 func.max(stop),
                 func.max(Media.ingested_at),
                 func.aggregate_strings(Media.id, ","),
+                func.min(Media.ingested_at),
             )
             .where(
                 Media.kind.in_(COVERING_KINDS),
@@ -107,9 +110,12 @@ def footage_touching(
             )
             .group_by(piece, Media.officer_id, Media.device_id, Media.unit_id)
         )
-        for key, officer, device, unit, first, last, stored, ids in session.execute(stmt):
+        rows = session.execute(stmt)
+        for key, officer, device, unit, first, last, stored, ids, first_stored in rows:
             assert first is not None and last is not None  # kept out by the filters
             last = max(first, last)  # a medium whose end precedes its start: an instant
+            if first_stored != stored:
+                stored_apart.add(key)
             found = Footage(tuple(sorted(ids.split(","))), officer, device, unit, first, last,
                             stored)  # fmt: skip
             seen = pieces.get((key, officer, device))
@@ -118,7 +124,36 @@ def footage_touching(
                                 officer, device, unit, min(seen.start, first),
                                 max(seen.end, last), max(seen.stored_at, stored))  # fmt: skip
             pieces[(key, officer, device)] = found
+    if stored_apart:
+        parts = _parts_of(session, stored_apart)
+        for (key, officer, device), whole in pieces.items():
+            if key in parts:
+                mine = tuple(p for m, p in parts[key] if m in whole.media_ids)
+                pieces[(key, officer, device)] = replace(whole, parts=mine)
     return list(pieces.values())
+
+
+def _parts_of(session: Session, recordings: Collection[str]) -> dict[str, list[tuple[str, Part]]]:
+    """The parts of recordings whose parts were registered at different times, in order.
+    Few: a recording's parts come off the camera at one dock unless one did not fit."""
+    stop = func.coalesce(Media.recorded_end, Media.recorded_start)
+    found: dict[str, list[tuple[str, Part]]] = {}
+    wanted = sorted(recordings)
+    for i in range(0, len(wanted), _IN_CHUNK):
+        stmt = (
+            select(Media.recording_id, Media.id, Media.recorded_start, stop, Media.ingested_at)
+            .where(
+                Media.recording_id.in_(wanted[i : i + _IN_CHUNK]),
+                Media.kind.in_(COVERING_KINDS),
+                Media.sidecar_of_sha256.is_(None),
+                Media.recorded_start.is_not(None),
+            )  # fmt: skip
+            .order_by(Media.recording_id, Media.recorded_start, Media.id)
+        )
+        for recording, media_id, start, end, stored in session.execute(stmt):
+            assert recording is not None and start is not None and end is not None
+            found.setdefault(recording, []).append((media_id, Part(start, max(start, end), stored)))
+    return found
 
 
 def _by_whom(officers: list[str], devices: list[str]) -> Iterator[ColumnElement[bool]]:
