@@ -34,7 +34,7 @@ import rules.compliance
 import rules.coverage
 from api.routes.recording_rules import effective_rules
 from api.schemas import UtcTime
-from rules.compliance import EventFacts, EventResult, MediaCount, report
+from rules.compliance import EventFacts, EventResult, Footage, MediaCount, report
 from rules.coverage import Status
 from rules.recording_rules import RecordingRules, Requirement
 from storage.catalogue import compliance_repo, footage_changes, judgement_repo
@@ -194,11 +194,32 @@ def _judge(
             officer_ids={o for e in bunch for o in e.officer_ids},
             device_ids={e.room_id for e in bunch if e.room_id is not None},
         )
+        results = report(bunch, footage, rules.__getitem__)
         judged += [
             JudgedEvent(r.event, r.requirement, r.status, EventOut.of(r).model_dump_json())
-            for r in report(bunch, footage, rules.__getitem__)
+            for r in _part_by_part(session, results, footage, rules)
         ]
     return judged
+
+
+def _part_by_part(
+    session: Session,
+    results: list[EventResult],
+    footage: list[Footage],
+    rules: dict[str | None, RecordingRules],
+) -> list[EventResult]:
+    """`results`, with each `late` one judged again from what was stored part by part when
+    a recording behind it was not registered all at once (stored whole, footage is as late
+    as its last part; part by part it can only have qualified sooner)."""
+    late = {m for r in results if r.status == "late" for m in r.media_ids}
+    if not any(f.stored_from is not None and late.intersection(f.media_ids) for f in footage):
+        return results
+    footage = compliance_repo.with_parts(
+        session, [f for f in footage if late.intersection(f.media_ids)]
+    ) + [f for f in footage if not late.intersection(f.media_ids)]
+    again = report([r.event for r in results if r.status == "late"], footage, rules.__getitem__)
+    redone = {(r.event.case_no, r.event.event_id): r for r in again}
+    return [redone.get((r.event.case_no, r.event.event_id), r) for r in results]
 
 
 BUNCH_GAP = timedelta(days=2)

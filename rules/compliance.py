@@ -54,9 +54,15 @@ class Footage:
     end: datetime
     stored_at: datetime
     """When its last part was registered: the footage is stored whole from then on."""
+    stored_from: datetime | None = None
+    """When its first part was registered, if before `stored_at` (its parts did not all
+    come at once): then `parts` tell what was stored by each moment."""
+    recording: str | None = None
+    """The recording it is, if it is one."""
     parts: tuple[Part, ...] = ()
-    """A recording's parts in order, when they were not all registered at once (a part
-    that did not fit at one dock came with the next): what was stored by each moment."""
+    """A recording's parts in order, with when each was registered (a part that did not
+    fit at one dock came with the next). Empty: judged as stored whole at `stored_at`,
+    which is never earlier than part by part: only a `late` judgement can change."""
 
 
 class Part(NamedTuple):

@@ -52,7 +52,8 @@ def recording(*parts: tuple[timedelta, timedelta, timedelta]) -> Footage:
     stored = [Part(T + a, T + b, T + 30 * M + c) for a, b, c in parts]
     return Footage(tuple(f"p{i}" for i in range(len(parts))), "O1", "BC-1", "U1",
                    stored[0].start, stored[-1].end, max(p.stored_at for p in stored),
-                   tuple(stored))  # fmt: skip
+                   stored_from=min(p.stored_at for p in stored), recording="R1",
+                   parts=tuple(stored))  # fmt: skip
 
 
 def test_a_recording_stored_part_by_part_is_late_only_if_what_covers_the_event_was() -> None:

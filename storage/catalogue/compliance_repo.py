@@ -86,7 +86,6 @@ def footage_touching(
     piece = func.coalesce(Media.recording_id, Media.id)
     stop = func.coalesce(Media.recorded_end, Media.recorded_start)
     pieces: dict[tuple[str, str | None, str], Footage] = {}
-    stored_apart: set[str] = set()  # recordings whose parts were registered at different times
     for chunk in _by_whom(sorted(officer_ids), sorted(device_ids)):
         stmt = (
             select(
@@ -99,6 +98,7 @@ def footage_touching(
                 func.max(Media.ingested_at),
                 func.aggregate_strings(Media.id, ","),
                 func.min(Media.ingested_at),
+                func.max(Media.recording_id),
             )
             .where(
                 Media.kind.in_(COVERING_KINDS),
@@ -111,31 +111,37 @@ def footage_touching(
             .group_by(piece, Media.officer_id, Media.device_id, Media.unit_id)
         )
         rows = session.execute(stmt)
-        for key, officer, device, unit, first, last, stored, ids, first_stored in rows:
+        for key, officer, device, unit, first, last, stored, ids, first_stored, recording in rows:
             assert first is not None and last is not None  # kept out by the filters
             last = max(first, last)  # a medium whose end precedes its start: an instant
-            if first_stored != stored:
-                stored_apart.add(key)
+            apart = first_stored if first_stored != stored else None
             found = Footage(tuple(sorted(ids.split(","))), officer, device, unit, first, last,
-                            stored)  # fmt: skip
+                            stored, apart, recording=recording)  # fmt: skip
             seen = pieces.get((key, officer, device))
             if seen is not None:  # read again through a room's device: the same piece
-                found = Footage(tuple(sorted(set(seen.media_ids) | set(found.media_ids))),
-                                officer, device, unit, min(seen.start, first),
-                                max(seen.end, last), max(seen.stored_at, stored))  # fmt: skip
+                found = replace(found,
+                                media_ids=tuple(sorted(set(seen.media_ids) | set(found.media_ids))),
+                                start=min(seen.start, first), end=max(seen.end, last),
+                                stored_at=max(seen.stored_at, stored))  # fmt: skip
             pieces[(key, officer, device)] = found
-    if stored_apart:
-        parts = _parts_of(session, stored_apart)
-        for (key, officer, device), whole in pieces.items():
-            if key in parts:
-                mine = tuple(p for m, p in parts[key] if m in whole.media_ids)
-                pieces[(key, officer, device)] = replace(whole, parts=mine)
     return list(pieces.values())
 
 
+def with_parts(session: Session, pieces: Sequence[Footage]) -> list[Footage]:
+    """`pieces`, those of recordings whose parts were registered at different times with
+    their parts. Asked only for the footage of events judged late: few."""
+    apart = {f.recording for f in pieces if f.stored_from is not None and f.recording}
+    parts = _parts_of(session, apart) if apart else {}
+    return [
+        replace(f, parts=tuple(p for m, p in parts[f.recording] if m in f.media_ids))
+        if f.recording in parts
+        else f
+        for f in pieces
+    ]
+
+
 def _parts_of(session: Session, recordings: Collection[str]) -> dict[str, list[tuple[str, Part]]]:
-    """The parts of recordings whose parts were registered at different times, in order.
-    Few: a recording's parts come off the camera at one dock unless one did not fit."""
+    """The parts of `recordings`, in order, with when each was registered."""
     stop = func.coalesce(Media.recorded_end, Media.recorded_start)
     found: dict[str, list[tuple[str, Part]]] = {}
     wanted = sorted(recordings)
