@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from storage.catalogue.db import session_scope
+from storage.catalogue.models import Media
 from tests.ingest_records import T0
 from tests.test_api_media import Api, serve_api
 from wire.media_kinds import MediaKind
@@ -19,6 +23,15 @@ from wire.zones import SHOWN_ZONE
 @pytest.fixture
 def api(database_url: str, local_store_url: str, tmp_path: Path) -> Iterator[Api]:
     yield from serve_api(Api, database_url, local_store_url, tmp_path)
+
+
+def settle(api: Api, seconds: float = 60) -> None:
+    """Every registration so far made `seconds` older (polls are served settled ones)."""
+    with session_scope(api.database_url) as session:
+        for media_id, at in session.execute(sa.select(Media.id, Media.ingested_at)).all():
+            session.execute(sa.update(Media).where(Media.id == media_id)
+                            .values(ingested_at=at - timedelta(seconds=seconds)))  # fmt: skip
+        session.commit()
 
 
 def test_files_are_the_platforms_records_in_pages_oldest_first(api: Api) -> None:
@@ -36,6 +49,7 @@ def test_files_are_the_platforms_records_in_pages_oldest_first(api: Api) -> None
     photo = api.ingested(os.urandom(100), kind=MediaKind.PHOTO, duration_s=None)
     other = api.ingested(os.urandom(100), kind=MediaKind.OTHER, duration_s=None)
     media = [video, audio, photo, other] + [api.ingested(os.urandom(100)) for _ in range(3)]
+    settle(api)
     supervisor = api.token("supervisor", unit_id="U1")
     seen: list[dict[str, Any]] = []
     cursor = None
@@ -87,6 +101,7 @@ def test_a_unit_unknown_here_has_its_code_without_a_name_and_case_systems_see_ca
     elsewhere = api.token("station", unit_id="U9", station_id="dock-1")
     loose = api.ingested(os.urandom(100), token=elsewhere, duration_s=None)
     in_case = api.ingested(os.urandom(100), case_no="2024-0007")
+    settle(api)
     everything = api.get("/api/v1/interop/files").json()["items"]
     assert [r["wjbh"] for r in everything] == [loose["id"], in_case["id"]]
     assert (everything[0]["jgdm"], everything[0]["dwmc"], everything[0]["wjsc"]) == (
@@ -94,3 +109,21 @@ def test_a_unit_unknown_here_has_its_code_without_a_name_and_case_systems_see_ca
     assert everything[0]["bfwz"] is None and everything[0]["sltxdwz"] is None
     cases = api.get("/api/v1/interop/files", api.token("case_system")).json()["items"]
     assert [r["wjbh"] for r in cases] == [in_case["id"]]
+
+
+def test_a_poll_is_served_only_registrations_old_enough_to_have_committed(api: Api) -> None:
+    """A registration younger than 30 s may still be one of two committing in the other
+    order of their times: it is served by a later poll, never skipped."""
+    first = api.ingested(os.urandom(100))
+    settle(api)
+    young = api.ingested(os.urandom(100))
+    page = api.get("/api/v1/interop/files").json()
+    assert [r["wjbh"] for r in page["items"]] == [first["id"]]
+    # Asking past it explicitly changes nothing; once it is old enough, the next poll from
+    # the last record held gets it.
+    held = page["items"][-1]["scsj"]
+    later = api.get("/api/v1/interop/files", params={"start": held, "end": "2999-01-01T00:00:00Z"})
+    assert [r["wjbh"] for r in later.json()["items"]] == [first["id"]]
+    settle(api)  # (moves the first back as far again: it is now before `held`)
+    again = api.get("/api/v1/interop/files", params={"start": held}).json()
+    assert [r["wjbh"] for r in again["items"]] == [young["id"]]

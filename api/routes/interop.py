@@ -15,7 +15,7 @@ like every other path under /api/v1.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -25,7 +25,7 @@ from api.deps import CurrentToken, SessionDep, roles, secured_router
 from api.scope import media_scope
 from storage.catalogue import media_repo, unit_repo
 from storage.catalogue.errors import InvalidCursor
-from storage.catalogue.models import Media
+from storage.catalogue.models import Media, utc_now
 from wire.media_kinds import MediaKind
 from wire.moments import Moment
 from wire.zones import SHOWN_ZONE
@@ -33,6 +33,11 @@ from wire.zones import SHOWN_ZONE
 router: APIRouter = secured_router("/api/v1/interop", ["interop"])
 
 INTEROP_READERS = ("case_system", "supervisor", "admin")
+
+SETTLE = timedelta(seconds=30)
+"""A poll is served registrations at least this old. Two registrations can commit in the
+other order of their times: a platform that went past the later one would never be served
+the earlier one if it could see registrations still being committed."""
 FileType = Literal[0, 1, 2, 3, 4]
 FILE_TYPES: dict[str, FileType] = {
     MediaKind.VIDEO: 0,
@@ -79,12 +84,16 @@ def files(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> FilePage:
     """Per-file records of the media registered in [`start`, `end`), oldest registration
-    first: a platform passes the `scsj` of the last record it holds (or `next_cursor`) to
-    get what is new. Unit-scoped like the media search; a case_system sees media in cases
+    first, and at least SETTLE (30 s) ago: a platform passes the `scsj` of the last record
+    it holds (or `next_cursor`) to get what is new. Unit-scoped like the media search; a case_system sees media in cases
     only. 422 for `end` not after `start` or a cursor this api did not hand out."""
     if start is not None and end is not None and end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail="`end` must be after `start`")  # fmt: skip
+    settled = utc_now() - SETTLE
+    end = settled if end is None or end > settled else end
+    if start is not None and start >= end:
+        return FilePage(items=[], next_cursor=None)
     try:
         page = media_repo.registered_between(
             session, start, end, limit=limit, cursor=cursor, scope=media_scope(token)
