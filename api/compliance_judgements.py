@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+import api.schemas
 import rules.compliance
 import rules.coverage
 from api.routes.recording_rules import effective_rules
@@ -117,7 +118,8 @@ def _code_version() -> str:
     """Changes whenever the judging code or the answer's shape does, so that an upgrade
     judges everything again instead of serving what older code concluded."""
     digest = hashlib.blake2b(digest_size=16)
-    for module in (rules.compliance, rules.coverage, compliance_repo, sys.modules[__name__]):
+    for module in (rules.compliance, rules.coverage, compliance_repo, api.schemas,
+                   sys.modules[__name__]):  # fmt: skip
         digest.update(inspect.getsource(module).encode())
     digest.update(json.dumps(EventOut.model_json_schema(), sort_keys=True).encode())
     return digest.hexdigest()

@@ -130,3 +130,26 @@ def test_events_days_apart_are_judged_from_separate_reads_of_footage() -> None:
     bunches = [[e.event_id for e in b] for b in _bunches(events)]
     assert bunches == [["E0", "E0.5", "E10", "E100"], ["E200"]]
     assert list(_bunches([])) == []
+
+
+def test_an_event_judged_again_alone_still_sees_its_whole_recording(api: Api) -> None:
+    """An event inside a join of a recording whose next part lies hours later: judged with
+    the rest of the period or alone after a dock of that day, the recording is one piece."""
+    scene = build(api)
+    supervisor = api.token("supervisor", unit_id="FJ")
+    start = NOW - 78 * H - 50 * M
+    scene.put("/api/v1/cases/C-JOIN", {"title": "录像中段", "unit_id": "PCS1", "events": [
+        _event("in-join", "dispatch_110", ["100001"], start, start + 20 * M)]})  # fmt: skip
+    first = scene.footage("in-join", "BC-1", NOW - 80 * H, NOW - 79 * H)
+    second = scene.footage("in-join", "BC-1", NOW - 76 * H, NOW - 75 * H)
+    _join(scene, "rec-in-join", first, second, gap_s=3 * 3600)
+    # Covered (docked now, days after: late, but covered).
+    judged = events_of(report(api, supervisor))["in-join"]
+    assert (judged["status"], judged["coverage"]) == ("late", 1.0)
+
+    # Another officer's clip of that day: the day's events are judged again, on their own.
+    scene.footage("elsewhere", "BC-3", start, start + 5 * M)
+    body = same_as_from_nothing(api, supervisor)
+    assert (events_of(body)["in-join"]["status"], events_of(body)["in-join"]["coverage"]) == (
+        "late", 1.0)  # fmt: skip
+    assert events_of(body)["in-join"]["media_ids"] == sorted([first, second])

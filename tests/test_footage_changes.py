@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from storage.catalogue import footage_changes, media_repo, recording_repo
+from storage.catalogue import footage_changes, judgement_repo, media_repo, recording_repo
 from storage.catalogue.models import CaseMedia, FootageChange, Media
 from storage.catalogue.recording_repo import JoinRef, PartRef
 from tests.ingest_records import make_record
@@ -106,3 +107,23 @@ def test_a_clock_decades_wrong_marks_every_day_at_once(session: Session) -> None
     assert everything == seq
     # The days it spanned before are marked; the thirty years it spans now are not, one by one.
     assert days == {D9: seq, D10: seq}
+
+
+def test_a_medium_whose_time_does_not_read_can_still_be_changed_and_counted(
+    session: Session, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's typed columns refuse such values when they are written")
+    media = clip(session, LATE)
+    session.execute(text("UPDATE media SET recorded_start = '2025-03-10 上午' WHERE id = :id"),
+                    {"id": media.id})  # fmt: skip
+    session.commit()
+    session.expire_all()
+    again = session.get(Media, media.id)
+    assert again is not None
+    before = marks(session)
+    again.classification = "non_evidential"
+    session.commit()  # a medium with no time that reads is no footage placed on a day
+    assert marks(session) == before
+    # Counting the days it seems to lie in leaves it out rather than failing.
+    assert judgement_repo.count_days(session, [D9, D10]) == {D9: [], D10: []}

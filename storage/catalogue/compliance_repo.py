@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from rules.compliance import EventFacts, Footage, MediaCount, Part
 from storage.catalogue.media_repo import longest_span
-from storage.catalogue.models import Case, CaseEvent, CaseMedia, Media
+from storage.catalogue.models import Case, CaseEvent, CaseMedia, Media, Recording
 
 COVERING_KINDS = ("video", "audio")
 """What can cover an event: photos are instants, other files play nowhere."""
@@ -78,9 +78,11 @@ def footage_touching(
     device_ids: Collection[str],
 ) -> list[Footage]:
     """The pieces of footage by `officer_ids` or on `device_ids` that touch `[lo, hi]`: a
-    recording's parts as one piece (from its first part's start to its last's end), a
-    medium outside any recording on its own."""
-    earliest = lo - longest_span(session)
+    recording's parts as one piece (from its first part's start to its last's end, all of
+    its parts whatever the window), a medium outside any recording on its own."""
+    # Every part of a recording that touches the window starts within its longest span of
+    # it; the pieces are then kept by where they reach, not where their parts lie.
+    reach = max(longest_span(session), _longest_recording(session))
     # One row per piece, grouped by the catalogue: a bureau-year is half a million media
     # but a fraction of that in recordings and clips.
     piece = func.coalesce(Media.recording_id, Media.id)
@@ -103,12 +105,12 @@ def footage_touching(
             .where(
                 Media.kind.in_(COVERING_KINDS),
                 Media.sidecar_of_sha256.is_(None),
-                Media.recorded_start >= earliest,
-                Media.recorded_start <= hi,
-                stop >= lo,
+                Media.recorded_start >= lo - reach,
+                Media.recorded_start <= hi + reach,
                 chunk,
             )
             .group_by(piece, Media.officer_id, Media.device_id, Media.unit_id)
+            .having(func.min(Media.recorded_start) <= hi, func.max(stop) >= lo)
         )
         rows = session.execute(stmt)
         for key, officer, device, unit, first, last, stored, ids, first_stored, recording in rows:
@@ -125,6 +127,18 @@ def footage_touching(
                                 stored_at=max(seen.stored_at, stored))  # fmt: skip
             pieces[(key, officer, device)] = found
     return list(pieces.values())
+
+
+def _longest_recording(session: Session) -> timedelta:
+    """The longest span of any recording (its parts' hull; a second for rounding)."""
+    if session.get_bind().dialect.name == "sqlite":
+        span = (
+            func.julianday(Recording.recorded_end) - func.julianday(Recording.recorded_start)
+        ) * 86400.0
+    else:
+        span = func.extract("epoch", Recording.recorded_end - Recording.recorded_start)
+    longest = session.scalar(select(func.max(span)))
+    return timedelta(seconds=float(longest or 0) + 1)
 
 
 def with_parts(session: Session, pieces: Sequence[Footage]) -> list[Footage]:

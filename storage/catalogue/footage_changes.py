@@ -12,7 +12,9 @@ counter before reading footage either sees a change or sees a later mark for it.
 
 Only objects a Session flushes are seen, not UPDATE or DELETE statements run through it.
 Anything else that changes media or case links (such a statement, a bulk load, a data
-migration) must empty `event_judgement` and `day_tally` as it does.
+migration) must empty `event_judgement` and `day_tally` as it does. Those two may be
+emptied at any time; the counter and the marks must not be reset without emptying them
+too (kept rows stamped with a higher value would then pass for current).
 """
 
 from __future__ import annotations
@@ -61,9 +63,11 @@ def _mark_changed_footage(session: Session, _context: object, _instances: object
     if not (spans or in_db or parts):
         return
     connection = session.connection()
+    # The counter row first: once its lock is held, every earlier writer has committed and
+    # the stored spans read next are what they left.
+    seq = bump(connection, "footage")
     spans += _stored_spans(connection, in_db, parts)
-    if spans:
-        mark(connection, spans)
+    mark(connection, spans, seq)
 
 
 def _touched(media: Media, spans: list[Span], parts: dict[str, list[Span]]) -> None:
@@ -90,9 +94,11 @@ def _changed(media: Media) -> bool:
 
 
 def _span_of(start: datetime | None, end: datetime | None) -> list[Span]:
-    if start is None:
-        return []  # no recorded time: no footage the report places
-    return [(start, max(start, end or start))]
+    if not isinstance(start, datetime):
+        return []  # no recorded time (or none that reads): no footage the report places
+    if not isinstance(end, datetime):
+        end = start
+    return [(start, max(start, end))]
 
 
 def _stored_spans(
@@ -128,9 +134,8 @@ def _stored_spans(
     return found
 
 
-def mark(connection: Connection, spans: Iterable[Span]) -> None:
-    """Take the next counter value and write it on every day the spans cover."""
-    seq = bump(connection, "footage")
+def mark(connection: Connection, spans: Iterable[Span], seq: int) -> None:
+    """Write the counter value `seq` on every day the spans cover."""
     days: set[date] = set()
     everything = False
     for start, end in spans:
@@ -151,7 +156,10 @@ def days_of(start: datetime, end: datetime) -> list[date]:
 
 def current_seq(session: Session) -> int:
     """The counter as committed: read it before reading the footage a judgement uses."""
-    return session.scalars(select(ChangeCounter.value).where(ChangeCounter.name == "footage")).one()
+    found = session.scalars(
+        select(ChangeCounter.value).where(ChangeCounter.name == "footage")
+    ).one_or_none()
+    return found or 0
 
 
 def changes_between(session: Session, first: date, last: date) -> tuple[dict[date, int], int]:

@@ -106,7 +106,10 @@ def count_days(session: Session, days: Collection[date]) -> dict[date, list[Medi
             .group_by(day, Media.unit_id, Media.officer_id)
         )
         for on, unit, officer, count, done in session.execute(stmt):
-            on = on if isinstance(on, date) else date.fromisoformat(on)
+            if isinstance(on, str):
+                on = date.fromisoformat(on)
+            if on not in found:
+                continue  # a time SQLite cannot read as one (api/schemas.py shows it)
             found[on].append(MediaCount(unit, officer, count, int(done or 0)))
     return found
 

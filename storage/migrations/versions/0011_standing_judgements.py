@@ -1,7 +1,9 @@
 """What the compliance report keeps between requests: each event's last judgement, each
 day's media counts, and the counter and per-day marks that say when footage changed.
 
-All of it can be computed again from the rest of the catalogue: dropping it loses nothing.
+The judgements and counts can be made again from the rest of the catalogue: emptying
+`event_judgement` and `day_tally` loses nothing. The counter and the marks are not to be
+reset while those hold rows (storage/catalogue/footage_changes.py).
 
 Revision ID: 0011
 Revises: 0010
