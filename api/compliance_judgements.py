@@ -97,7 +97,7 @@ _was_enabled = False
 def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while a report is made. A bureau-year makes hundreds of
     thousands of objects that all live until the answer is written, and the collector would
-    walk them again at each of its passes: half a second of two. They hold no cycles, so
+    walk them again at each of its passes (half a second of two). They hold no cycles, so
     reference counting frees them; the collector resumes when the last report is done."""
     global _paused, _was_enabled
     with _paused_lock:
