@@ -126,6 +126,15 @@ def test_the_equipment_report_as_csv_and_xlsx(api: Api) -> None:
     assert rows[0][:3] == ("单位编号", "单位名称", "设备类型")
     fj_camera = next(r for r in rows if r[0] == "FJ" and r[2] == "执法记录仪")
     assert fj_camera[6:10] == (43, 32, round(32 / 43, 4), 12)
+    # Usage per unit (with those below it), and the devices that did not dock.
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["装备配备", "使用率", "闲置设备"]
+    usage = list(book["使用率"].iter_rows(values_only=True))
+    assert usage[0] == ("单位编号", "单位名称", "统计开始", "统计结束", "在用数",
+                        "期间采集设备数", "使用率")  # fmt: skip
+    assert {r[0]: r[4:6] for r in usage[1:]} == {"FJ": (35, 2), "P1": (31, 1), "P2": (4, 1)}
+    idle = list(book["闲置设备"].iter_rows(values_only=True))
+    assert ("BC-P1-1", "期间未采集") in idle and len(idle) == 1 + 32 + 1
 
 
 def test_standards_are_validated_and_kept_within_the_callers_units(api: Api) -> None:

@@ -165,6 +165,12 @@ COLUMNS = [
     Column("required", "应配数"), Column("active", "在用数"), Column("rate", "配备率"),
     Column("shortfall", "缺口"),
 ]  # fmt: skip
+USAGE_COLUMNS = [
+    Column("unit_id", "单位编号"), Column("name", "单位名称"), Column("start", "统计开始"),
+    Column("end", "统计结束"), Column("active", "在用数"), Column("docked", "期间采集设备数"),
+    Column("rate", "使用率"),
+]  # fmt: skip
+IDLE_COLUMNS = [Column("device_id", "设备编号"), Column("state", "情况")]
 KIND_NAMES = {"body_camera": "执法记录仪", "handheld_terminal": "手持执法终端",
               "interview_room": "询问室录像设备"}  # fmt: skip
 PER_NAMES = {"officer": "民警", "on_duty_officer": "在岗民警"}
@@ -251,5 +257,13 @@ def _file(report: EquipmentOut, file_format: Literal["csv", "xlsx"]) -> Response
         for unit in report.units
         for row in unit.rows
     ]  # fmt: skip
-    return table_file([Sheet("装备配备", COLUMNS, rows)], name=f"装备配备_{report.unit_id}",
-                      file_format=file_format)  # fmt: skip
+    usage = [
+        {"unit_id": unit.unit_id, "name": unit.name, **unit.usage.model_dump()}
+        for unit in report.units
+    ]
+    idle = [{"device_id": d, "state": "从未采集"} for d in report.never_docked] + [
+        {"device_id": d, "state": "期间未采集"} for d in report.idle
+    ]
+    sheets = [Sheet("装备配备", COLUMNS, rows), Sheet("使用率", USAGE_COLUMNS, usage),
+              Sheet("闲置设备", IDLE_COLUMNS, idle)]  # fmt: skip
+    return table_file(sheets, name=f"装备配备_{report.unit_id}", file_format=file_format)
