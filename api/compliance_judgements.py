@@ -214,11 +214,11 @@ def _part_by_part(
     a recording behind it was not registered all at once (stored whole, footage is as late
     as its last part; part by part it can only have qualified sooner)."""
     late = {m for r in results if r.status == "late" for m in r.media_ids}
-    if not any(f.stored_from is not None and late.intersection(f.media_ids) for f in footage):
+    behind = [f for f in footage if late.intersection(f.media_ids)]
+    if not any(f.stored_from is not None for f in behind):
         return results
-    footage = compliance_repo.with_parts(
-        session, [f for f in footage if late.intersection(f.media_ids)]
-    ) + [f for f in footage if not late.intersection(f.media_ids)]
+    others = [f for f in footage if not late.intersection(f.media_ids)]
+    footage = compliance_repo.with_parts(session, behind) + others
     again = report([r.event for r in results if r.status == "late"], footage, rules.__getitem__)
     redone = {(r.event.case_no, r.event.event_id): r for r in again}
     return [redone.get((r.event.case_no, r.event.event_id), r) for r in results]
@@ -235,8 +235,8 @@ def _bunches(events: Sequence[EventFacts]) -> Iterator[list[EventFacts]]:
         if bunch and event.start > reach + BUNCH_GAP:
             yield bunch
             bunch = []
+        reach = max(reach, event.end) if bunch else event.end
         bunch.append(event)
-        reach = max(reach, event.end) if len(bunch) > 1 else event.end
     if bunch:
         yield bunch
 

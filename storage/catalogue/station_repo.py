@@ -29,21 +29,20 @@ def record_heartbeat(
     session: Session, station_id: str, beat: Heartbeat, *, now: datetime, client: str | None
 ) -> Station:
     """Keep `beat` as the station's last state; commit. Raises CatalogueError."""
-    for attempt in (1, 2):
-        try:
-            return _record(session, station_id, beat, now=now, client=client)
-        except IntegrityError:
-            # Its first heartbeat sent twice at once (a retry that crossed the first): the
-            # other one made the row, and the second attempt updates it.
-            session.rollback()
-            if attempt == 2:
-                raise CatalogueError(f"could not record the heartbeat of {station_id!r}") from None
-        except SQLAlchemyError as exc:
-            session.rollback()
-            raise CatalogueError(
-                f"could not record the heartbeat of {station_id!r}: {exc}"
-            ) from exc
-    raise AssertionError("unreachable")
+    try:
+        return _record(session, station_id, beat, now=now, client=client)
+    except IntegrityError:
+        # Its first heartbeat sent twice at once (a retry that crossed the first): the
+        # other one made the row, which this second attempt updates.
+        session.rollback()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise CatalogueError(f"could not record the heartbeat of {station_id!r}: {exc}") from exc
+    try:
+        return _record(session, station_id, beat, now=now, client=client)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise CatalogueError(f"could not record the heartbeat of {station_id!r}: {exc}") from exc
 
 
 def _record(
