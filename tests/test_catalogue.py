@@ -289,3 +289,37 @@ def test_the_token_migration_names_stations_and_ends_tokens_that_never_expire(
     assert tokens["t3"].expires_at - datetime.now(UTC) <= timedelta(hours=12)
     assert tokens["t4"].expires_at is None
     engine.dispose()
+
+
+def test_recordings_made_before_0012_get_their_span(database_url: str) -> None:
+    """The compliance report reads footage as far around events as the longest recording
+    reaches: recordings already in the catalogue must count, and one without times (or
+    whose end precedes its start) spans nothing."""
+    config = _alembic_config(database_url)
+    command.upgrade(config, "0011")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for rid, start, end in (
+                ("long", T0, T0 + timedelta(hours=3, seconds=1.5)),
+                ("backwards", T0, T0 - timedelta(minutes=1)),
+                ("timeless", None, None),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO recording (id, device_id, station_id, recorded_start,"
+                        " recorded_end, part_ids, joins, created_at, updated_at)"
+                        " VALUES (:id, 'd', 's', :start, :end, '[]', '[]', :t, :t)"
+                    ),
+                    {"id": rid, "start": start, "end": end, "t": T0},
+                )
+        upgrade(database_url)
+        with engine.connect() as connection:
+            spans: dict[str, float | None] = dict(
+                connection.execute(text("SELECT id, recorded_span_s FROM recording")).all()
+            )
+    finally:
+        engine.dispose()
+    assert spans["long"] == pytest.approx(10_801.5, abs=1e-3)
+    assert spans["backwards"] == 0
+    assert spans["timeless"] is None

@@ -131,14 +131,8 @@ def footage_touching(
 
 def _longest_recording(session: Session) -> timedelta:
     """The longest span of any recording (its parts' hull; a second for rounding)."""
-    if session.get_bind().dialect.name == "sqlite":
-        span = (
-            func.julianday(Recording.recorded_end) - func.julianday(Recording.recorded_start)
-        ) * 86400.0
-    else:
-        span = func.extract("epoch", Recording.recorded_end - Recording.recorded_start)
-    longest = session.scalar(select(func.max(span)))
-    return timedelta(seconds=float(longest or 0) + 1)
+    longest = session.scalar(select(func.max(Recording.recorded_span_s)))
+    return timedelta(seconds=(longest or 0) + 1)
 
 
 def with_parts(session: Session, pieces: Sequence[Footage]) -> list[Footage]:

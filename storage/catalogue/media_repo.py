@@ -315,14 +315,20 @@ def search(
         stmt = stmt.where(scope)
     if cursor is not None:
         stmt = stmt.where(_past_cursor(cursor, newest_first=True))
-    newest = Media.ingested_at.desc()
+    newest = (Media.ingested_at.desc(), Media.id.desc())
     if _narrow(filters):
-        # A few weeks of recorded time are a few thousand media at most: read them through
-        # a recorded_start index and sort. Ordered by the bare column, PostgreSQL walks
-        # ingestion order instead, through everything ingested since (a week in May,
-        # asked in December: 350 ms, not 20). The coalesce hides that index from it.
-        newest = func.coalesce(Media.ingested_at, Media.ingested_at).desc()
-    stmt = stmt.order_by(newest, Media.id.desc()).limit(limit + 1)
+        # A few weeks of recorded time are some thousands of media: read them through the
+        # index on (recorded_start, recorded_end, unit_id, ingested_at, id), which holds
+        # all that such a search filters and sorts by, and fetch the page's rows only.
+        # Ordered by the bare column, PostgreSQL walks ingestion order instead, through
+        # everything ingested since (a week in May, asked in December: 350 ms); the
+        # coalesce hides that index from it. Sorted as whole rows, a week of all units
+        # was 22 ms in the database; as index entries, 6.
+        page = stmt.with_only_columns(Media.id).order_by(
+            func.coalesce(Media.ingested_at, Media.ingested_at).desc(), Media.id.desc()
+        )
+        stmt = select(Media).where(Media.id.in_(page.limit(limit + 1).scalar_subquery()))
+    stmt = stmt.order_by(*newest).limit(limit + 1)
     rows = list(session.scalars(stmt.options(joinedload(Media.case_links))).unique())
     items = rows[:limit]
     next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None

@@ -153,7 +153,10 @@ class Media(Base):
         Index(None, "officer_id", "recorded_start"),
         Index(None, "device_id", "recorded_start"),
         Index(None, "unit_id", "recorded_start"),
-        Index(None, "recorded_start"),
+        # A time window of any unit's media, newest ingested first, answered from the
+        # index alone (media_repo.search); its first column serves every recorded_start
+        # range.
+        Index(None, "recorded_start", "recorded_end", "unit_id", "ingested_at", "id"),
         Index(None, "kind"),
         Index(None, "recording_id"),
         Index(None, "sidecar_of_sha256"),
@@ -355,13 +358,20 @@ class Recording(Base):
     proxies. The parts' originals stay untouched; each part names it in `recording_id`."""
 
     __tablename__ = "recording"
-    __table_args__ = (Index(None, "device_id", "recorded_start"),)
+    __table_args__ = (
+        Index(None, "device_id", "recorded_start"),
+        # The compliance report reads footage near events by how far a recording can
+        # reach (compliance_repo.footage_touching): max(recorded_span_s) is one index probe.
+        Index(None, "recorded_span_s"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(128))
     station_id: Mapped[str] = mapped_column(String(128))
     recorded_start: Mapped[datetime | None]
     recorded_end: Mapped[datetime | None]
+    recorded_span_s: Mapped[float | None] = mapped_column(Float)
+    """Seconds from recorded_start to recorded_end (None without a start)."""
     part_ids: Mapped[list[str]] = mapped_column(JSON)
     """Media ids of the parts, in recording order."""
     joins: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

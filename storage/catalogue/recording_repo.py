@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.catalogue.errors import CatalogueError
+from storage.catalogue.media_repo import recorded_span
 from storage.catalogue.models import Media, Recording, utc_now
 
 
@@ -105,6 +106,7 @@ def put(
         recording.station_id = station_id
         recording.recorded_start = min(starts, default=None)
         recording.recorded_end = max(ends, default=None)
+        recording.recorded_span_s = recorded_span(recording.recorded_start, recording.recorded_end)
         recording.part_ids = ids
         recording.joins = [{"before": j.before, "after": j.after, "gap_s": j.gap_s} for j in joins]
         recording.merged_proxy_key = merged.key if merged else None
