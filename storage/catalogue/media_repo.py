@@ -315,7 +315,6 @@ def search(
         stmt = stmt.where(scope)
     if cursor is not None:
         stmt = stmt.where(_past_cursor(cursor, newest_first=True))
-    newest = (Media.ingested_at.desc(), Media.id.desc())
     if _narrow(filters):
         # A few weeks of recorded time are some thousands of media: read them through the
         # index on (recorded_start, recorded_end, unit_id, ingested_at, id), which holds
@@ -328,7 +327,7 @@ def search(
             func.coalesce(Media.ingested_at, Media.ingested_at).desc(), Media.id.desc()
         )
         stmt = select(Media).where(Media.id.in_(page.limit(limit + 1).scalar_subquery()))
-    stmt = stmt.order_by(*newest).limit(limit + 1)
+    stmt = stmt.order_by(Media.ingested_at.desc(), Media.id.desc()).limit(limit + 1)
     rows = list(session.scalars(stmt.options(joinedload(Media.case_links))).unique())
     items = rows[:limit]
     next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
