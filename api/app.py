@@ -16,9 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.audit_schedule import AuditCheckpoints
 from api.deps import check_secured
-from api.gate import Gate
-from api.routes import health, ingest, media
+from api.fixity_schedule import FixityRuns
+from api.gate import Gate, audit_failures
+from api.retention_schedule import RetentionRuns
+from api.routes import audit, health, ingest, keys, media
 from api.routes.cases import router as cases_router
 from api.routes.compliance import router as compliance_router
 from api.routes.custody import router as custody_router
@@ -28,14 +31,24 @@ from api.routes.equipment import router as equipment_router
 from api.routes.interop import router as interop_router
 from api.routes.metrics import metrics_registry
 from api.routes.metrics import router as metrics_router
+from api.routes.receipts import media_router as media_receipts_router
+from api.routes.receipts import receipts_router
+from api.routes.receipts import stations_router as station_keys_router
 from api.routes.recording_rules import router as recording_rules_router
 from api.routes.recordings import router as recordings_router
+from api.routes.retention import cases_router as case_holds_router
+from api.routes.retention import media_router as media_retention_router
+from api.routes.retention import requests_router as deletion_requests_router
 from api.routes.stations import router as stations_router
 from api.routes.units import router as units_router
 from api.routes.warnings import router as warnings_router
+from api.schedules import Schedule
 from api.settings import ApiSettings
+from storage.catalogue import key_repo
 from storage.catalogue.db import check_schema, make_engine, make_session_factory
 from storage.catalogue.errors import CatalogueError
+from storage.catalogue.models import utc_now
+from storage.key_file import load_or_create_key
 from storage.object_store import ObjectStore, open_store
 
 log = logging.getLogger(__name__)
@@ -43,18 +56,39 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> FastAPI:
     """The api over the catalogue at `settings.database_url` and the object store `store`
-    (opened from `settings.storage_url` when not given).
+    (opened from `settings.storage_url` when not given), signing with the key at
+    `settings.api_signing_key_file` (made there if missing).
 
-    Start-up raises storage.catalogue.errors.SchemaNotCurrent when the catalogue has not
-    been migrated, CatalogueError when it cannot be reached.
+    Raises storage.key_file.KeyFileError when the key cannot be read or made. Start-up
+    raises storage.catalogue.errors.SchemaNotCurrent when the catalogue has not been
+    migrated, CatalogueError when it cannot be reached.
     """
     engine = make_engine(settings.database_url)
+    signing_key = load_or_create_key(settings.api_signing_key_file)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await to_thread.run_sync(check_schema, engine)
-            yield
+            await to_thread.run_sync(_register_key, app)
+            checkpoints = AuditCheckpoints(app.state.session_factory, app.state.store, signing_key)
+            schedules = [
+                Schedule(
+                    "audit-checkpoints",
+                    settings.audit_checkpoint_interval_s,
+                    checkpoints.sign_if_moved,
+                ),
+                Schedule("fixity", settings.fixity_interval_s, app.state.fixity.run_once),
+                Schedule("retention", settings.retention_interval_s, app.state.retention.run_once),
+            ]
+            for schedule in schedules:
+                schedule.start()
+            try:
+                yield
+            finally:
+                for schedule in schedules:
+                    await to_thread.run_sync(schedule.stop)
+                await to_thread.run_sync(checkpoints.sign_if_moved)
         finally:
             engine.dispose()
 
@@ -68,7 +102,11 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.state.session_factory = make_session_factory(engine)
     app.state.store = store if store is not None else open_store(settings.storage_url)
     app.state.settings = settings  # read by routes for tunables (association tolerance)
+    app.state.signing_key = signing_key
+    app.state.fixity = FixityRuns(engine, app.state.session_factory, app.state.store, settings)
+    app.state.retention = RetentionRuns(engine, app.state.session_factory, app.state.store)
     app.state.metrics = metrics_registry(app.state.session_factory, settings)
+    app.state.audit_failures = audit_failures(app.state.metrics)
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(media.router)
@@ -85,6 +123,14 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(stations_router)
     app.include_router(interop_router)
     app.include_router(metrics_router)
+    app.include_router(audit.router)
+    app.include_router(media_retention_router)
+    app.include_router(case_holds_router)
+    app.include_router(deletion_requests_router)
+    app.include_router(station_keys_router)
+    app.include_router(receipts_router)
+    app.include_router(media_receipts_router)
+    app.include_router(keys.router)
     check_secured(app)
     app.add_middleware(Gate)
     app.add_exception_handler(SQLAlchemyError, _catalogue_unavailable)
@@ -92,6 +138,11 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.add_exception_handler(Exception, _server_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     return app
+
+
+def _register_key(app: FastAPI) -> None:
+    with app.state.session_factory() as session:
+        key_repo.register(session, "api", "api", app.state.signing_key.public_key(), now=utc_now())
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:

@@ -17,9 +17,10 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
-from api.principal import Principal
+from api.principal import Principal, actor_of
 from api.problems import unavailable
 from storage.catalogue import custody_repo
+from storage.catalogue.audit_repo import Actor
 from storage.catalogue.custody_repo import Caller
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import CustodyEventKind, CustodyOutcome, Media
@@ -29,11 +30,6 @@ log = logging.getLogger(__name__)
 _CLIENT_MAX = 64
 
 
-def actor_of(token: Principal) -> str:
-    """How a token is named in the records: its name, or `token:ID` when it has none."""
-    return token.name or f"token:{token.id}"
-
-
 def caller(request: Request, token: Principal) -> Caller:
     """Who is asking, and from which address (behind a reverse proxy: the proxy's, unless
     the server is run to trust its forwarding headers)."""
@@ -41,6 +37,15 @@ def caller(request: Request, token: Principal) -> Caller:
     return Caller(
         actor=actor_of(token), role=token.role, client=host[:_CLIENT_MAX] if host else None
     )
+
+
+def audit_actor(request: Request, token: Principal) -> Actor:
+    """Who is asking, as the audit trail names them."""
+    who = caller(request, token)
+    return Actor(
+        name=who.actor, token_id=token.id, role=token.role, unit_id=token.unit_id,
+        client=who.client,
+    )  # fmt: skip
 
 
 def logged_read(

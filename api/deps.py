@@ -19,6 +19,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.gate import PUBLIC_PATHS
 from api.principal import Principal
 from api.problems import COMMON_ERRORS
 from storage.catalogue.tokens import ALL_ROLES
@@ -153,7 +154,7 @@ def check_secured(app: FastAPI) -> None:
     bad = []
     for route in iter_route_contexts(app.routes):
         path = route.path or ""
-        if not path.startswith(API_PREFIX):
+        if not path.startswith(API_PREFIX) or path in PUBLIC_PATHS:
             continue
         dependant = getattr(route, "dependant", None)
         checked = dependant is not None and any(

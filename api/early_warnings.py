@@ -13,16 +13,18 @@ from api.settings import ApiSettings
 from rules.compliance import report
 from rules.warnings import (
     DeviceFacts,
+    FixityFailure,
     LateDock,
     Limits,
     StationFacts,
     Warning,
     device_warnings,
     event_warnings,
+    fixity_warnings,
     late_warnings,
     station_warnings,
 )
-from storage.catalogue import compliance_repo, station_repo, warnings_repo
+from storage.catalogue import compliance_repo, fixity_repo, station_repo, warnings_repo
 from storage.catalogue.models import DeviceKind
 
 DOCKED_KINDS = (DeviceKind.BODY_CAMERA, DeviceKind.HANDHELD_TERMINAL)
@@ -78,10 +80,16 @@ def open_warnings(
                      s.storage_total_bytes, s.storage_used_bytes, list(s.alarms or ()))
         for s in station_repo.list_stations(session)
     ]  # fmt: skip
+    fixity = [
+        FixityFailure(f.media_id, f.unit_id, f.outcome.value, f.since, f.checked_at, f.sha256,
+                      f.actual_sha256)
+        for f in fixity_repo.failing(session, units)
+    ]  # fmt: skip
     found = (
         device_warnings(facts, now, limits)
         + event_warnings(report(ended, footage, rules.__getitem__), now)
         + late_warnings(late)
         + station_warnings(stations, now, limits)
+        + fixity_warnings(fixity)
     )
     return sorted(found, key=lambda w: (w.since, w.kind, w.subject))

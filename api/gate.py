@@ -1,11 +1,22 @@
-"""The api's front door, in front of every route: a request id, and the bearer token of
-every `/api/v1` request, checked before a body is read.
+"""The api's front door, in front of every route: a request id, the bearer token of every
+`/api/v1` request, checked before a body is read, and the audit trail entry of every
+`/api/v1` request, written before its answer is sent.
 
 FastAPI reads (and parses) a request's body before it resolves a route's dependencies, so
 a token check there would let anyone make the server read and parse a body first. Here a
 request without a live token is answered 401 unread. (Bodies over the limit are refused
 413 unread by FastAPI's own `max_body_size`, set in api/app.py.) Failed authentications are
-logged with the source address, never with the token.
+logged and audited with the source address, never with the token.
+
+Auditing (storage/catalogue/audit_repo.py): each request's entry names the token, the route
+(`GET /api/v1/media/{media_id}/original`), what it acted on (the last path parameter), its
+query (a search's filters), the byte range asked for and sent, and the status answered. It
+is appended when the answer starts, so a read that cannot be audited is not served: it is
+answered 503 instead and no byte of it leaves. A change (any other method) is committed by
+its route before that; should its entry then fail to append, the change stands, the
+custody chain of the media it touched has it, and the failure is logged and counted
+(`api_audit_failures_total`) for IT to look into. A route adds facts to its entry through
+`audit_note(request, ...)`.
 """
 
 from __future__ import annotations
@@ -15,15 +26,21 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 from anyio import to_thread
+from fastapi import Request
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.principal import Principal
-from storage.catalogue import unit_repo
+from api.principal import Principal, actor_of
+from storage.catalogue import audit_repo, unit_repo
+from storage.catalogue.audit_repo import Actor, AuditRecord
+from storage.catalogue.errors import CatalogueError
+from storage.catalogue.models import AuditOutcome
 from storage.catalogue.tokens import authenticate
 
 log = logging.getLogger(__name__)
@@ -33,6 +50,29 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 
 _API = re.compile(r"^/api/v1(/|$)")
 _BEARER = re.compile(r"^Bearer +(\S+)\s*$", re.IGNORECASE)
+
+PUBLIC_PATHS = frozenset({"/api/v1/keys"})
+"""Under /api/v1 but served to anyone (unauthenticated, unaudited): the public keys that
+check signatures."""
+
+_READS = frozenset({"GET", "HEAD"})
+_CLIENT_MAX = 64
+_QUERY_VALUE_MAX = 500
+
+
+def audit_failures(registry: CollectorRegistry) -> Counter:
+    """The counter of requests whose entry could not be written, in the app's registry."""
+    return Counter(
+        "api_audit_failures",
+        "Requests whose audit trail entry could not be written (reads among them refused)",
+        ["kind"],
+        registry=registry,
+    )
+
+
+def audit_note(request: Request, **facts: Any) -> None:
+    """Add `facts` (JSON values) to the audit entry of `request`."""
+    request.state.audit_notes = {**getattr(request.state, "audit_notes", {}), **facts}
 
 
 class Gate:
@@ -54,23 +94,91 @@ class Gate:
             await send(message)
 
         headers = Headers(scope=scope)
-        if _API.match(scope["path"]):
-            principal, status, why = await to_thread.run_sync(self._authenticate, scope, headers)
-            if principal is None:
-                client = scope.get("client")
-                log.warning(
-                    "request %s: authentication failed from %s for %s %s: %s",
-                    request_id,
-                    client[0] if client else "unknown address",
-                    scope["method"],
-                    scope["path"],
-                    why,
-                )
-                extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
-                await _answer(send_with_id, status, why, extra)
-                return
-            state["principal"] = principal
-        await self.app(scope, receive, send_with_id)
+        if not _API.match(scope["path"]) or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send_with_id)
+            return
+        principal, status, why = await to_thread.run_sync(self._authenticate, scope, headers)
+        if principal is None:
+            client = _client(scope)
+            log.warning(
+                "request %s: authentication failed from %s for %s %s: %s",
+                request_id,
+                client or "unknown address",
+                scope["method"],
+                scope["path"],
+                why,
+            )
+            if status != 503:  # the catalogue that would take the entry is down
+                await self._audit(scope, headers, None, status, {"why": why}, failure_ok=True)
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+            await _answer(send_with_id, status, why, extra)
+            return
+        state["principal"] = principal
+        await self._serve_audited(scope, receive, send_with_id, headers, principal)
+
+    async def _serve_audited(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
+    ) -> None:
+        refused = False
+        started = False
+
+        async def send_audited(message: Message) -> None:
+            nonlocal refused, started
+            if refused:
+                return  # the body of an answer that was replaced by a 503
+            if message["type"] == "http.response.start":
+                started = True
+                answer = Headers(raw=message["headers"])
+                sent = {
+                    "range": answer.get("content-range"),
+                    "bytes": _int_or_none(answer.get("content-length")),
+                }
+                audited = await self._audit(scope, headers, principal, message["status"], sent)
+                if not audited and scope["method"] in _READS:
+                    refused = True
+                    await _answer(
+                        send,
+                        503,
+                        "this request could not be written to the audit trail, so it was "
+                        f"not served; try again later (request id {REQUEST_ID.get()})",
+                    )
+                    return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_audited)
+        except Exception:
+            if not started:  # answered 500 further out, past this gate
+                await self._audit(scope, headers, principal, 500, {}, failure_ok=True)
+            raise
+
+    async def _audit(
+        self,
+        scope: Scope,
+        headers: Headers,
+        principal: Principal | None,
+        status: int,
+        facts: dict[str, Any],
+        *,
+        failure_ok: bool = False,
+    ) -> bool:
+        """Append the request's entry; False when it could not be."""
+        record = _record(scope, headers, principal, status, facts)
+        factory: sessionmaker[Session] = scope["app"].state.session_factory
+        try:
+            await to_thread.run_sync(audit_repo.append_alone, factory, record)
+            return True
+        except CatalogueError:
+            kind = "read" if scope["method"] in _READS else "change"
+            scope["app"].state.audit_failures.labels(kind).inc()
+            log.exception(
+                "request %s: %s %s could not be audited%s",
+                REQUEST_ID.get(),
+                scope["method"],
+                scope["path"],
+                "" if failure_ok or kind == "read" else " (the change was made)",
+            )
+            return False
 
     def _authenticate(self, scope: Scope, headers: Headers) -> tuple[Principal | None, int, str]:
         header = headers.get("authorization")
@@ -115,3 +223,63 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0])[:_CLIENT_MAX] if client else None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _record(
+    scope: Scope,
+    headers: Headers,
+    principal: Principal | None,
+    status: int,
+    facts: dict[str, Any],
+) -> AuditRecord:
+    """The audit entry of a request answered `status`."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    params: dict[str, Any] = scope.get("path_params") or {}
+    query = QueryParams(scope.get("query_string", b""))
+    detail: dict[str, Any] = {
+        **({"path_params": params} if len(params) > 1 else {}),
+        **(
+            {"query": {k: [v[:_QUERY_VALUE_MAX] for v in query.getlist(k)] for k in query}}
+            if query
+            else {}
+        ),
+        **({"requested_range": headers["range"]} if "range" in headers else {}),
+        **{k: v for k, v in facts.items() if v is not None},
+        **scope.get("state", {}).get("audit_notes", {}),
+    }
+    actor = (
+        Actor(
+            name=actor_of(principal),
+            token_id=principal.id,
+            role=principal.role,
+            unit_id=principal.unit_id,
+            client=_client(scope),
+        )
+        if principal is not None
+        else Actor(name="anonymous", client=_client(scope))
+    )
+    return AuditRecord(
+        actor=actor,
+        action=f"{scope['method']} {template or scope['path']}",
+        target=str(list(params.values())[-1]) if params else None,
+        outcome=(
+            AuditOutcome.OK
+            if status < 400
+            else AuditOutcome.DENIED
+            if status in (401, 403)
+            else AuditOutcome.FAILED
+        ),
+        status=status,
+        detail=detail,
+        request_id=scope.get("state", {}).get("request_id"),
+    )

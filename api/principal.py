@@ -37,3 +37,8 @@ class Principal:
     def sees_unit(self, unit_id: str | None) -> bool:
         """Whether a thing filed under `unit_id` is within this caller's units."""
         return self.units is None or unit_id in self.units
+
+
+def actor_of(token: Principal) -> str:
+    """How a token is named in the records: its name, or `token:ID` when it has none."""
+    return token.name or f"token:{token.id}"

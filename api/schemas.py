@@ -179,8 +179,12 @@ class ClassificationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    classification: Literal["non_evidential"] | None = Field(
-        description="`non_evidential` (无证据价值), or null to take the judgement back"
+    classification: (
+        Literal["non_evidential", "obstruction", "major_incident", "major_case"] | None
+    ) = Field(
+        description="`non_evidential` (无证据价值); a permanent category, which keeps the "
+        "medium permanently: `obstruction` (阻碍依法执行职务), `major_incident` (重大突发事件、"
+        "群体性事件), `major_case` (其他重大、疑难复杂案件); or null to take the judgement back"
     )
     reason: Reason = Field(description="why, for the record")
 

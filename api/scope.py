@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.principal import Principal
 from storage.catalogue import unit_repo
-from storage.catalogue.models import Case, CaseMedia, Media
+from storage.catalogue.models import Case, CaseMedia, Media, MediaTombstone
 
 
 def media_scope(token: Principal) -> ColumnElement[bool]:
@@ -31,6 +31,16 @@ def media_scope(token: Principal) -> ColumnElement[bool]:
     if token.role == "case_system":
         conditions.append(Media.id.in_(select(CaseMedia.media_id)))
     return and_(true(), *conditions)
+
+
+def sees_tombstone(token: Principal, tombstone: MediaTombstone) -> bool:
+    """Whether `token` would have seen the deleted medium (as media_scope; a deleted medium
+    was in no case, so the case-handling system never saw it)."""
+    if token.role == "case_system":
+        return False
+    if token.role == "officer" and tombstone.officer_id != token.officer_id:
+        return False
+    return token.sees_unit(tombstone.unit_id)
 
 
 def visible_media_or_404(session: Session, token: Principal, media_id: str) -> Media:

@@ -44,3 +44,37 @@ class ApiSettings(BaseSettings):
         le=1,
         description="a station with less free disk than this fraction is a warning",
     )
+    api_signing_key_file: Path = Field(
+        default=Path("./var/keys/api.key"),
+        description="the api's Ed25519 private key (made at first start; keep it out of the "
+        "catalogue's backups and back it up apart): it signs audit checkpoints, custody "
+        "reports and exports",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300,
+        ge=1,
+        le=86400,
+        description="how often (seconds) the api signs the audit chain's head into the object "
+        "store, when it moved; entries newer than the last checkpoint can be cut off unseen",
+    )
+    fixity_interval_s: float = Field(
+        default=86400,
+        ge=60,
+        le=366 * 86400,
+        description="how often (seconds) the api re-reads a share of the stored originals "
+        "against their SHA-256 (one api replica at a time)",
+    )
+    fixity_period_days: float = Field(
+        default=30,
+        ge=1,
+        le=3660,
+        description="every original is re-read within this many days: each run (scheduled, "
+        "or `station fixity check`) takes the share that keeps to it",
+    )
+    retention_interval_s: float = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86400,
+        description="how often (seconds) the api deletes media whose retention period ended "
+        "and that nothing keeps (one api replica at a time)",
+    )

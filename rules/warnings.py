@@ -14,6 +14,8 @@ Kinds:
   jitter, not silence).
 - `station_low_disk`: a station with less free disk than the limit.
 - `station_alarm`: an alarm a station reports in its heartbeat.
+- `fixity_failed`: a stored original whose last fixity check found other bytes than were
+  registered, or none (open until a later check finds them whole).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ WarningKind = Literal[
     "station_silent",
     "station_low_disk",
     "station_alarm",
+    "fixity_failed",
 ]
 WARNING_KINDS: tuple[WarningKind, ...] = get_args(WarningKind)
 
@@ -155,6 +158,36 @@ def station_warnings(
             found.append(Warning("station_alarm", f"{s.station_id}/{alarm.get('code', '?')}",
                                  since, None, dict(alarm)))  # fmt: skip
     return found
+
+
+@dataclass(frozen=True)
+class FixityFailure:
+    media_id: str
+    unit_id: str | None
+    outcome: str
+    """`mismatch` or `missing` (rules/fixity.FixityOutcome)."""
+    since: datetime
+    checked_at: datetime
+    expected_sha256: str
+    actual_sha256: str | None
+
+
+def fixity_warnings(failures: Iterable[FixityFailure]) -> list[Warning]:
+    return [
+        Warning(
+            "fixity_failed",
+            f.media_id,
+            f.since,
+            f.unit_id,
+            {
+                "outcome": f.outcome,
+                "checked_at": f.checked_at.isoformat(),
+                "expected_sha256": f.expected_sha256,
+                "actual_sha256": f.actual_sha256,
+            },
+        )  # fmt: skip
+        for f in failures
+    ]
 
 
 def _moment(value: object) -> datetime | None:

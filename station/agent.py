@@ -33,6 +33,7 @@ from station.heartbeat import Heartbeats
 from station.identity_memory import recall
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
+from station.receipts import Receipt
 from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import DockObserver, DockState, StatusBoard
@@ -353,6 +354,8 @@ class Agent:
                     report_wipe(
                         row, journal=self.journal, api=self.api, station_id=self.settings.id
                     )
+                if self.importer.receipts is not None:
+                    self.importer.receipts.send_pending(self.api, self.settings.id)
             except Exception:
                 log.exception("retry round failed; trying again in %.0f s", RETRY_EVERY_S)
 
@@ -424,7 +427,7 @@ class _RetryObserver:
             self._board.registered_later(row.device_key, row.path)
 
     def failed(self, row: JournalRow, error: Exception) -> None: ...
-    def safe_to_undock(self) -> None: ...
+    def safe_to_undock(self, receipt: Receipt | None) -> None: ...
     def keep_docked(self, not_copied: list[JournalRow]) -> None: ...
 
 

@@ -90,6 +90,23 @@ class ApiClient:
             retryable=response.status_code >= 500 or response.status_code == 429,
         )
 
+    def register_station_key(self, station_id: str, public_key_pem: str) -> None:
+        """Register the key this station signs dock receipts with (idempotent)."""
+        response = self._call(
+            "PUT",
+            f"/api/v1/stations/{station_id}/key",
+            "registering the station's receipt key",
+            json={"public_key_pem": public_key_pem},
+        )
+        if response.status_code != 200:
+            raise self._refused(response, "the station's receipt key")
+
+    def send_receipt(self, signed: dict[str, Any]) -> None:
+        """Hand a signed dock receipt to the api (a retry is harmless)."""
+        response = self._call("POST", "/api/v1/receipts", "sending a dock receipt", json=signed)
+        if response.status_code not in (200, 201):
+            raise self._refused(response, "the dock receipt")
+
     def heartbeat(self, station_id: str, body: dict[str, Any]) -> None:
         """Tell the api this station's state (POST /api/v1/stations/{id}/heartbeat)."""
         response = self._call(

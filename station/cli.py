@@ -22,13 +22,19 @@ from ingest.encoders import EncoderUnavailable, choose_encoder, encoder_works
 from ingest.ffmpeg_run import kill_running
 from station.api_client import ApiClient
 from station.backlog import Backlog, DerivedOutcome
+from station.cli_audit import audit_app
+from station.cli_fixity import fixity_app
+from station.cli_receipt import receipt_app
+from station.cli_retention import retention_app
 from station.importer import Importer, ImportOptions
 from station.journal import Journal, JournalBusy, JournalRow
 from station.pipeline import Pipeline
 from station.progress import ImportResult, RichImportProgress, describe_error, print_summary
+from station.receipts import ReceiptBook
 from station.recordings import Recordings
 from station.settings import StationSettings
 from station.status import StatusBoard
+from storage.key_file import KeyFileError
 from storage.object_store import ObjectStore, open_store
 from wire.media_kinds import MediaKind
 from wire.zones import SHOWN_ZONE
@@ -38,6 +44,10 @@ token_app = typer.Typer(help="api tokens", no_args_is_help=True)
 db_app = typer.Typer(help="the catalogue database", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(fixity_app, name="fixity")
+app.add_typer(retention_app, name="retention")
+app.add_typer(receipt_app, name="receipt")
 
 console = Console()
 
@@ -74,6 +84,14 @@ def open_pipeline(
     )
 
 
+def open_receipts(settings: StationSettings) -> ReceiptBook:
+    """The station's dock receipts and the key that signs them (made at first start)."""
+    try:
+        return ReceiptBook.open(settings.state_dir, settings.receipt_key_path())
+    except KeyFileError as exc:
+        raise _fail(f"无法读取或创建采集站签名密钥：{exc}") from exc
+
+
 def import_volume(
     settings: StationSettings,
     volume: Path,
@@ -101,12 +119,14 @@ def import_volume(
     try:
         pipeline = open_pipeline(settings, journal, store, api)
         recordings = Recordings(journal, store, api, settings.state_dir / "recordings")
+        receipts = open_receipts(settings)
         with (
-            Importer(pipeline) as importer,
+            Importer(pipeline, receipts=receipts) as importer,
             RichImportProgress(console) as progress,
         ):
             quarantined = importer.sweep_staging()
             report = importer.run(volume, options, progress, finish_leftovers=True)
+            receipts.send_pending(api, settings.id)
             recordings.assemble_all()  # at once, without merged proxies where they wait
             if not originals_only:  # this import's files, and the staged ones it finished
                 ours = [o.row_id for o in report.outcomes if o.row_id is not None]
@@ -569,7 +589,9 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
             if probed is not None and probed.kind in (MediaKind.VIDEO, MediaKind.AUDIO):
                 recordings.assemble(row.device_key)  # only recordings are made of segments
 
-        with Importer(pipeline, on_registered=lambda _row: backlog.wake()) as importer:
+        with Importer(
+            pipeline, on_registered=lambda _row: backlog.wake(), receipts=open_receipts(settings)
+        ) as importer:
             backlog = Backlog(pipeline, on_finished=assemble, yield_to=importer.copying)
             for moved in importer.sweep_staging():
                 board.add_station_error(

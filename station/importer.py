@@ -31,6 +31,7 @@ from ingest.scan import INCOMPLETE_REASONS, FoundFile, ScanResult, SkippedEntry,
 from station.facts import ClockSet, DerivedStage, DockFacts
 from station.journal import FileState, JournalRow
 from station.pipeline import Pipeline, advance_evidence, stage
+from station.receipts import DockOfReceipt, Receipt, ReceiptBook
 from storage.durable import sha256_file
 from wire.media_kinds import MediaKind
 
@@ -114,7 +115,9 @@ class ImportObserver(Protocol):
     def copied_bytes(self, row: JournalRow, n: int) -> None: ...
     def reached(self, row: JournalRow, state: FileState) -> None: ...
     def failed(self, row: JournalRow, error: Exception) -> None: ...
-    def safe_to_undock(self) -> None: ...
+    def safe_to_undock(self, receipt: Receipt | None) -> None:
+        """Every file is staged; `receipt` is the dock's signed receipt, if one was made."""
+
     def keep_docked(self, not_copied: list[JournalRow]) -> None: ...
 
 
@@ -138,6 +141,8 @@ class ImportReport:
     """From the start until the last original was registered (or had failed)."""
     originals_registered_at: datetime | None = None
     quarantined: list[str] = field(default_factory=list)
+    receipt: Receipt | None = None
+    """The dock's signed receipt, once every file was staged."""
 
     @property
     def ok(self) -> bool:
@@ -157,8 +162,12 @@ class Importer:
         *,
         on_registered: Callable[[JournalRow], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        receipts: ReceiptBook | None = None,
     ) -> None:
+        """`receipts`: where each dock's receipt is signed and kept once every file of it is
+        staged (none without)."""
         self._p = pipeline
+        self._receipts = receipts
         self._journal = pipeline.journal
         self._staging_root = pipeline.staging_root
         self._on_registered = on_registered
@@ -170,6 +179,11 @@ class Importer:
         self._reserved: dict[int, int] = {}
         self._in_flight: set[int] = set()
         self._copying = 0
+
+    @property
+    def receipts(self) -> ReceiptBook | None:
+        """Where this importer keeps dock receipts (sent to the api by `send_pending`)."""
+        return self._receipts
 
     def copying(self) -> bool:
         """Whether a dock is copying now (derived work waits for it: see Backlog)."""
@@ -257,7 +271,7 @@ class Importer:
         `finish_leftovers`, also finish files staged earlier from other devices (the agent
         leaves those to its retry loop). Never raises for one file's fault.
         """
-        started = self._clock()
+        started, docked_at = self._clock(), datetime.now(UTC)
         scan = scan_volume(volume)
         chosen = [f for f in scan.found if select is None or select(f)]
         rows = [
@@ -342,13 +356,46 @@ class Importer:
             observer.keep_docked(not_copied)
         else:
             report.safe_to_undock_s = self._clock() - started
-            observer.safe_to_undock()
+            before = [r for r in rows if r.id not in {c.id for c in claimed}]
+            report.receipt = self._sign_receipt(options, docked, before, scan, docked_at)
+            observer.safe_to_undock(report.receipt)
         for future in processing:
             future.result()
         report.originals_registered_s = self._clock() - started
         report.originals_registered_at = datetime.now(UTC)
         report.outcomes = [outcomes[row.id] for row in todo]
         return report
+
+    def _sign_receipt(
+        self,
+        options: ImportOptions,
+        docked: list[JournalRow],
+        before: list[JournalRow],
+        scan: ScanResult,
+        docked_at: datetime,
+    ) -> Receipt | None:
+        if self._receipts is None:
+            return None
+        dock = DockOfReceipt(
+            station_id=options.station_id,
+            device_id=options.device_id,
+            device_serial=options.device_serial,
+            officer_id=options.officer_id,
+            case_no=options.case_no,
+            clock_offset_s=options.clock_offset_s,
+            docked_at=docked_at,
+        )
+        try:
+            return self._receipts.sign(
+                dock,
+                [self._journal.get(r.id) for r in docked],
+                [self._journal.get(r.id) for r in before],
+                scan.skipped,
+                now=datetime.now(UTC),
+            )
+        except OSError:  # the station disk: the import goes on, the officer gets no receipt
+            log.exception("could not keep the dock receipt of %s", options.device_id)
+            return None
 
     def finish_pending(self, observer: ImportObserver) -> list[FileOutcome]:
         """Finish staged files whose retry is due (the offline queue): upload and register

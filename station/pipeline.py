@@ -36,6 +36,7 @@ from ingest.recorded_time import RecordedTimes, correct_times
 from ingest.renditions import BROWSER_SAFE, Rendition, make_quick, make_transcode
 from ingest.scan import FoundFile
 from ingest.thumbnail import make_thumbnail
+from rules.retention import lock_at_upload
 from station.api_client import ApiClient
 from station.facts import (
     DerivedFacts,
@@ -150,13 +151,23 @@ def _probe_facts(probed: ProbeResult, provisional: MediaKind) -> ProbeFacts:
 
 def upload_original(p: Pipeline, row: JournalRow) -> JournalRow:
     """probed → uploaded: the original in the object store, verified there byte for byte
-    (by the store's checksum or a read-back). Raises StorageError; retried later."""
+    (by the store's checksum or a read-back) and locked for its period (rules/retention).
+    Raises StorageError; retried later."""
     assert row.sha256 is not None
     key = original_key(row.sha256)
+    now = datetime.now(UTC)
+    staged = row.facts.staged
+    permanent = (staged is not None and staged.dock.case_no is not None) or parse_name(
+        row.path
+    ).important
     p.store.put_file(
-        key, p.staged_path(row), sha256=row.sha256, content_type="application/octet-stream"
+        key,
+        p.staged_path(row),
+        sha256=row.sha256,
+        content_type="application/octet-stream",
+        lock=lock_at_upload(permanent=permanent, now=now),
     )
-    upload = UploadFacts(at=datetime.now(UTC), original_key=key)
+    upload = UploadFacts(at=now, original_key=key)
     return p.journal.advance(
         row.id, FileState.UPLOADED, dataclasses.replace(row.facts, upload=upload)
     )

@@ -24,6 +24,7 @@ from station.api_client import ApiError, RegistrationError
 from station.backlog import Backlog, DerivedOutcome
 from station.importer import ImportReport, StationDiskFull
 from station.journal import FileState, JournalRow
+from station.receipts import Receipt
 from storage.errors import StorageError, StoredObjectMismatch
 from wire.derived import ProxyStatus
 from wire.zones import SHOWN_ZONE
@@ -148,10 +149,14 @@ class RichImportProgress:
             f"[bold red]请勿拔出设备：[/bold red]以下文件未能复制：{names}。处理原因后重新导入。"
         )
 
-    def safe_to_undock(self) -> None:
+    def safe_to_undock(self, receipt: Receipt | None) -> None:
         self._console.print(
             "[bold green]所有文件已复制并校验，可以拔出设备。[/bold green]（后续上传和登记在采集站继续）"
         )
+        if receipt is not None:
+            self._console.print(
+                f"采集回执已签名（{receipt.files} 个文件）：{escape(str(receipt.path))}"
+            )
 
     def _name(self, row: JournalRow) -> str:
         """The file's name as rich shows it: names come from the device, and markup in one

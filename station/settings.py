@@ -25,6 +25,15 @@ class StationSettings(BaseSettings):
     mount_roots: str = Field(default="/media:/run/media", description=":-separated mount roots")
     export_dirs: str = Field(default="", description=":-separated interview-room export folders")
 
+    receipt_key_file: Path | None = Field(
+        default=None,
+        description="the station's Ed25519 key that signs dock receipts (made at first start); "
+        "default STATE_DIR/keys/station.key",
+    )
+
+    def receipt_key_path(self) -> Path:
+        return self.receipt_key_file or self.state_dir / "keys" / "station.key"
+
     def mount_root_paths(self) -> list[Path]:
         return [Path(p) for p in self.mount_roots.split(":") if p]
 

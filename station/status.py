@@ -10,11 +10,13 @@ import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from ingest.scan import INCOMPLETE_REASONS, ScanResult
 from station.journal import FileState, JournalRow
 from station.progress import SKIP_REASONS, describe_error
+from station.receipts import Receipt
 
 
 class DockState(StrEnum):
@@ -61,6 +63,9 @@ class DockStatus:
     skipped: list[dict[str, str]] = field(default_factory=list)
     """Every entry of the volume not imported, with why (ingest.scan.SkippedEntry)."""
     docked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    receipt_id: str | None = None
+    """The dock's signed receipt (station/receipts.py), once every file is staged."""
+    receipt_files: int = 0
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,6 +82,7 @@ class StatusBoard:
         self._docks: dict[str, DockStatus] = {}
         self._touches: dict[str, threading.Event] = {}
         self._alerts: list[str] = []
+        self._receipts: dict[str, Path] = {}
 
     def open(self, dock_id: str, volume: str) -> DockStatus:
         with self._lock:
@@ -91,6 +97,17 @@ class StatusBoard:
                 changes.pop("state")  # a dock thread finishing late does not re-dock it
             for name, value in changes.items():
                 setattr(status, name, value)
+
+    def add_receipt(self, dock_id: str, receipt: Receipt) -> None:
+        with self._lock:
+            self._receipts[receipt.receipt_id] = receipt.path
+            status = self._docks[dock_id]
+            status.receipt_id, status.receipt_files = receipt.receipt_id, receipt.files
+
+    def receipt_path(self, receipt_id: str) -> Path | None:
+        """The file of a receipt signed at a dock this agent has shown."""
+        with self._lock:
+            return self._receipts.get(receipt_id)
 
     def add_station_error(self, message: str) -> None:
         """Something about the station itself, not one dock (shown above the docks)."""
@@ -179,7 +196,9 @@ class DockObserver:
     def failed(self, row: JournalRow, error: Exception) -> None:
         self._board.add_error(self._id, f"{row.path}：{describe_error(error)}")
 
-    def safe_to_undock(self) -> None:
+    def safe_to_undock(self, receipt: Receipt | None) -> None:
+        if receipt is not None:
+            self._board.add_receipt(self._id, receipt)
         self._board.update(self._id, state=DockState.SAFE_TO_UNDOCK)
 
     def keep_docked(self, not_copied: list[JournalRow]) -> None:

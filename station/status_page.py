@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -59,6 +59,7 @@ h1 { font-size: 40px; margin: 0 0 16px; }
 #offline { background: #8a1c1c; color: #fff; padding: 16px 24px; margin-bottom: 16px;
   border-radius: 8px; font-size: 30px; font-weight: bold; }
 body.stale #docks { opacity: 0.55; }
+.receipt { display: block; margin-top: 12px; font-size: 26px; color: #0b4f8a; }
 #empty { font-size: 34px; color: #444; padding: 48px 0; }
 .dock { background: #fff; border-radius: 12px; padding: 24px 28px; margin-bottom: 24px;
   border-left: 16px solid #888; box-shadow: 0 2px 6px rgba(0,0,0,.12); }
@@ -162,6 +163,8 @@ function makeCard(dockId) {
   c.progress = add(root, "progress");
   c.progressText = add(root, "div", "progress-text");
   c.counts = add(root, "div", "counts");
+  c.receipt = add(root, "a", "receipt");
+  c.receipt.hidden = true;
   c.errorsTitle = add(root, "div", "errors-title");
   c.errors = add(root, "ul", "errors");
   return c;
@@ -234,6 +237,11 @@ function fillCard(c, d) {
     counts.push("已从设备清除 " + d.wiped + " 个已入库文件");
   }
   c.counts.textContent = counts.join("；");
+  c.receipt.hidden = !d.receipt_id;
+  if (d.receipt_id) {
+    c.receipt.href = "/receipts/" + encodeURIComponent(d.receipt_id);
+    c.receipt.textContent = "采集回执已签名（" + d.receipt_files + " 个文件）：点此下载";
+  }
 
   const errors = Array.isArray(d.errors) ? d.errors : [];
   c.errorsTitle.hidden = errors.length === 0;
@@ -405,6 +413,16 @@ def create_status_app(board: StatusBoard, *, allowed_hosts: Sequence[str] = LOCA
     @app.get("/status.json")
     def status() -> BoardView:
         return BoardView(docks=board.snapshot(), now=datetime.now(UTC), alerts=board.alerts())
+
+    @app.get("/receipts/{receipt_id}", response_class=FileResponse)
+    def receipt(receipt_id: str) -> FileResponse:
+        """A dock's signed receipt, to keep (`station receipt verify FILE` checks it)."""
+        path = board.receipt_path(receipt_id)
+        if path is None:
+            raise HTTPException(status_code=404, detail=f"no receipt {receipt_id!r}")
+        return FileResponse(
+            path, media_type="application/json", filename=f"dock-receipt-{receipt_id}.json"
+        )
 
     # `:path` so that a dock id holding "/" (the agent may use the volume's path) still routes.
     @app.post("/docks/{dock_id:path}/import")

@@ -2,8 +2,10 @@
 
 Layout: the object for key `originals/<sha256>` is the file `<root>/originals/<sha256>`, made
 read-only once verified; `<root>/.meta/originals/<sha256>.json` records its SHA-256 and
-content type. A stored object is never replaced: it is published with `os.link`, which
-fails when the name is taken, so two writers cannot overwrite each other.
+content type, `<root>/.locks/originals/<sha256>.json` its lock. A stored object is never
+replaced: it is published with `os.link`, which fails when the name is taken, so two
+writers cannot overwrite each other; `delete` refuses a locked one. (Whoever can write the
+folder itself can still remove files: a folder is no WORM store, S3 object lock is.)
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from rules.retention import Lock, LockMode, extended
 from storage.durable import HASH_CHUNK, fsync_path, sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.object_store import (
@@ -31,6 +34,7 @@ from storage.object_store import (
 )
 
 _META_DIR = ".meta"
+_LOCK_DIR = ".locks"
 # What opening a key that names no file raises (a folder, or a file used as a folder).
 _NOT_THERE = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
@@ -73,8 +77,17 @@ class LocalStore:
 
     # -- the ObjectStore interface -------------------------------------------------------
 
-    def put_file(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
-        """Store `path` under `key` and prove the stored bytes hash to `sha256`.
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str | None,
+        content_type: str,
+        lock: Lock | None = None,
+    ) -> str:
+        """Store `path` under `key` and prove the stored bytes hash to `sha256`; with `lock`,
+        lock it so (`protect`), an object stored before included.
 
         With `sha256=None` (a derived file) the digest of the stored bytes is recorded and
         an existing object under the key is kept. Returns the stored object's SHA-256.
@@ -83,6 +96,12 @@ class LocalStore:
         else, in which case nothing new is left under the key; StorageError when the
         source cannot be read or the store cannot be written.
         """
+        stored = self._put(key, path, sha256=sha256, content_type=content_type)
+        if lock is not None:
+            self.protect(key, lock)
+        return stored
+
+    def _put(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
         target = self._object_path(key)
         if sha256 is None:
             if target.is_file():
@@ -153,12 +172,15 @@ class LocalStore:
         check_range(start, length)
         target = self._object_path(key)
         try:
-            f = target.open("rb")
+            fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
         except _NOT_THERE as exc:
             raise ObjectNotFound(f"no object {key!r} in {self.root}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read object {key!r} in {self.root}: {exc}") from exc
-        return _FileRange(f, start, length, key)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ObjectNotFound(f"no object {key!r} in {self.root} (a folder has that name)")
+        return _FileRange(fd, start, length, key)
 
     def sha256_of(self, key: str) -> str:
         """Read the object back and return its hex SHA-256; raises ObjectNotFound."""
@@ -170,6 +192,62 @@ class LocalStore:
         except OSError as exc:
             raise StorageError(f"cannot read object {key!r} in {self.root}: {exc}") from exc
 
+    def lock_of(self, key: str) -> Lock | None:
+        if not self.exists(key):
+            raise ObjectNotFound(f"no object {key!r} in {self.root}")
+        path = self._lock_path(key)
+        try:
+            raw = json.loads(path.read_text())
+            return Lock(
+                LockMode(raw["mode"]), datetime.fromisoformat(raw["until"]), bool(raw["legal_hold"])
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StorageError(
+                f"the lock of {key!r} in {self.root} is unreadable ({exc}); restore {path}"
+            ) from exc
+
+    def protect(self, key: str, lock: Lock) -> None:
+        new = extended(self.lock_of(key), lock)
+        path = self._lock_path(key)
+        body = json.dumps(
+            {"mode": new.mode.value, "until": new.until.isoformat(), "legal_hold": new.legal_hold}
+        ).encode()
+        try:
+            _make_dirs(path.parent)
+            _write_durably(path, body)
+        except OSError as exc:
+            raise StorageError(f"cannot lock {key!r} in {self.root}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        """Remove the object and its metadata; raises ObjectNotFound when there is none,
+        StorageError while it is locked."""
+        target = self._object_path(key)
+        if not target.is_file():
+            raise ObjectNotFound(f"no object {key!r} in {self.root}")
+        lock = self.lock_of(key)
+        if lock is not None and (lock.legal_hold or datetime.now(UTC) < lock.until):
+            held = "under legal hold" if lock.legal_hold else f"locked until {lock.until}"
+            raise StorageError(f"{key!r} in {self.root} is {held} ({lock.mode.value}): kept")
+        try:
+            target.unlink()
+            self._meta_path(key).unlink(missing_ok=True)
+            self._lock_path(key).unlink(missing_ok=True)
+            fsync_path(target.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot remove object {key!r} in {self.root}: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """The keys under the folder `prefix`, in order; a half-written `.part` is none."""
+        folder = self.root.joinpath(*key_parts(prefix))
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            base = Path(dirpath).relative_to(self.root).as_posix()
+            found.extend(f"{base}/{name}" for name in filenames if not name.startswith("."))
+        return iter(sorted(found))
+
     # -- helpers -------------------------------------------------------------------------
 
     def _object_path(self, key: str) -> Path:
@@ -178,6 +256,10 @@ class LocalStore:
     def _meta_path(self, key: str) -> Path:
         parts = key_parts(key)
         return self.root.joinpath(_META_DIR, *parts[:-1], parts[-1] + ".json")
+
+    def _lock_path(self, key: str) -> Path:
+        parts = key_parts(key)
+        return self.root.joinpath(_LOCK_DIR, *parts[:-1], parts[-1] + ".json")
 
     def _already_stored(self, key: str, target: Path, sha256: str, content_type: str) -> bool:
         """True when `target` holds `sha256`; StoredObjectMismatch when it holds other bytes."""
@@ -230,19 +312,9 @@ class LocalStore:
     def _write_meta(self, key: str, sha256: str, content_type: str) -> None:
         meta_path = self._meta_path(key)
         body = json.dumps({"sha256": sha256, "content_type": content_type}).encode()
-        tmp = meta_path.with_name(f".{meta_path.name}.{secrets.token_hex(6)}.part")
         try:
             _make_dirs(meta_path.parent)
-            try:
-                with tmp.open("xb") as f:
-                    f.write(body)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, meta_path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-            fsync_path(meta_path.parent)
+            _write_durably(meta_path, body)
         except OSError as exc:
             raise StorageError(
                 f"{key!r} is stored but its metadata could not be written ({exc}); "
@@ -250,38 +322,59 @@ class LocalStore:
             ) from exc
 
 
-class _FileRange:
-    """Iterator over a byte range of an open file; closes it when done, closed or dropped."""
+def _write_durably(path: Path, body: bytes) -> None:
+    """Replace `path` with `body`, all or nothing, fsynced with its folder."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    try:
+        with tmp.open("xb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    fsync_path(path.parent)
 
-    def __init__(self, f: BinaryIO, start: int, length: int | None, key: str) -> None:
-        self._f: BinaryIO | None = f
+
+class _FileRange:
+    """Iterator over a byte range of an open file; closes it when done, closed or dropped.
+
+    It holds a bare descriptor, not a file object: a stream abandoned halfway (a client
+    that hung up, a response refused unsent) is closed by this object's finaliser, whatever
+    order the garbage collector finalises things in.
+    """
+
+    def __init__(self, fd: int, start: int, length: int | None, key: str) -> None:
+        self._fd: int | None = fd
         self._key = key
         self._left = length
-        f.seek(start)
+        self._offset = start
 
     def __iter__(self) -> _FileRange:
         return self
 
     def __next__(self) -> bytes:
-        if self._f is None:
+        if self._fd is None:
             raise StopIteration
         want = STREAM_CHUNK if self._left is None else min(STREAM_CHUNK, self._left)
         try:
-            chunk = self._f.read(want) if want else b""
+            chunk = os.pread(self._fd, want, self._offset) if want else b""
         except OSError as exc:
             self.close()
             raise StorageError(f"reading object {self._key!r} failed: {exc}") from exc
         if not chunk:
             self.close()
             raise StopIteration
+        self._offset += len(chunk)
         if self._left is not None:
             self._left -= len(chunk)
         return chunk
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __del__(self) -> None:
         self.close()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from rules.retention import Lock
+
 STREAM_CHUNK = 1024 * 1024
 """Largest chunk `open_range` yields."""
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -30,8 +32,17 @@ class ObjectInfo:
 
 
 class ObjectStore(Protocol):
-    def put_file(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
-        """Store the file under key and make sure the stored bytes hash to `sha256`.
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str | None,
+        content_type: str,
+        lock: Lock | None = None,
+    ) -> str:
+        """Store the file under key and make sure the stored bytes hash to `sha256`; with
+        `lock`, lock it so (`protect`), an object stored before included.
 
         `sha256=None` is for derived files (proxies, thumbnails) whose digest nobody computed
         yet: the store computes it in the pass it makes anyway, records it and returns it.
@@ -57,6 +68,25 @@ class ObjectStore(Protocol):
 
     def sha256_of(self, key: str) -> str:
         """Read the whole object back and return its hex SHA-256 (fixity checks)."""
+
+    def lock_of(self, key: str) -> Lock | None:
+        """The lock an object has (None: none, or the store cannot lock); ObjectNotFound."""
+
+    def protect(self, key: str, lock: Lock) -> None:
+        """Lock the object: no deletion or change before `lock.until` (in compliance mode
+        not even by the store's owner), nor while `lock.legal_hold`. The lock is extended
+        over the one it has (rules/retention.extended), never shortened. A store that
+        cannot lock (an S3 bucket made without object lock) logs that it cannot and keeps
+        the object as it is. Raises ObjectNotFound, StorageError."""
+
+    def delete(self, key: str) -> None:
+        """Remove an object for good (the deletion of expired media, storage/deletion.py).
+        Raises ObjectNotFound when there is none, StorageError when the store refuses (an
+        object still under retention or hold refuses)."""
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """The keys under the folder `prefix` (a key's parts, without a trailing `/`), in
+        order, at any depth."""
 
 
 def key_parts(key: str) -> list[str]:

@@ -17,6 +17,15 @@ How a stored original is proven to be the bytes that were hashed:
   read back and hashed; a mismatch removes it. The SigV4 payload hash is no proof: SeaweedFS
   4.48 accepts a body that does not match it.
 
+Locks: the bucket is made with object lock (S3 turns versioning on with it). An original is
+locked once stored (`protect`): retention in governance or compliance mode and a legal
+hold, on its current version. The store then refuses to delete that version or shorten its
+lock; a PUT to the key makes a new version and leaves the locked one as it was (fixity
+then finds the key's bytes changed, and the locked version is still there to restore). A
+bucket made without object lock cannot lock: `protect` logs so once and does nothing.
+Turning governance into compliance takes the governance bypass, which the api's identity
+must be allowed.
+
 Every object carries `x-amz-meta-sha256`, the digest the station *meant* to store. It is
 written when the upload starts, so it proves nothing: an upload that completed but was never
 verified (a crash, a read-back cut off) carries it too. An object found under the key is
@@ -30,8 +39,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -39,9 +50,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import certifi
 import urllib3
 from minio import Minio
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import MinioException, S3Error
+from minio.helpers import md5sum_hash
+from minio.retention import Retention
+from minio.xml import marshal
 from urllib3.response import BaseHTTPResponse
 
+from rules.retention import Lock, LockMode, extended
 from storage.durable import HASH_CHUNK, sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.object_store import (
@@ -53,12 +69,21 @@ from storage.object_store import (
     key_parts,
 )
 
+log = logging.getLogger(__name__)
+
 _MIB = 1024 * 1024
 _META_SHA256 = "x-amz-meta-sha256"
 _CHECKSUM_SHA256 = "x-amz-checksum-sha256"
 # Asks HEAD/GET for the checksum the server stored with the object.
 _CHECKSUM_MODE: dict[str, str | list[str] | tuple[str]] = {"x-amz-checksum-mode": "ENABLED"}
 _BAD_CHECKSUM_CODES = frozenset({"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"})
+# What GetObjectRetention and GetObjectLegalHold answer for a version without either
+# (SeaweedFS 4.48 says the configuration is not found, or NoSuchObjectLegalHold; AWS says
+# NoSuchObjectLockConfiguration).
+_NO_RETENTION_CODES = frozenset(
+    {"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError",
+     "NoSuchObjectLegalHold"}
+)  # fmt: skip
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound"})
 _CREDENTIAL_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
@@ -119,6 +144,7 @@ class S3Store:
             http_client=http_client or default_http_client(),
         )
         self._bucket_ready = False
+        self._object_lock: bool | None = None
 
     @classmethod
     def from_url(cls, url: str) -> S3Store:
@@ -161,8 +187,17 @@ class S3Store:
 
     # -- the ObjectStore interface -------------------------------------------------------
 
-    def put_file(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
-        """Upload `path` as `key` and prove the stored bytes hash to `sha256`.
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str | None,
+        content_type: str,
+        lock: Lock | None = None,
+    ) -> str:
+        """Upload `path` as `key` and prove the stored bytes hash to `sha256`; with `lock`,
+        lock it so (`protect`), an object stored before included.
 
         With `sha256=None` (a derived file) the file is hashed first, so the server can
         check the upload against it, and an object already under the key is kept (as the
@@ -188,6 +223,8 @@ class S3Store:
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "checking")
         if kept is not None:
+            if lock is not None:
+                self.protect(key, lock)
             return kept
         try:
             if size <= self._multipart_threshold:
@@ -202,6 +239,8 @@ class S3Store:
             ) from exc
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "storing")
+        if lock is not None:
+            self.protect(key, lock)
         return sha256
 
     def stat(self, key: str) -> ObjectInfo:
@@ -255,6 +294,83 @@ class S3Store:
         for chunk in self._stream(key, HASH_CHUNK):
             digest.update(chunk)
         return digest.hexdigest()
+
+    def lock_of(self, key: str) -> Lock | None:
+        """The lock of the key's current version (None: none, or the bucket cannot lock)."""
+        self.stat(key)
+        if not self._lockable():
+            return None
+        try:
+            try:
+                retention = self._client.get_object_retention(self.bucket, key)
+            except S3Error as exc:
+                if exc.code not in _NO_RETENTION_CODES:
+                    raise
+                retention = None
+            try:
+                held = self._client.is_object_legal_hold_enabled(self.bucket, key)
+            except S3Error as exc:
+                if exc.code not in _NO_RETENTION_CODES:
+                    raise
+                held = False
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "reading the lock of")
+        if retention is None or retention.mode is None or retention.retain_until_date is None:
+            return (
+                Lock(LockMode.GOVERNANCE, datetime.min.replace(tzinfo=UTC), held) if held else None
+            )
+        return Lock(LockMode(retention.mode.lower()), retention.retain_until_date, held)
+
+    def protect(self, key: str, lock: Lock) -> None:
+        current = self.lock_of(key)
+        if not self._lockable():
+            return
+        new = extended(current, lock)
+        try:
+            moved = current is None or (new.mode, new.until) != (current.mode, current.until)
+            # A retention that ended already locks nothing (and S3 refuses to set one).
+            if moved and new.until > datetime.now(UTC):
+                self._set_retention(key, new, bypass=current is not None
+                                    and current.mode != new.mode)  # fmt: skip
+            if current is None or new.legal_hold != current.legal_hold:
+                if new.legal_hold:
+                    self._client.enable_object_legal_hold(self.bucket, key)
+                else:
+                    self._client.disable_object_legal_hold(self.bucket, key)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "locking")
+
+    def delete(self, key: str) -> None:
+        """Remove the object, every version of it; raises ObjectNotFound when there is none,
+        StorageError when the store refuses (a locked version)."""
+        self.stat(key)
+        try:
+            versions = [
+                v.version_id
+                for v in self._client.list_objects(self.bucket, prefix=key, include_version=True)
+                if v.object_name == key
+            ]
+            for version in versions or [None]:
+                self._client.remove_object(self.bucket, key, version_id=version)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, key, "removing")
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """The keys under the folder `prefix`, in order (S3 lists by key)."""
+        key_parts(prefix)
+        self._ensure_bucket(prefix)
+        try:
+            return iter(
+                [
+                    obj.object_name
+                    for obj in self._client.list_objects(
+                        self.bucket, prefix=prefix + "/", recursive=True
+                    )
+                    if obj.object_name is not None
+                ]
+            )
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, prefix, "listing")
 
     # -- uploads -------------------------------------------------------------------------
 
@@ -368,13 +484,54 @@ class S3Store:
 
     # -- plumbing ------------------------------------------------------------------------
 
+    def _lockable(self) -> bool:
+        """Whether the bucket has object lock (asked once)."""
+        if self._object_lock is None:
+            try:
+                self._client.get_object_lock_config(self.bucket)
+                self._object_lock = True
+            except S3Error as exc:
+                if exc.code != "ObjectLockConfigurationNotFoundError":
+                    self._raise_translated(exc, self.bucket, "reading the object lock of")
+                log.warning(
+                    "bucket %r at %s has no object lock: originals cannot be locked there; "
+                    "make the evidence bucket with object lock (`station storage init`)",
+                    self.bucket,
+                    self.endpoint,
+                )
+                self._object_lock = False
+            except (MinioException, urllib3.exceptions.HTTPError) as exc:
+                self._raise_translated(exc, self.bucket, "reading the object lock of")
+        return self._object_lock
+
+    def _set_retention(self, key: str, lock: Lock, *, bypass: bool) -> None:
+        retention = Retention(
+            COMPLIANCE if lock.mode == LockMode.COMPLIANCE else GOVERNANCE, lock.until
+        )
+        if not bypass:
+            self._client.set_object_retention(self.bucket, key, retention)
+            return
+        # The SDK has no bypass switch; this is its own request with the header added.
+        body = marshal(retention)
+        self._client._execute(
+            "PUT",
+            self.bucket,
+            object_name=key,
+            body=body,
+            headers={
+                "Content-MD5": md5sum_hash(body) or "",
+                "x-amz-bypass-governance-retention": "true",
+            },
+            query_params={"retention": ""},
+        )
+
     def _ensure_bucket(self, key: str) -> None:
         if self._bucket_ready:
             return
         try:
             if not self._client.bucket_exists(self.bucket):
                 try:
-                    self._client.make_bucket(self.bucket, location=self._region)
+                    self._client.make_bucket(self.bucket, location=self._region, object_lock=True)
                 except S3Error as exc:
                     # Another station or process created it meanwhile.
                     taken = exc.code == "BucketAlreadyExists"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -12,21 +13,26 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.settings import ApiSettings
 from ingest.scan import ScanResult, SkipReason
+from rules.retention import DEFAULT_RETENTION, LockMode
 from simulation.footage import h264_aac_mp4
 from station.api_client import ApiClient
 from station.backlog import Backlog
+from station.cli import app as station_cli
 from station.facts import DerivedStage, DockFacts, FileFacts, StagedFacts
 from station.importer import Importer, ImportOptions
 from station.journal import FileState, Journal, JournalRow
+from station.receipts import ReceiptBook
 from station.recordings import Recordings
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.tokens import create_token
-from storage.object_store import open_store
+from storage.object_store import open_store, original_key
 from tests.pipelines import pipeline_for
+from wire.signatures import verify
 
 
 class Recorder:
@@ -53,7 +59,8 @@ class Recorder:
     def failed(self, row: JournalRow, error: Exception) -> None:
         self.failures.append(row.path)
 
-    def safe_to_undock(self) -> None:
+    def safe_to_undock(self, receipt: object) -> None:
+        self.receipt = receipt
         self.undocked_after = sum(1 for _, s in self.states if s is FileState.STAGED)
 
     def keep_docked(self, not_copied: list[JournalRow]) -> None:
@@ -98,9 +105,10 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
             clock_offset_s: float | None = None,
         ):
             api = ApiClient(_unreachable()) if api_down else ApiClient(http)
+            receipts = ReceiptBook.open(tmp_path / "state", tmp_path / "state" / "station.key")
             with Journal(tmp_path / "state" / "journal.db") as journal:
                 pipeline = pipeline_for(journal, tmp_path / "state" / "staging", store, api)
-                importer = Importer(pipeline)
+                importer = Importer(pipeline, receipts=receipts)
                 options = ImportOptions(
                     device_id=vol.name,
                     station_id="st-1",
@@ -116,6 +124,7 @@ def station(tmp_path: Path, database_url: str, store_url: str):  # noqa: ANN001,
                 recordings.assemble_all()
                 Backlog(pipeline).run_due()  # the browser copies, as the command makes them
                 recordings.assemble_all()
+                receipts.send_pending(api, "st-1")
                 return report
 
         yield run, admin
@@ -254,6 +263,22 @@ def test_case_no_at_the_dock_associates_the_footage(station, volume: Path) -> No
     found = admin.get("/api/v1/media", params={"case_no": "A3201002026110001"}).json()["items"]
     assert len(found) == 6
     assert all(m["case_nos"] == ["A3201002026110001"] for m in found)
+    # Evidence from the dock on: each original locked in compliance mode as it was stored.
+    store = admin.app.state.store  # type: ignore[attr-defined]
+    for medium in found:
+        lock = store.lock_of(original_key(medium["sha256"]))
+        assert lock is not None and lock.mode == LockMode.COMPLIANCE, medium["original_name"]
+
+
+def test_each_original_is_locked_for_its_period_as_it_is_stored(station, volume: Path) -> None:
+    run, admin = station
+    assert run(volume).ok
+    store = admin.app.state.store  # type: ignore[attr-defined]
+    for medium in _media_by_name(admin).values():
+        lock = store.lock_of(original_key(medium["sha256"]))
+        assert lock is not None and lock.mode == LockMode.GOVERNANCE and not lock.legal_hold
+        left = lock.until - datetime.now(UTC)
+        assert timedelta(days=182) < left <= DEFAULT_RETENTION, medium["original_name"]
 
 
 def test_staged_files_are_finished_after_the_device_has_gone(
@@ -376,3 +401,55 @@ def test_times_are_clock_corrected_and_camera_marks_arrive(
     assert filmed["important"] is False and filmed["retention_until"] is not None
     marked = media["V_0002.MP4"]
     assert marked["important"] is True and marked["retention_until"] is None
+
+
+def test_the_dock_is_signed_for_and_the_receipt_reaches_the_api(
+    station, volume: Path, tmp_path: Path
+) -> None:
+    run, admin = station
+    observer = Recorder()
+    report = run(volume, observer)
+    receipt = report.receipt
+    assert receipt is not None and observer.receipt == receipt and receipt.files == 6
+    signed = json.loads(receipt.path.read_text())
+    document = verify(signed).document
+    assert document["station_id"] == "st-1" and document["officer_id"] == "010001"
+    by_path = {f["path"]: f for f in document["files"]}
+    media = _media_by_name(admin)
+    staged = by_path["DCIM/100MEDIA/V_0001.MP4"]
+    assert staged["state"] == "staged" and staged["sha256"] == media["V_0001.MP4"]["sha256"]
+    assert by_path["DCIM/100MEDIA/V_0004.MP4"]["state"] == "skipped"
+    assert by_path["DCIM/100MEDIA/V_0004.MP4"]["reason"].startswith("empty")
+
+    # Offline, with the file alone; an altered copy fails.
+    checked = CliRunner().invoke(station_cli, ["receipt", "verify", str(receipt.path)])
+    assert checked.exit_code == 0 and "回执签名有效" in checked.output, checked.output
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(dict(signed, payload=signed["payload"].replace(
+        staged["sha256"], "0" * 64))))  # fmt: skip
+    refused = CliRunner().invoke(station_cli, ["receipt", "verify", str(forged)])
+    assert refused.exit_code == 1 and "回执校验失败" in refused.output
+
+    # The api has it, with the media it names, and the custody report says so.
+    medium = media["V_0001.MP4"]
+    kept = admin.get(f"/api/v1/media/{medium['id']}/receipts").json()["receipts"]
+    assert kept == [signed]
+    report_doc = admin.get(f"/api/v1/media/{medium['id']}/custody/report").json()["document"]
+    assert [r["receipt_id"] for r in report_doc["media"]["dock_receipts"]] == [receipt.receipt_id]
+    keys = admin.get("/api/v1/keys").json()["keys"]
+    assert signed["signature"]["key_id"] in {k["key_id"] for k in keys if k["owner_id"] == "st-1"}
+
+    # Docked again: the next receipt says the files were taken before.
+    again = run(volume).receipt
+    assert again is not None and again.files == 0
+    states = {f["state"] for f in json.loads(again.path.read_text())["document"]["files"]}
+    assert states == {"imported_before", "skipped"}
+
+
+def test_a_receipt_waits_on_the_station_while_the_api_is_down(station, volume: Path) -> None:
+    run, admin = station
+    report = run(volume, api_down=True)
+    assert report.receipt is not None and report.receipt.path.exists()
+    assert not report.receipt.path.with_suffix(".sent").exists()
+    run(volume)  # the api is back: the receipt kept on the station disk goes with this run
+    assert report.receipt.path.with_suffix(".sent").exists()

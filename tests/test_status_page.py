@@ -261,3 +261,21 @@ def test_what_it_must_look_at_on_the_station_is_listed_above_the_docks(
     body = client.get("/status.json").json()
     assert body["alerts"] == ["暂存区中有不属于任何记录的文件，已移至 /var/q，未删除"]
     assert 'id="alerts"' in client.get("/").text
+
+
+def test_the_officer_can_download_the_docks_signed_receipt(
+    board: StatusBoard, client: TestClient, tmp_path: Path
+) -> None:
+    from station.receipts import Receipt
+    from station.status import DockObserver
+
+    board.open("d1", "/media/evidence/CAM01")
+    path = tmp_path / "r1.json"
+    path.write_text('{"payload": "{}"}')
+    DockObserver(board, "d1").safe_to_undock(Receipt("r1", path, files=3))
+    (dock,) = client.get("/status.json").json()["docks"]
+    assert (dock["receipt_id"], dock["receipt_files"], dock["state"]) == ("r1", 3, "safe_to_undock")
+    got = client.get("/receipts/r1")
+    assert got.status_code == 200 and got.content == path.read_bytes()
+    assert "attachment" in got.headers["content-disposition"]
+    assert client.get("/receipts/other").status_code == 404

@@ -27,6 +27,7 @@ from api.deps import (
     roles,
     secured_router,
 )
+from api.locks import relock
 from api.principal import Principal
 from api.problems import unavailable
 from api.scope import may_see_case, media_scope, visible_media_or_404
@@ -125,7 +126,9 @@ def put_case(
             raise _unavailable(exc) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
-    return _case_out(session, token, case)
+    out = _case_out(session, token, case)
+    relock(request, out.media_ids)
+    return out
 
 
 @router.get("/{case_no}", responses=_RESPONSES, **roles(*CASE_WRITERS))
@@ -152,6 +155,7 @@ def associate(
         )
     except CatalogueError as exc:
         raise _unavailable(exc) from exc
+    relock(request, body.media_ids)
     return _case_out(session, token, case)
 
 
@@ -174,6 +178,7 @@ def dissociate(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except CatalogueError as exc:
         raise _unavailable(exc) from exc
+    relock(request, [media_id])
     return _case_out(session, token, case)
 
 

@@ -6,11 +6,13 @@ content (api/routes/media.py, through api/custody_log.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.custody_log import caller
+from api.custody_report import render_html, signed_report
 from api.deps import (
     REVIEWERS,
     STATIONS,
@@ -20,6 +22,8 @@ from api.deps import (
     roles,
     secured_router,
 )
+from api.object_responses import content_disposition
+from api.principal import actor_of
 from api.problems import unavailable
 from api.schemas import CustodyEventOut, CustodyOut, CustodyReportIn
 from api.scope import visible_media_or_404
@@ -27,7 +31,7 @@ from api.stations import check_registered_by, speaking_for
 from storage.catalogue import custody_repo, media_repo
 from storage.catalogue.custody_repo import CustodyRefused, StationReport
 from storage.catalogue.errors import CatalogueError
-from storage.catalogue.models import CustodyEventKind, Media
+from storage.catalogue.models import CustodyEventKind, Media, utc_now
 
 router = secured_router("/api/v1/media", ["custody"])
 
@@ -49,6 +53,42 @@ def get_custody(media_id: MediaId, session: SessionDep, token: CurrentToken) -> 
     viewings = custody_repo.viewings_of(session, media.id)
     return CustodyOut(
         media_id=media.id, events=[CustodyEventOut.of(e, viewings.get(e.id)) for e in events]
+    )
+
+
+@router.get(
+    "/{media_id}/custody/report",
+    response_class=Response,
+    responses={
+        **_NOT_FOUND,
+        200: {
+            "description": "the signed report (JSON), or its printable page (HTML, Chinese)",
+            "content": {"application/json": {}, "text/html": {}},
+        },
+    },
+    **roles(*REVIEWERS),
+)
+def get_custody_report(
+    media_id: MediaId,
+    request: Request,
+    session: SessionDep,
+    token: CurrentToken,
+    report_format: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
+) -> Response:
+    """The chain-of-custody report: every step of the medium from the dock to now, oldest
+    first (custody events and the audit trail's entries about it), signed by the api's key
+    (`/api/v1/keys`); `format=html` is the printable page, in Chinese, that states the
+    hashes and how to check the signature offline."""
+    media = visible_media_or_404(session, token, media_id)
+    signed = signed_report(
+        session, media, request.app.state.signing_key, now=utc_now(), by=actor_of(token)
+    )
+    if report_format == "html":
+        url = str(request.url.include_query_params(format="json"))
+        return HTMLResponse(render_html(signed, url))
+    return JSONResponse(
+        signed,
+        headers={"Content-Disposition": content_disposition(f"custody-{media.id}.json")},
     )
 
 

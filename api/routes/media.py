@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from api.custody_log import caller, logged_read
 from api.deps import (
@@ -17,6 +18,7 @@ from api.deps import (
     roles,
     secured_router,
 )
+from api.locks import relock
 from api.object_responses import (
     content_disposition,
     object_response,
@@ -25,10 +27,11 @@ from api.object_responses import (
     stat_object,
 )
 from api.schemas import ClassificationIn, ImportantIn, MediaOut, MediaPage
-from api.scope import media_scope, visible_media_or_404
+from api.scope import media_scope, sees_tombstone, visible_media_or_404
 from storage.catalogue import custody_repo, media_repo
+from storage.catalogue.custody_repo import utc_text
 from storage.catalogue.errors import InvalidCursor
-from storage.catalogue.models import CustodyEventKind, Media
+from storage.catalogue.models import CustodyEventKind, Media, MediaTombstone
 from storage.object_store import rendition_key
 from wire.derived import RenditionName
 from wire.media_kinds import MediaKind
@@ -87,9 +90,37 @@ def search_media(
     return MediaPage(items=[MediaOut.of(m) for m in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{media_id}", responses=_NOT_FOUND, **roles(*MEDIA_READERS))
-def get_media(media_id: MediaId, session: SessionDep, token: CurrentToken) -> MediaOut:
-    return MediaOut.of(visible_media_or_404(session, token, media_id))
+@router.get(
+    "/{media_id}",
+    responses={**_NOT_FOUND, 410: {"description": "deleted by policy: its tombstone"}},
+    **roles(*MEDIA_READERS),
+)
+def get_media(media_id: MediaId, session: SessionDep, token: CurrentToken) -> Any:
+    """The medium; for one deleted by policy, 410 with what its tombstone keeps."""
+    try:
+        return MediaOut.of(visible_media_or_404(session, token, media_id))
+    except HTTPException:
+        tombstone = session.get(MediaTombstone, media_id)
+        if tombstone is None or not sees_tombstone(token, tombstone):
+            raise
+        return JSONResponse(
+            status_code=status.HTTP_410_GONE,
+            content={
+                "detail": f"media {media_id} was deleted ({tombstone.how}) on "
+                f"{utc_text(tombstone.deleted_at)}: {tombstone.reason}",
+                "tombstone": {
+                    "sha256": tombstone.sha256,
+                    "size_bytes": tombstone.size_bytes,
+                    "original_name": tombstone.original_name,
+                    "how": tombstone.how,
+                    "deleted_at": utc_text(tombstone.deleted_at),
+                    "deleted_by": tombstone.deleted_by,
+                    "approved_by": tombstone.approved_by,
+                    "reason": tombstone.reason,
+                    "audit_seq": tombstone.audit_seq,
+                },
+            },
+        )
 
 
 @router.put("/{media_id}/important", responses=_NOT_FOUND, **roles(*REVIEWERS))
@@ -112,6 +143,7 @@ def set_important(
         custody_repo.record_event(
             session, media, kind, caller(request, token), detail={"reason": body.reason}
         )
+        relock(request, [media.id])
     return MediaOut.of(media)
 
 
@@ -124,12 +156,13 @@ def set_classification(
     token: CurrentToken,
 ) -> MediaOut:
     """Judge a medium of no evidential value (无证据价值), or take that back, with a reason.
-    A medium in a case or so judged counts as categorised in the compliance report. The
-    judgement changes nothing of the medium's retention; each change is in the chain of
-    custody, and setting what it already is records nothing."""
+    A medium in a case or so judged counts as categorised in the compliance report. A
+    permanent category keeps the medium permanently (rules/retention.py); each change is in
+    the chain of custody, and setting what it already is records nothing."""
     media = visible_media_or_404(session, token, media_id)
     if media.classification != body.classification:
         before, media.classification = media.classification, body.classification
+        media_repo.refresh_retention(media)
         custody_repo.record_event(
             session,
             media,
@@ -138,6 +171,7 @@ def set_classification(
             detail={"classification": body.classification, "before": before,
                     "reason": body.reason},
         )  # fmt: skip
+        relock(request, [media.id])
     return MediaOut.of(media)
 
 

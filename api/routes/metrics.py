@@ -20,13 +20,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.early_warnings import limits_of, open_warnings
 from api.settings import ApiSettings
+from rules.fixity import FixityOutcome
 from rules.warnings import WARNING_KINDS, Warning
-from storage.catalogue import station_repo
+from storage.catalogue import fixity_repo, station_repo
 from storage.catalogue.models import Media, Station, utc_now
 
 router = APIRouter(tags=["health"])
 
 FRESH_FOR = timedelta(seconds=15)
+
+_Read = tuple[datetime, list[Warning], list[Station], int, dict[FixityOutcome, int]]
 
 
 class CatalogueCollector(Collector):
@@ -34,9 +37,9 @@ class CatalogueCollector(Collector):
         self._sessions = sessions
         self._settings = settings
         self._lock = threading.Lock()
-        self._read: tuple[datetime, list[Warning], list[Station], int] | None = None
+        self._read: _Read | None = None
 
-    def _catalogue(self) -> tuple[datetime, list[Warning], list[Station], int]:
+    def _catalogue(self) -> _Read:
         """What the catalogue says, read at most once per FRESH_FOR: an unauthenticated
         scrape must not make the api judge a week of events as often as anyone asks."""
         with self._lock:
@@ -46,12 +49,13 @@ class CatalogueCollector(Collector):
                     found = open_warnings(session, now, limits_of(self._settings), None)
                     stations = station_repo.list_stations(session)
                     media = session.scalar(select(func.count()).select_from(Media)) or 0
+                    fixity = fixity_repo.outcome_counts(session)
                     session.expunge_all()
-                self._read = (now, found, stations, media)
+                self._read = (now, found, stations, media, fixity)
             return self._read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now, found, stations, media = self._catalogue()
+        now, found, stations, media, fixity = self._catalogue()
         warnings = GaugeMetricFamily(
             "evidence_warnings_open", "Early warnings open now, by kind", labels=["kind"]
         )
@@ -75,6 +79,14 @@ class CatalogueCollector(Collector):
         yield age
         yield free
         yield GaugeMetricFamily("evidence_media", "Media registered in the catalogue", value=media)
+        checks = GaugeMetricFamily(
+            "evidence_fixity_media",
+            "Media by the outcome of their original's last fixity check",
+            labels=["outcome"],
+        )
+        for outcome, count in fixity.items():
+            checks.add_metric([outcome.value], count)
+        yield checks
 
 
 def metrics_registry(sessions: sessionmaker[Session], settings: ApiSettings) -> CollectorRegistry:

@@ -74,7 +74,7 @@ KIND_NAMES = {
     "device_not_docked": "执法记录仪使用后未按时采集", "event_unrecorded": "应录事项无音视频",
     "stored_late": "音视频逾期存储", "device_clock_off": "设备时钟偏差",
     "station_silent": "采集站失联", "station_low_disk": "采集站磁盘空间不足",
-    "station_alarm": "采集站报警",
+    "station_alarm": "采集站报警", "fixity_failed": "原始文件完整性校验失败",
 }  # fmt: skip
 COLUMNS = [Column("kind", "预警类型"), Column("subject", "对象"), Column("unit_id", "单位编号"),
            Column("since", "起始时间"), Column("detail", "详情")]  # fmt: skip

@@ -6,6 +6,7 @@ itself only checks the schema is current (`check_schema`) and refuses to start o
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,6 +132,28 @@ def upgrade(database_url: str) -> None:
         ) from exc
     finally:
         engine.dispose()
+
+
+@contextmanager
+def one_runner(engine: Engine, job: str) -> Iterator[bool]:
+    """Whether this process may run `job` now: on PostgreSQL, while no other process (an api
+    replica, a command) holds the job's advisory lock, which is held until the block ends;
+    on SQLite, always (one machine, and the job's writes are serialised by the database)."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"station-job:{job}".encode()).digest()[:8], "big") >> 1
+    with engine.connect() as connection:
+        got = bool(
+            connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+        )
+        connection.commit()  # the session-level lock outlives this transaction
+        try:
+            yield got
+        finally:
+            if got:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
 
 
 def check_schema(engine: Engine) -> None:

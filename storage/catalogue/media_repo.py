@@ -35,13 +35,13 @@ one walks ingestion order (see search)."""
 
 def refresh_retention(media: Media) -> None:
     """Set `media.retention_until` from what it is now (rules/retention.py); call after
-    changing its case links, important mark or legal hold, before committing."""
+    changing its case links, important mark or classification, before committing."""
     media.retention_until = retention_until(
         recorded_start=media.recorded_start,
         ingested_at=media.ingested_at,
         important=media.important,
         in_case=bool(media.case_links),
-        legal_hold=media.legal_hold,
+        classification=media.classification,
     )
 
 
@@ -183,7 +183,7 @@ def register(
             ingested_at=ingested_at,
             important=record.important,
             in_case=dock_case is not None,
-            legal_hold=False,
+            classification=None,
         ),
         device_serial=record.device_serial,
         device_registered=record.device_registered,

@@ -242,9 +242,15 @@ class Media(Base):
     is registered *now* is a join with `device` (see device_repo.unregistered)."""
     clock_offset_s: Mapped[float | None] = mapped_column(Float)
     """Device clock minus station clock at the dock, in seconds, when the station knew it."""
+    lock_mode: Mapped[str | None] = mapped_column(String(16))
+    """The lock the api last put on the original in the store (rules/retention.next_lock):
+    `governance`, `compliance`, `none` (the store cannot lock), or None (not yet)."""
+    locked_until: Mapped[datetime | None]
+    lock_legal_hold: Mapped[bool | None] = mapped_column(Boolean)
     classification: Mapped[str | None] = mapped_column(String(16))
-    """`non_evidential` when a reviewer judged it so (with a reason, in custody); None:
-    not classified. A medium in a case, or classified, counts as categorised."""
+    """`non_evidential` when a reviewer judged it so, or a permanent category
+    (rules/retention.py), with a reason in custody; None: not classified. A medium in a
+    case, or classified, counts as categorised."""
 
     case_links: Mapped[list[CaseMedia]] = relationship(
         back_populates="media", lazy="selectin", order_by="CaseMedia.case_no"
@@ -315,6 +321,8 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_by: Mapped[str] = mapped_column(String(200))
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A reviewer's hold on the case: none of its media may be deleted while it lasts."""
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case",
@@ -470,6 +478,9 @@ class CustodyEventKind(StrEnum):
     made: outcome failed). At the dock: device_clock_set (the station set the camera's clock;
     detail: offset before, time set). A reviewer's judgement: classified (detail:
     classification, the one before, reason).
+    Retention: legal_hold_set, legal_hold_released (detail: reason, the case when it was the
+    case's hold), deletion_requested (detail: reason, request id; the deletion itself is the
+    medium's tombstone and an audit entry). Export: exported (detail: case, the bag).
     A new code needs a migration: the check constraint lists them all.
     """
 
@@ -488,6 +499,10 @@ class CustodyEventKind(StrEnum):
     PROXY_MADE = "proxy_made"
     DEVICE_CLOCK_SET = "device_clock_set"
     CLASSIFIED = "classified"
+    LEGAL_HOLD_SET = "legal_hold_set"
+    LEGAL_HOLD_RELEASED = "legal_hold_released"
+    DELETION_REQUESTED = "deletion_requested"
+    EXPORTED = "exported"
 
 
 class CustodyOutcome(StrEnum):
@@ -685,6 +700,197 @@ class DayTally(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     counts: Mapped[list[list[Any]]] = mapped_column(JSON)
     """[[unit_id, officer_id, media, categorised], ...]"""
+
+
+# -- evidence integrity (storage/catalogue/audit_repo.py, signing_keys.py) ------------------
+
+
+class AuditOutcome(StrEnum):
+    """ok: done or served. denied: refused for who asked (401, 403). failed: anything else
+    that did not happen (bad input, not found, a store or catalogue failure)."""
+
+    OK = "ok"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+class AuditEntry(Base):
+    """One entry of the audit trail: who did what, when, from where, and how it went.
+
+    Entries are only ever added, numbered 1, 2, 3... without gaps, each carrying the hash
+    of the one before (rules/audit_chain.py). `detail` is kept as the canonical JSON text
+    the hash was computed over, so a check recomputes it from exactly what is stored.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        CheckConstraint(_in_list("outcome", AuditOutcome), name="outcome"),
+        Index(None, "at"),
+        Index(None, "target"),
+        Index(None, "token_id"),
+        Index(None, "unit_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    """The token's name, `token:ID` for one without, `anonymous` for a failed
+    authentication, or what acted without a token (`station-cli:USER`, `api:fixity`)."""
+    token_id: Mapped[str | None] = mapped_column(String(36))
+    role: Mapped[str | None] = mapped_column(String(32))
+    unit_id: Mapped[str | None] = mapped_column(String(128))
+    """The unit of the token that acted (its supervisors see the entry)."""
+    action: Mapped[str] = mapped_column(String(200))
+    """A request: `METHOD /api/v1/route/{template}`; otherwise a dotted name (`token.create`)."""
+    target: Mapped[str | None] = mapped_column(String(200))
+    """What was acted on: a medium's id, a case number, a unit, a token..."""
+    detail: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int | None] = mapped_column(Integer)
+    """The HTTP status answered, for a request."""
+    request_id: Mapped[str | None] = mapped_column(String(32))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SigningKey(Base):
+    """A public key that signs evidence documents: the api's (audit checkpoints, custody
+    reports, exports) or a station's (dock receipts). `key_id` is the hex SHA-256 of the
+    raw 32-byte Ed25519 public key. The private keys never enter the catalogue."""
+
+    __tablename__ = "signing_key"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(16))
+    """`api` or `station`."""
+    owner_id: Mapped[str] = mapped_column(String(128))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime]
+
+
+class FixityState(Base):
+    """The last fixity check of a medium's original: when, and what the store held."""
+
+    __tablename__ = "fixity_state"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('ok', 'mismatch', 'missing')", name="outcome"),
+        # The next run takes those checked longest ago.
+        Index(None, "checked_at"),
+        Index(None, "outcome"),
+    )
+
+    media_id: Mapped[str] = mapped_column(String(36), ForeignKey("media.id"), primary_key=True)
+    checked_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    actual_sha256: Mapped[str | None] = mapped_column(String(64))
+    """What the stored bytes hashed to (None: no object)."""
+    first_failed_at: Mapped[datetime | None]
+    """When the check started failing (kept while it goes on failing)."""
+
+
+class DeletionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    """Approved by a second token, and the medium deleted."""
+    REJECTED = "rejected"
+
+
+class DeletionRequest(Base):
+    """Someone asks for a medium to be deleted before its time; another must approve
+    (rules/retention.py). `media_id` is not a foreign key: the medium goes, the request
+    stays, with the tombstone."""
+
+    __tablename__ = "deletion_request"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", DeletionStatus), name="status"),
+        Index(None, "status", "requested_at"),
+        Index(None, "media_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    media_id: Mapped[str] = mapped_column(String(36))
+    sha256: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_token: Mapped[str] = mapped_column(String(36))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_by_token: Mapped[str | None] = mapped_column(String(36))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MediaTombstone(Base):
+    """What is left of a deleted medium: what it was, its hash, who deleted it and why, and
+    its chain of custody as it stood. The audit trail has the deletion too."""
+
+    __tablename__ = "media_tombstone"
+    __table_args__ = (
+        CheckConstraint("how IN ('expired', 'early')", name="how"),
+        Index(None, "sha256"),
+        Index(None, "deleted_at"),
+    )
+
+    media_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    original_name: Mapped[str] = mapped_column(Text)
+    device_id: Mapped[str] = mapped_column(String(128))
+    officer_id: Mapped[str | None] = mapped_column(String(128))
+    unit_id: Mapped[str | None] = mapped_column(String(128))
+    station_id: Mapped[str] = mapped_column(String(128))
+    recorded_start: Mapped[datetime | None]
+    ingested_at: Mapped[datetime]
+    retention_until: Mapped[datetime | None]
+    how: Mapped[str] = mapped_column(String(16))
+    """`expired` (the deletion job) or `early` (asked for and approved)."""
+    deleted_at: Mapped[datetime]
+    deleted_by: Mapped[str] = mapped_column(String(200))
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    deletion_request_id: Mapped[str | None] = mapped_column(String(36))
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+    """The audit entry of the deletion."""
+    object_keys: Mapped[list[str]] = mapped_column(JSON)
+    """The objects it had: the original and its derived files."""
+    objects_removed_at: Mapped[datetime | None]
+    """When the store let go of them (None: still to do; the job tries again)."""
+    custody: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """Its custody events as they stood, oldest first."""
+
+
+class DockReceipt(Base):
+    """A dock receipt a station signed and sent (wire/receipts.py), as it arrived."""
+
+    __tablename__ = "dock_receipt"
+    __table_args__ = (Index(None, "station_id", "signed_at"),)
+
+    receipt_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(128))
+    device_id: Mapped[str] = mapped_column(String(128))
+    officer_id: Mapped[str | None] = mapped_column(String(128))
+    signed_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[str] = mapped_column(Text)
+    """The signed document (JSON) exactly as the station sent it."""
+    received_at: Mapped[datetime]
+
+
+class DockReceiptFile(Base):
+    """A file a receipt names with its SHA-256: how a medium finds the receipts of its docks."""
+
+    __tablename__ = "dock_receipt_file"
+    __table_args__ = (Index(None, "sha256"),)
+
+    receipt_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("dock_receipt.receipt_id"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
 
 
 _sidecar_target = aliased(Media)

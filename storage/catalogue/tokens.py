@@ -16,7 +16,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rules.token_life import expiry, is_live
-from storage.catalogue.models import ApiToken, utc_now
+from storage.catalogue import audit_repo
+from storage.catalogue.audit_repo import Actor, AuditRecord, local_actor
+from storage.catalogue.models import ApiToken, AuditOutcome, new_id, utc_now
 
 ALL_ROLES = ("station", "officer", "reviewer", "supervisor", "it_admin", "case_system", "admin")
 """Every role of CONTRACT.md.
@@ -50,8 +52,10 @@ def create_token(
     name: str | None = None,
     expires_in: timedelta | None = None,
     now: datetime | None = None,
+    by: Actor | None = None,
 ) -> str:
-    """Create a token, commit it, and return its plaintext (shown once, never stored).
+    """Create a token, commit it with its audit entry (made `by`, else by the local command
+    line), and return its plaintext (shown once, never stored).
 
     It expires after `expires_in`, or by rules/token_life.py's default for its role.
     Raises ValueError for a role that does not exist, an officer token without its officer
@@ -69,17 +73,35 @@ def create_token(
         raise ValueError("only a station token names a station (--station-id)")
     now = now or utc_now()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            token_hash=hash_token(token),
-            role=role,
-            unit_id=unit_id,
-            officer_id=officer_id,
-            station_id=station_id,
-            name=name,
-            created_at=now,
-            expires_at=expiry(role, now, expires_in),
-        )
+    row = ApiToken(
+        id=new_id(),
+        token_hash=hash_token(token),
+        role=role,
+        unit_id=unit_id,
+        officer_id=officer_id,
+        station_id=station_id,
+        name=name,
+        created_at=now,
+        expires_at=expiry(role, now, expires_in),
+    )
+    session.add(row)
+    audit_repo.append(
+        session,
+        AuditRecord(
+            actor=by or local_actor(),
+            action="token.create",
+            target=row.id,
+            outcome=AuditOutcome.OK,
+            detail={
+                "role": role,
+                "unit_id": unit_id,
+                "officer_id": officer_id,
+                "station_id": station_id,
+                "name": name,
+                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            },
+        ),
+        now=now,
     )
     session.commit()
     return token
@@ -104,9 +126,12 @@ def list_tokens(session: Session) -> Sequence[ApiToken]:
     return session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)).all()
 
 
-def revoke(session: Session, id_or_name: str, now: datetime | None = None) -> ApiToken:
-    """Revoke the token with this id, or the one token with this name; commit. Revoking a
-    revoked token changes nothing. Raises UnknownToken or AmbiguousToken."""
+def revoke(
+    session: Session, id_or_name: str, now: datetime | None = None, by: Actor | None = None
+) -> ApiToken:
+    """Revoke the token with this id, or the one token with this name; commit it with its
+    audit entry (made `by`, else by the local command line). Revoking a revoked token
+    changes nothing. Raises UnknownToken or AmbiguousToken."""
     found = session.scalars(
         select(ApiToken).where(or_(ApiToken.id == id_or_name, ApiToken.name == id_or_name))
     ).all()
@@ -123,5 +148,16 @@ def revoke(session: Session, id_or_name: str, now: datetime | None = None) -> Ap
     token = found[0]
     if token.revoked_at is None:
         token.revoked_at = now or utc_now()
+        audit_repo.append(
+            session,
+            AuditRecord(
+                actor=by or local_actor(),
+                action="token.revoke",
+                target=token.id,
+                outcome=AuditOutcome.OK,
+                detail={"name": token.name, "role": token.role},
+            ),
+            now=token.revoked_at,
+        )
         session.commit()
     return token
