@@ -28,6 +28,7 @@ from api.routes.custody import router as custody_router
 from api.routes.derived import router as derived_router
 from api.routes.devices import router as devices_router
 from api.routes.equipment import router as equipment_router
+from api.routes.exports import router as exports_router
 from api.routes.interop import router as interop_router
 from api.routes.metrics import metrics_registry
 from api.routes.metrics import router as metrics_router
@@ -130,6 +131,7 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(station_keys_router)
     app.include_router(receipts_router)
     app.include_router(media_receipts_router)
+    app.include_router(exports_router)
     app.include_router(keys.router)
     check_secured(app)
     app.add_middleware(Gate)

@@ -48,7 +48,7 @@ class ApiSettings(BaseSettings):
         default=Path("./var/keys/api.key"),
         description="the api's Ed25519 private key (made at first start; keep it out of the "
         "catalogue's backups and back it up apart): it signs audit checkpoints, custody "
-        "reports and exports",
+        "reports and exports. Replicas share one key file: verification trusts this key",
     )
     audit_checkpoint_interval_s: float = Field(
         default=300,

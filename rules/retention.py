@@ -163,6 +163,13 @@ def extended(current: Lock | None, wanted: Lock) -> Lock:
     return Lock(mode, max(current.until, wanted.until), wanted.legal_hold)
 
 
+def hold_kept(current: Lock | None, wanted: Lock) -> Lock:
+    """`wanted` with the hold `current` has: storing an object again (a retry, the same
+    bytes from another dock) must never lift a hold; only `next_lock` says when one ends."""
+    held = wanted.legal_hold or (current is not None and current.legal_hold)
+    return Lock(wanted.mode, wanted.until, held)
+
+
 def second_approver_refusal(
     *, requested_by: str, requested_by_name: str | None, approver: str, approver_name: str | None
 ) -> str | None:

@@ -23,6 +23,7 @@ from ingest.ffmpeg_run import kill_running
 from station.api_client import ApiClient
 from station.backlog import Backlog, DerivedOutcome
 from station.cli_audit import audit_app
+from station.cli_export import export_command
 from station.cli_fixity import fixity_app
 from station.cli_receipt import receipt_app
 from station.cli_retention import retention_app
@@ -48,6 +49,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(fixity_app, name="fixity")
 app.add_typer(retention_app, name="retention")
 app.add_typer(receipt_app, name="receipt")
+app.command("export")(export_command)
 
 console = Console()
 

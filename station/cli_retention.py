@@ -17,7 +17,7 @@ def retention_run() -> None:
     object locks of the originals up to date."""
     from api.settings import ApiSettings
     from storage.catalogue.audit_repo import local_actor
-    from storage.catalogue.db import make_engine, make_session_factory
+    from storage.catalogue.db import make_engine, make_session_factory, one_runner
     from storage.catalogue.models import utc_now
     from storage.deletion import delete_expired, remove_deleted_objects
     from storage.object_locks import sync_out_of_step
@@ -28,9 +28,13 @@ def retention_run() -> None:
     sessions = make_session_factory(engine)
     try:
         store = open_store(settings.storage_url)
-        deleted = delete_expired(sessions, by=local_actor(), now=utc_now())
-        removed = remove_deleted_objects(sessions, store)
-        locked = sync_out_of_step(sessions, store, now=utc_now())
+        with one_runner(engine, "retention") as mine:
+            if not mine:
+                console.print("删除任务正在由中心服务（另一进程）执行，本次未执行。")
+                raise typer.Exit(1)
+            deleted = delete_expired(sessions, by=local_actor(), now=utc_now())
+            removed = remove_deleted_objects(sessions, store)
+            locked = sync_out_of_step(sessions, store, now=utc_now())
     finally:
         engine.dispose()
     console.print(

@@ -204,8 +204,9 @@ def delete_expired(sessions: sessionmaker[Session], *, by: Actor, now: datetime)
         after = ids[-1]
         for media_id in ids:
             with sessions() as session:
-                media = session.get(Media, media_id)
-                # Read again: a hold or a case may have come since the batch was read.
+                # Read again, locked: a hold or a case may have come since the batch was
+                # read, and none may come now until this deletion commits.
+                media = session.get(Media, media_id, with_for_update=True)
                 if media is None or not expired(keeping(session, media), now):
                     continue
                 if not _parts_all_expired(session, media, now):
@@ -230,7 +231,8 @@ def remove_objects_of(session: Session, store: ObjectStore, media_id: str) -> bo
     try:
         for key in tombstone.object_keys:
             with contextlib.suppress(ObjectNotFound):  # gone already: the aim
-                store.delete(key)
+                # Two people approved an early deletion: a governance lock gives way.
+                store.delete(key, bypass_governance=tombstone.how == "early")
     except StorageError:
         log.exception("could not remove the objects of deleted media %s yet", media_id)
         return False

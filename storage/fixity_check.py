@@ -18,7 +18,7 @@ from rules.fixity import FixityOutcome, outcome_of
 from storage.catalogue import audit_repo, fixity_repo
 from storage.catalogue.audit_repo import Actor, AuditRecord
 from storage.catalogue.fixity_repo import Original
-from storage.catalogue.models import AuditOutcome, utc_now
+from storage.catalogue.models import AuditOutcome, Media, utc_now
 from storage.errors import ObjectNotFound
 from storage.object_store import ObjectStore
 
@@ -58,6 +58,9 @@ def check_originals(
         for original in batch:
             result = _check(store, original)
             with sessions() as session:
+                # Locked while its result is written: a deletion by policy waits, or came first.
+                if session.get(Media, original.media_id, with_for_update=True) is None:
+                    continue  # deleted since the batch was read: nothing to keep
                 _record(session, result, actor, now=utc_now())
                 session.commit()
             on_result(result)

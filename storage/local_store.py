@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from rules.retention import Lock, LockMode, extended
-from storage.durable import HASH_CHUNK, fsync_path, sha256_file
+from rules.retention import Lock, LockMode, extended, hold_kept
+from storage.durable import HASH_CHUNK, DescriptorRange, fsync_path, sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.object_store import (
     DEFAULT_CONTENT_TYPE,
@@ -98,7 +98,7 @@ class LocalStore:
         """
         stored = self._put(key, path, sha256=sha256, content_type=content_type)
         if lock is not None:
-            self.protect(key, lock)
+            self.protect(key, hold_kept(self.lock_of(key), lock))
         return stored
 
     def _put(self, key: str, path: Path, *, sha256: str | None, content_type: str) -> str:
@@ -180,7 +180,9 @@ class LocalStore:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise ObjectNotFound(f"no object {key!r} in {self.root} (a folder has that name)")
-        return _FileRange(fd, start, length, key)
+        return DescriptorRange(
+            fd, start, length, f"object {key!r}", chunk=STREAM_CHUNK, error=StorageError
+        )
 
     def sha256_of(self, key: str) -> str:
         """Read the object back and return its hex SHA-256; raises ObjectNotFound."""
@@ -220,14 +222,17 @@ class LocalStore:
         except OSError as exc:
             raise StorageError(f"cannot lock {key!r} in {self.root}: {exc}") from exc
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, bypass_governance: bool = False) -> None:
         """Remove the object and its metadata; raises ObjectNotFound when there is none,
-        StorageError while it is locked."""
+        StorageError while it is locked (a governance lock gives way to the bypass)."""
         target = self._object_path(key)
         if not target.is_file():
             raise ObjectNotFound(f"no object {key!r} in {self.root}")
         lock = self.lock_of(key)
-        if lock is not None and (lock.legal_hold or datetime.now(UTC) < lock.until):
+        bypassed = bypass_governance and lock is not None and lock.mode == LockMode.GOVERNANCE
+        if lock is not None and (
+            lock.legal_hold or (datetime.now(UTC) < lock.until and not bypassed)
+        ):
             held = "under legal hold" if lock.legal_hold else f"locked until {lock.until}"
             raise StorageError(f"{key!r} in {self.root} is {held} ({lock.mode.value}): kept")
         try:
@@ -335,49 +340,6 @@ def _write_durably(path: Path, body: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     fsync_path(path.parent)
-
-
-class _FileRange:
-    """Iterator over a byte range of an open file; closes it when done, closed or dropped.
-
-    It holds a bare descriptor, not a file object: a stream abandoned halfway (a client
-    that hung up, a response refused unsent) is closed by this object's finaliser, whatever
-    order the garbage collector finalises things in.
-    """
-
-    def __init__(self, fd: int, start: int, length: int | None, key: str) -> None:
-        self._fd: int | None = fd
-        self._key = key
-        self._left = length
-        self._offset = start
-
-    def __iter__(self) -> _FileRange:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._fd is None:
-            raise StopIteration
-        want = STREAM_CHUNK if self._left is None else min(STREAM_CHUNK, self._left)
-        try:
-            chunk = os.pread(self._fd, want, self._offset) if want else b""
-        except OSError as exc:
-            self.close()
-            raise StorageError(f"reading object {self._key!r} failed: {exc}") from exc
-        if not chunk:
-            self.close()
-            raise StopIteration
-        self._offset += len(chunk)
-        if self._left is not None:
-            self._left -= len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def _publish(tmp: Path, target: Path) -> bool:

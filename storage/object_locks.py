@@ -16,6 +16,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rules.retention import PERMANENT_LOCK, LockMode, next_lock
@@ -62,7 +63,7 @@ def sync_locks_of(
                 if media is not None:
                     sync_lock(session, store, media, now=utc_now())
                     session.commit()
-        except (StorageError, CatalogueError, OSError):
+        except (StorageError, CatalogueError, SQLAlchemyError, OSError):
             log.exception("could not bring the lock of media %s up to date yet", media_id)
 
 

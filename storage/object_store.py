@@ -79,10 +79,11 @@ class ObjectStore(Protocol):
         cannot lock (an S3 bucket made without object lock) logs that it cannot and keeps
         the object as it is. Raises ObjectNotFound, StorageError."""
 
-    def delete(self, key: str) -> None:
-        """Remove an object for good (the deletion of expired media, storage/deletion.py).
-        Raises ObjectNotFound when there is none, StorageError when the store refuses (an
-        object still under retention or hold refuses)."""
+    def delete(self, key: str, *, bypass_governance: bool = False) -> None:
+        """Remove an object for good (the deletion of media, storage/deletion.py). Raises
+        ObjectNotFound when there is none, StorageError when the store refuses (an object
+        under legal hold, or under retention: in governance mode unless `bypass_governance`,
+        which an early deletion two people approved uses; in compliance mode always)."""
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """The keys under the folder `prefix` (a key's parts, without a trailing `/`), in

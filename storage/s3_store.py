@@ -57,7 +57,7 @@ from minio.retention import Retention
 from minio.xml import marshal
 from urllib3.response import BaseHTTPResponse
 
-from rules.retention import Lock, LockMode, extended
+from rules.retention import Lock, LockMode, extended, hold_kept
 from storage.durable import HASH_CHUNK, sha256_file
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.object_store import (
@@ -224,13 +224,15 @@ class S3Store:
             self._raise_translated(exc, key, "checking")
         if kept is not None:
             if lock is not None:
-                self.protect(key, lock)
+                current = self.lock_of(key)
+                self._protect(key, hold_kept(current, lock), current)
             return kept
         try:
+            # Locked as it is stored: no moment where the new original stands unlocked.
             if size <= self._multipart_threshold:
-                self._put_single(key, path, size, sha256, content_type)
+                self._put_single(key, path, size, sha256, content_type, lock)
             else:
-                self._put_multipart(key, path, size, sha256, content_type)
+                self._put_multipart(key, path, size, sha256, content_type, lock)
         except StorageError:
             raise
         except OSError as exc:
@@ -239,8 +241,6 @@ class S3Store:
             ) from exc
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "storing")
-        if lock is not None:
-            self.protect(key, lock)
         return sha256
 
     def stat(self, key: str) -> ObjectInfo:
@@ -322,7 +322,9 @@ class S3Store:
         return Lock(LockMode(retention.mode.lower()), retention.retain_until_date, held)
 
     def protect(self, key: str, lock: Lock) -> None:
-        current = self.lock_of(key)
+        self._protect(key, lock, self.lock_of(key))
+
+    def _protect(self, key: str, lock: Lock, current: Lock | None) -> None:
         if not self._lockable():
             return
         new = extended(current, lock)
@@ -340,9 +342,10 @@ class S3Store:
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "locking")
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, bypass_governance: bool = False) -> None:
         """Remove the object, every version of it; raises ObjectNotFound when there is none,
-        StorageError when the store refuses (a locked version)."""
+        StorageError when the store refuses (a locked version; with `bypass_governance` a
+        governance lock gives way, if this identity may bypass it)."""
         self.stat(key)
         try:
             versions = [
@@ -351,7 +354,17 @@ class S3Store:
                 if v.object_name == key
             ]
             for version in versions or [None]:
-                self._client.remove_object(self.bucket, key, version_id=version)
+                if bypass_governance:
+                    # The SDK has no bypass switch; this is its own request with the header.
+                    self._client._execute(
+                        "DELETE",
+                        self.bucket,
+                        object_name=key,
+                        query_params={"versionId": version} if version else None,
+                        headers={"x-amz-bypass-governance-retention": "true"},
+                    )
+                else:
+                    self._client.remove_object(self.bucket, key, version_id=version)
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
             self._raise_translated(exc, key, "removing")
 
@@ -374,7 +387,19 @@ class S3Store:
 
     # -- uploads -------------------------------------------------------------------------
 
-    def _put_single(self, key: str, path: Path, size: int, sha256: str, content_type: str) -> None:
+    def _lock_args(self, lock: Lock | None) -> dict[str, Any]:
+        """The SDK's put_object arguments that lock the object as it is stored."""
+        if lock is None or not self._lockable():
+            return {}
+        args: dict[str, Any] = {"legal_hold": lock.legal_hold}
+        if lock.until > datetime.now(UTC):  # a retention that ended locks nothing
+            mode = COMPLIANCE if lock.mode == LockMode.COMPLIANCE else GOVERNANCE
+            args["retention"] = Retention(mode, lock.until)
+        return args
+
+    def _put_single(
+        self, key: str, path: Path, size: int, sha256: str, content_type: str, lock: Lock | None
+    ) -> None:
         # The SDK sends one PUT with this body; the server checks it against the checksum.
         headers = _metadata(sha256)
         headers[_CHECKSUM_SHA256] = base64.b64encode(bytes.fromhex(sha256)).decode()
@@ -389,6 +414,7 @@ class S3Store:
                     metadata=headers,  # x-amz-* keys are sent as they are
                     part_size=max(size, 5 * _MIB),
                     num_parallel_uploads=1,
+                    **self._lock_args(lock),
                 )
         except S3Error as exc:
             if exc.code in _BAD_CHECKSUM_CODES:
@@ -404,7 +430,7 @@ class S3Store:
             self._verify_by_reading_back(key, path, sha256)
 
     def _put_multipart(
-        self, key: str, path: Path, size: int, sha256: str, content_type: str
+        self, key: str, path: Path, size: int, sha256: str, content_type: str, lock: Lock | None
     ) -> None:
         with path.open("rb") as f:
             reader = _HashingReader(f, size, sha256)
@@ -419,6 +445,7 @@ class S3Store:
                     part_size=self._part_size,
                     # One part in flight; the SDK holds about two parts at a time.
                     num_parallel_uploads=1,
+                    **self._lock_args(lock),
                 )
             except _SourceMismatch as exc:
                 # Raised on the last read, so the SDK aborted the upload before completing it.

@@ -289,6 +289,10 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         _call("PUT", lambda u: f"{_m(u)}/hold", body=lambda u: {"hold": False, "reason": "核对"}),
         REVIEW,
     ),
+    ("GET", "/api/v1/cases/{case_no}/export"): (
+        _call("GET", lambda u: f"/api/v1/cases/{u.case_no}/export"),
+        CASE_REVIEW,
+    ),
     ("PUT", "/api/v1/cases/{case_no}/hold"): (
         _call(
             "PUT",

@@ -164,3 +164,37 @@ def test_the_api_keeps_each_original_locked_as_its_class_and_hold_say(api: Api) 
                    json={"hold": False, "reason": "复议结束"})  # fmt: skip
     lifted = api.store.lock_of(key)
     assert lifted is not None and not lifted.legal_hold and lifted.mode == LockMode.COMPLIANCE
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_storing_an_original_again_never_lifts_its_hold(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store: ObjectStore = (
+        LocalStore(tmp_path / "objects") if kind == "local" else request.getfixturevalue("s3")
+    )
+    soon = datetime.now(UTC) + timedelta(days=1)
+    key = _stored(store, tmp_path, b"held original", Lock(LockMode.GOVERNANCE, soon, True))
+    # The same bytes again (a retried upload, another dock), with the upload's lock.
+    _stored(store, tmp_path, b"held original", Lock(LockMode.GOVERNANCE, soon, False))
+    lock = store.lock_of(key)
+    assert lock is not None and lock.legal_hold
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_an_approved_early_deletion_lifts_a_governance_lock_not_a_compliance_one(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store: ObjectStore = (
+        LocalStore(tmp_path / "objects") if kind == "local" else request.getfixturevalue("s3")
+    )
+    soon = datetime.now(UTC) + timedelta(days=1)
+    governed = _stored(store, tmp_path, b"default class", Lock(LockMode.GOVERNANCE, soon, False))
+    with pytest.raises(StorageError):
+        store.delete(governed)
+    store.delete(governed, bypass_governance=True)
+    assert not store.exists(governed)
+    kept = _stored(store, tmp_path, b"evidence", Lock(LockMode.COMPLIANCE, soon, False))
+    with pytest.raises(StorageError):
+        store.delete(kept, bypass_governance=True)
+    assert store.exists(kept)

@@ -66,3 +66,13 @@ def test_a_receipt_is_kept_only_under_the_stations_own_key(api: Api) -> None:
         api.client.put("/api/v1/stations/dock-1/key", json=bogus, headers=station).status_code
         == 422
     )
+
+
+def test_a_receipt_id_must_be_a_uuid(api: Api) -> None:
+    station = api.auth(api.station)
+    key = Ed25519PrivateKey.generate()
+    api.client.put("/api/v1/stations/dock-1/key", headers=station,
+                   json={"public_key_pem": public_pem(key.public_key())})  # fmt: skip
+    traversal = _receipt(key, receipt_id="../../etc/passwd")
+    refused = api.client.post("/api/v1/receipts", json=traversal, headers=station)
+    assert refused.status_code == 422 and "not a dock receipt" in refused.json()["detail"]

@@ -27,7 +27,10 @@ class ReceiptDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["dock_receipt"]
-    receipt_id: str = Field(min_length=1, max_length=36)
+    receipt_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="a UUID (it names the receipt's file wherever it is kept)",
+    )
     station_id: str = Field(min_length=1, max_length=128)
     device_id: str = Field(min_length=1, max_length=128)
     device_serial: str | None = None

@@ -133,7 +133,10 @@ def _checked(session: Session, token: Principal, signed: dict[str, Any]) -> Rece
     return receipt
 
 
-@media_router.get("/{media_id}/receipts", **roles(*MEDIA_READERS))
+@media_router.get(
+    "/{media_id}/receipts", responses={404: {"description": "no such medium"}},
+    **roles(*MEDIA_READERS),
+)  # fmt: skip
 def media_receipts(media_id: MediaId, session: SessionDep, token: CurrentToken) -> MediaReceipts:
     """The signed receipts of the docks that took this medium (its SHA-256), oldest first."""
     media = visible_media_or_404(session, token, media_id)

@@ -31,7 +31,7 @@ from api.deps import (
 from api.locks import relock
 from api.principal import Principal, actor_of
 from api.schemas import MediaOut, UtcTime
-from api.scope import may_see_case, visible_media_or_404
+from api.scope import may_see_case, media_scope, visible_media_or_404
 from rules.retention import early_deletion_refusal, second_approver_refusal
 from storage.catalogue import case_repo, custody_repo
 from storage.catalogue.audit_repo import Actor
@@ -147,24 +147,28 @@ def set_case_hold(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_no!r}")
     if not may_see_case(token, case):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"case {case_no!r} is not yours")
-    media_ids = sorted(
-        session.scalars(select(CaseMedia.media_id).where(CaseMedia.case_no == case_no))
-    )
+    linked = select(CaseMedia.media_id).where(CaseMedia.case_no == case_no)
+    every_medium = sorted(session.scalars(linked))
+    shown = set(session.scalars(select(Media.id).where(Media.id.in_(linked), media_scope(token))))
     if case.legal_hold != body.hold:
         case.legal_hold = body.hold
         kind = (
             CustodyEventKind.LEGAL_HOLD_SET if body.hold else CustodyEventKind.LEGAL_HOLD_RELEASED
         )
         who, now = caller(request, token), utc_now()
-        for media_id in media_ids:
+        for media_id in every_medium:  # the hold keeps them all, seen by this caller or not
             session.add(
                 case_repo.custody_event(
                     media_id, kind, who, at=now, detail={"reason": body.reason, "case_no": case_no}
                 )
             )
         case_repo.commit(session, f"the hold on case {case_no}")
-        relock(request, media_ids)
-    return CaseHoldOut(case_no=case_no, legal_hold=case.legal_hold, media_ids=media_ids)
+        relock(request, every_medium)
+    return CaseHoldOut(
+        case_no=case_no,
+        legal_hold=case.legal_hold,
+        media_ids=[m for m in every_medium if m in shown],
+    )
 
 
 @media_router.post(
@@ -259,7 +263,8 @@ def approve_deletion(
     )
     if refusal is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refusal)
-    media = session.get(Media, row.media_id)
+    # Locked until the deletion commits: a hold or a case link set meanwhile waits for it.
+    media = session.get(Media, row.media_id, with_for_update=True)
     if media is None:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="the medium is already deleted")
     _refuse_if_kept(session, media)
@@ -267,7 +272,7 @@ def approve_deletion(
     row.status = DeletionStatus.APPROVED.value
     row.decided_by, row.decided_by_token = actor_of(token), token.id
     row.decided_at, row.decision_reason = now, body.reason
-    requester = Actor(name=row.requested_by, token_id=row.requested_by_token)
+    requester = Actor(name=row.requested_by, token_id=row.requested_by_token, unit_id=row.unit_id)
     delete_medium(
         session,
         media,

@@ -14,13 +14,14 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, select, update
+from sqlalchemy import Row, Select, Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rules.audit_chain import (
+    CONTENT_FIELDS,
     GENESIS,
     ChainCheck,
     Link,
@@ -79,29 +80,26 @@ def at_text(at: datetime) -> str:
 def content_of(entry: AuditEntry | Row[Any]) -> dict[str, str | int | None]:
     """What an entry's hash covers (rules/audit_chain.CONTENT_FIELDS), from the stored row
     (an entry, or a row of the audit_entry table's columns)."""
-    return {
-        "at": at_text(entry.at),
-        "actor": entry.actor,
-        "token_id": entry.token_id,
-        "role": entry.role,
-        "unit_id": entry.unit_id,
-        "action": entry.action,
-        "target": entry.target,
-        "detail": entry.detail,
-        "client": entry.client,
-        "outcome": entry.outcome,
-        "status": entry.status,
-        "request_id": entry.request_id,
-    }
+    return _content({name: getattr(entry, name) for name in CONTENT_FIELDS})
 
 
-def append(session: Session, record: AuditRecord, *, now: datetime | None = None) -> AuditEntry:
-    """Add `record` to the chain in the caller's transaction (flushed, not committed): the
-    caller commits it with whatever it records. Holds the chain until that commit."""
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    hash: str
+
+
+_NEWEST = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_INSERT = insert(cast(Table, AuditEntry.__table__))  # Core: no ORM bookkeeping
+
+
+def append(session: Session, record: AuditRecord, *, now: datetime | None = None) -> Appended:
+    """Add `record` to the chain in the caller's transaction (not committed): the caller
+    commits it with whatever it records. Holds the chain until that commit.
+
+    Core statements, built once: this runs before every answer of the api."""
     seq = bump(session, COUNTER)
-    newest = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).one_or_none()
+    newest = session.execute(_NEWEST).one_or_none()
     if newest is not None and newest.seq >= seq:
         # Rows numbered past the counter were written around it (tampering, or a restore
         # of the table without its counter): chain on after them rather than stop auditing,
@@ -110,29 +108,31 @@ def append(session: Session, record: AuditRecord, *, now: datetime | None = None
         session.execute(
             update(ChangeCounter).where(ChangeCounter.name == COUNTER).values(value=seq)
         )
-    previous = newest.hash if newest is not None else None
     actor = record.actor
-    entry = AuditEntry(
-        seq=seq,
+    row: dict[str, Any] = {
+        "seq": seq,
         # Microseconds are the most both catalogues keep: the stored time hashes the same.
-        at=(now or utc_now()).astimezone(UTC),
-        actor=actor.name[:200],
-        token_id=actor.token_id,
-        role=actor.role,
-        unit_id=actor.unit_id,
-        action=record.action[:200],
-        target=record.target[:200] if record.target is not None else None,
-        detail=canonical_json(dict(record.detail)) if record.detail else None,
-        client=actor.client[:64] if actor.client is not None else None,
-        outcome=record.outcome.value,
-        status=record.status,
-        request_id=record.request_id,
-        prev_hash=previous or GENESIS,
-    )
-    entry.hash = entry_hash(seq, entry.prev_hash, content_of(entry))
-    session.add(entry)
-    session.flush()
-    return entry
+        "at": (now or utc_now()).astimezone(UTC),
+        "actor": actor.name[:200],
+        "token_id": actor.token_id,
+        "role": actor.role,
+        "unit_id": actor.unit_id,
+        "action": record.action[:200],
+        "target": record.target[:200] if record.target is not None else None,
+        "detail": canonical_json(dict(record.detail)) if record.detail else None,
+        "client": actor.client[:64] if actor.client is not None else None,
+        "outcome": record.outcome.value,
+        "status": record.status,
+        "request_id": record.request_id,
+        "prev_hash": newest.hash if newest is not None else GENESIS,
+    }
+    row["hash"] = entry_hash(seq, row["prev_hash"], _content(row))
+    session.execute(_INSERT, row)
+    return Appended(seq, row["hash"])
+
+
+def _content(row: dict[str, Any]) -> dict[str, str | int | None]:
+    return {name: at_text(row["at"]) if name == "at" else row[name] for name in CONTENT_FIELDS}
 
 
 def append_alone(factory: sessionmaker[Session], record: AuditRecord) -> int:

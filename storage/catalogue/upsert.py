@@ -3,6 +3,7 @@ it, with different dialect constructs)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,8 +38,16 @@ def upsert(
 
 def bump(bind: Connection | Session, name: str) -> int:
     """The counter `name` plus one (1 if it had no row), in the caller's transaction."""
-    stmt: Insert = _insert(bind, ChangeCounter).values(name=name, value=1)
-    stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return int(bind.execute(_bump_statement(dialect, name)).scalar_one())
+
+
+@functools.cache
+def _bump_statement(dialect: str, name: str) -> Any:
+    # Built once per counter: it runs with every audited request and every footage change.
+    stmt: Insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        ChangeCounter
+    ).values(name=name, value=1)
+    return stmt.on_conflict_do_update(  # type: ignore[attr-defined]
         index_elements=["name"], set_={"value": ChangeCounter.value + 1}
     ).returning(ChangeCounter.value)
-    return int(bind.execute(stmt).scalar_one())
