@@ -66,6 +66,7 @@ def cli_verify(database_url: str, *args: str, **env: str) -> Any:
     )
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_each_request_is_written_with_who_what_where_and_how_it_went(api: AuditApi) -> None:
     reviewer = api.token("reviewer", unit_id="U1", name="li-reviewer")
     media = api.ingested(b"evidence bytes " * 100)
@@ -101,6 +102,7 @@ def test_each_request_is_written_with_who_what_where_and_how_it_went(api: AuditA
     assert api.audit(action="GET /api/v1/audit")[0]["actor"] == "admin"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_failed_authentication_is_written_without_the_token(api: AuditApi) -> None:
     bogus = "st_" + "x" * 43
     assert api.client.get("/api/v1/media", headers=api.auth(bogus)).status_code == 401
@@ -112,6 +114,7 @@ def test_failed_authentication_is_written_without_the_token(api: AuditApi) -> No
     assert bogus not in json.dumps(denied)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_tokens_made_and_revoked_are_written_with_who_did_it(api: AuditApi) -> None:
     by = Actor(name="it-desk", role="it_admin", client="10.0.0.9")
     with session_scope(api.database_url) as session:
@@ -125,6 +128,7 @@ def test_tokens_made_and_revoked_are_written_with_who_did_it(api: AuditApi) -> N
     assert revoked["actor"].startswith("station-cli:") and revoked["client"] == "local"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_supervisor_reads_the_trail_of_their_units_only(api: AuditApi) -> None:
     mine = api.token("supervisor", unit_id="U1", name="sup-u1")
     theirs = api.token("reviewer", unit_id="U2", name="rev-u2")
@@ -136,6 +140,7 @@ def test_a_supervisor_reads_the_trail_of_their_units_only(api: AuditApi) -> None
     assert api.audit(actor="rev-u2")[0]["unit_id"] == "U2"  # an admin sees every unit
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_trail_pages_newest_first(api: AuditApi) -> None:
     for _ in range(5):
         api.get("/api/v1/media")
@@ -286,6 +291,7 @@ def test_cutting_off_the_newest_entries_is_caught_against_the_signed_checkpoints
     assert result.exit_code == 1 and "entries 5 to 7 are missing" in result.output
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_altered_checkpoint_does_not_hold(
     database_url: str, local_store_url: str, tmp_path: Path
 ) -> None:
@@ -312,6 +318,7 @@ def test_an_altered_checkpoint_does_not_hold(
     assert result.exit_code == 1 and "altered" in result.output, result.output
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_public_keys_are_served_without_a_token(api: AuditApi) -> None:
     response = api.client.get("/api/v1/keys")
     assert response.status_code == 200

@@ -97,6 +97,7 @@ def test_the_api_exports_a_valid_signed_bag(api: Api, tmp_path: Path) -> None:
         bagit.Bag(str(root)).validate()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_station_export_writes_the_bag_into_a_folder(api: Api, tmp_path: Path) -> None:
     media = _case_with_media(api)
     dest = tmp_path / "for-the-prosecutor"
@@ -118,6 +119,7 @@ def _cli_actor(api: Api) -> str:
     return str(entry["actor"])
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_damaged_original_is_not_exported(api: Api, tmp_path: Path) -> None:
     media = _case_with_media(api)
     path = api.store.root / original_key(media[1]["sha256"])  # type: ignore[attr-defined]

@@ -59,6 +59,7 @@ def test_the_report_lists_every_step_oldest_first_and_is_signed(api: Api) -> Non
     assert "GET /api/v1/media/{media_id}/custody/report" in [s["what"] for s in again["steps"]]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_altered_report_fails_its_signature(api: Api) -> None:
     media = api.ingested()
     signed = api.get(f"/api/v1/media/{media['id']}/custody/report").json()
@@ -71,6 +72,7 @@ def test_an_altered_report_fails_its_signature(api: Api) -> None:
         verify(readable, _api_key())
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_printable_page_states_the_hashes_and_checks_offline(api: Api, tmp_path: Path) -> None:
     media = api.ingested()
     page = api.get(f"/api/v1/media/{media['id']}/custody/report", params={"format": "html"})

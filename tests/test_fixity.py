@@ -75,6 +75,9 @@ def _remove(api: Api, key: str, seaweedfs: SeaweedFS | None) -> None:
     seaweedfs.raw_client().remove_object(api.store.bucket, key)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("database_url", "store_url"), [("sqlite", "local"), ("postgresql", "s3")], indirect=True
+)
 def test_a_flipped_byte_and_a_deleted_original_are_named(
     api: Api, store_url: str, request: pytest.FixtureRequest
 ) -> None:
@@ -113,6 +116,7 @@ def test_a_flipped_byte_and_a_deleted_original_are_named(
     assert 'evidence_fixity_media{outcome="missing"} 1.0' in metrics
 
 
+@pytest.mark.parametrize(("database_url", "store_url"), [("sqlite", "local")], indirect=True)
 def test_each_run_takes_the_originals_checked_longest_ago(api: Api, store_url: str) -> None:
     media = [api.ingested() for _ in range(4)]
     # A run a day with a two-day period: half of them per run.
@@ -128,6 +132,9 @@ def test_each_run_takes_the_originals_checked_longest_ago(api: Api, store_url: s
     assert checked[4:] == checked[:2]
 
 
+@pytest.mark.parametrize(
+    ("database_url", "store_url"), [("sqlite", "local"), ("postgresql", "local")], indirect=True
+)
 def test_the_api_runs_fixity_one_replica_at_a_time(api: Api) -> None:
     media = api.ingested()
     runs = api.client.app.state.fixity  # type: ignore[attr-defined]

@@ -270,6 +270,8 @@ def test_case_no_at_the_dock_associates_the_footage(station, volume: Path) -> No
         assert lock is not None and lock.mode == LockMode.COMPLIANCE, medium["original_name"]
 
 
+@pytest.mark.parametrize(("database_url", "store_url"), [("sqlite", "s3"), ("sqlite", "local")],
+                         indirect=True)  # fmt: skip
 def test_each_original_is_locked_for_its_period_as_it_is_stored(station, volume: Path) -> None:
     run, admin = station
     assert run(volume).ok
@@ -403,6 +405,8 @@ def test_times_are_clock_corrected_and_camera_marks_arrive(
     assert marked["important"] is True and marked["retention_until"] is None
 
 
+# The receipt's path through the api is the same whatever catalogue and store: one of each.
+@pytest.mark.parametrize(("database_url", "store_url"), [("sqlite", "local")], indirect=True)
 def test_the_dock_is_signed_for_and_the_receipt_reaches_the_api(
     station, volume: Path, tmp_path: Path
 ) -> None:
@@ -446,6 +450,7 @@ def test_the_dock_is_signed_for_and_the_receipt_reaches_the_api(
     assert states == {"imported_before", "skipped"}
 
 
+@pytest.mark.parametrize(("database_url", "store_url"), [("postgresql", "local")], indirect=True)
 def test_a_receipt_waits_on_the_station_while_the_api_is_down(station, volume: Path) -> None:
     run, admin = station
     report = run(volume, api_down=True)

@@ -68,6 +68,7 @@ def test_a_receipt_is_kept_only_under_the_stations_own_key(api: Api) -> None:
     )
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_receipt_id_must_be_a_uuid(api: Api) -> None:
     station = api.auth(api.station)
     key = Ed25519PrivateKey.generate()

@@ -46,6 +46,7 @@ def api(database_url: str, local_store_url: str, tmp_path: Path) -> Iterator[Ret
     yield from serve_api(RetentionApi, database_url, local_store_url, tmp_path)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_hold_on_a_medium_is_set_and_lifted_with_its_reasons(api: RetentionApi) -> None:
     media = api.ingested()
     held = api.put(f"/api/v1/media/{media['id']}/hold", {"hold": True, "reason": "复议期间"})
@@ -63,6 +64,7 @@ def test_a_hold_on_a_medium_is_set_and_lifted_with_its_reasons(api: RetentionApi
     assert [e["status"] for e in trail.json()["items"]] == [403, 404, 200, 200]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_hold_on_a_case_keeps_its_media(api: RetentionApi) -> None:
     media = api.ingested()
     case = {"title": "盗窃案", "unit_id": "U1", "events": []}
@@ -79,6 +81,7 @@ def test_a_hold_on_a_case_keeps_its_media(api: RetentionApi) -> None:
                    token=other).status_code == 403  # fmt: skip
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_permanent_category_keeps_a_medium_permanently(api: RetentionApi) -> None:
     media = api.ingested()
     assert media["retention_until"] is not None
@@ -156,6 +159,7 @@ def test_an_early_deletion_needs_a_second_person(api: RetentionApi) -> None:
     assert entry["detail"]["sha256"] == media["sha256"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_evidence_and_held_media_cannot_be_asked_for(api: RetentionApi) -> None:
     important = api.ingested(important=True)
     held = api.ingested()
@@ -168,6 +172,7 @@ def test_evidence_and_held_media_cannot_be_asked_for(api: RetentionApi) -> None:
         assert refused.status_code == 409 and why in refused.json()["detail"], refused.text
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_request_can_be_turned_down_or_withdrawn(api: RetentionApi) -> None:
     media = api.ingested()
     li = api.token("reviewer", unit_id="U1", name="li")
