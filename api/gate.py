@@ -119,13 +119,10 @@ class Gate:
     async def _serve_audited(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, principal: Principal
     ) -> None:
-        refused = False
         started = False
 
         async def send_audited(message: Message) -> None:
-            nonlocal refused, started
-            if refused:
-                return  # the body of an answer that was replaced by a 503
+            nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 answer = Headers(raw=message["headers"])
@@ -135,18 +132,19 @@ class Gate:
                 }
                 audited = await self._audit(scope, headers, principal, message["status"], sent)
                 if not audited and scope["method"] in _READS:
-                    refused = True
                     await _answer(
                         send,
                         503,
                         "this request could not be written to the audit trail, so it was "
                         f"not served; try again later (request id {REQUEST_ID.get()})",
                     )
-                    return
+                    raise _Refused  # stops the route's stream: not one more byte is read
             await send(message)
 
         try:
             await self.app(scope, receive, send_audited)
+        except _Refused:
+            return
         except Exception:
             if not started:  # answered 500 further out, past this gate
                 await self._audit(scope, headers, principal, 500, {}, failure_ok=True)
@@ -223,6 +221,10 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class _Refused(Exception):
+    """A read's answer was replaced by a 503 (its audit entry could not be written)."""
 
 
 def _client(scope: Scope) -> str | None:
