@@ -279,3 +279,33 @@ def test_the_officer_can_download_the_docks_signed_receipt(
     assert got.status_code == 200 and got.content == path.read_bytes()
     assert "attachment" in got.headers["content-disposition"]
     assert client.get("/receipts/other").status_code == 404
+
+
+_GLYPHS = """(texts) => {
+  const el = document.querySelector('.verdict');
+  const canvas = document.createElement('canvas');
+  canvas.width = 64; canvas.height = 64;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.font = getComputedStyle(el).font;
+  return texts.map((t) => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.fillText(t, 4, 48);
+    return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(',');
+  });
+}"""
+
+
+def test_the_kiosk_draws_chinese_with_real_glyphs(
+    board: StatusBoard, served: str, page: Page
+) -> None:
+    """Each character of 可以拔出 in the page's own font is drawn differently from the others
+    and from a character no font has: without a CJK font they all come out as the same
+    missing-glyph box (Makefile installs fonts-noto-cjk; deploy/README.md names it)."""
+    board.open("safe", "/media/evidence/CAM01")
+    board.update("safe", state=DockState.SAFE_TO_UNDOCK)
+    page.goto(served)
+    expect(page.locator(".verdict")).to_have_text("可以拔出")
+    drawn = page.evaluate(_GLYPHS, ["可", "以", "拔", "出", "\U000f0000"])
+    missing = drawn[-1]
+    assert all(glyph != missing for glyph in drawn[:-1]), "Chinese renders as missing glyphs"
+    assert len(set(drawn[:-1])) == 4, "distinct characters drew the same shape"
