@@ -27,6 +27,7 @@ from station.cli_export import export_command
 from station.cli_fixity import fixity_app
 from station.cli_receipt import receipt_app
 from station.cli_retention import retention_app
+from station.cli_user import user_app
 from station.importer import Importer, ImportOptions
 from station.journal import Journal, JournalBusy, JournalRow
 from station.pipeline import Pipeline
@@ -49,6 +50,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(fixity_app, name="fixity")
 app.add_typer(retention_app, name="retention")
 app.add_typer(receipt_app, name="receipt")
+app.add_typer(user_app, name="user")
 app.command("export")(export_command)
 
 console = Console()

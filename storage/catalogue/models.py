@@ -893,6 +893,28 @@ class DockReceiptFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
+class User(Base):
+    """A person who signs in to the pages with a user name and password (storage/catalogue/
+    users.py): the same roles and unit scope as an api token. Only an argon2id hash of the
+    password is kept; repeated failures lock the account for a while (rules/login.py)."""
+
+    __tablename__ = "app_user"  # `user` is an SQL keyword
+    __table_args__ = (UniqueConstraint("username"),)
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[str | None] = mapped_column(String(128))
+    officer_id: Mapped[str | None] = mapped_column(String(128))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 _sidecar_target = aliased(Media)
 # Mapped once every class is. A column of every media SELECT (a lookup on the unique
 # sha256) rather than a second query per page.
