@@ -15,8 +15,7 @@ is appended when the answer starts, so a read that cannot be audited is not serv
 answered 503 instead and no byte of it leaves. A change (any other method) is committed by
 its route before that; should its entry then fail to append, the change stands, the
 custody chain of the media it touched has it, and the failure is logged and counted
-(`api_audit_failures_total`) for IT to look into. A route adds facts to its entry through
-`audit_note(request, ...)`.
+(`api_audit_failures_total`) for IT to look into.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from anyio import to_thread
-from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,11 +66,6 @@ def audit_failures(registry: CollectorRegistry) -> Counter:
         ["kind"],
         registry=registry,
     )
-
-
-def audit_note(request: Request, **facts: Any) -> None:
-    """Add `facts` (JSON values) to the audit entry of `request`."""
-    request.state.audit_notes = {**getattr(request.state, "audit_notes", {}), **facts}
 
 
 class Gate:
@@ -257,7 +250,6 @@ def _record(
         ),
         **({"requested_range": headers["range"]} if "range" in headers else {}),
         **{k: v for k, v in facts.items() if v is not None},
-        **scope.get("state", {}).get("audit_notes", {}),
     }
     actor = (
         Actor(

@@ -26,7 +26,6 @@ PERMANENT_CATEGORIES = {
     "major_case": "其他重大、疑难复杂案件",
 }
 """Classifications that keep a medium permanently, with their names as shown."""
-CLASSIFICATIONS = ("non_evidential", *PERMANENT_CATEGORIES)
 
 
 class RetentionClass(StrEnum):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ingest.scan import SkippedEntry
 from station.api_client import ApiClient, ApiError
 from station.journal import JournalRow
-from storage.durable import fsync_path
+from storage.durable import write_durably
 from storage.key_file import load_or_create_key
 from wire.receipts import KIND, ReceiptDocument, ReceiptFile
 from wire.signatures import public_pem, sign
@@ -116,7 +115,8 @@ class ReceiptBook:
         )
         signed = sign(document.model_dump(), self._key)
         path = self.folder / f"{document.receipt_id}.json"
-        _write_durably(path, json.dumps(signed, ensure_ascii=False, indent=1).encode())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_durably(path, json.dumps(signed, ensure_ascii=False, indent=1).encode())
         return Receipt(document.receipt_id, path, len(staged))
 
     def unsent(self) -> list[Path]:
@@ -152,17 +152,6 @@ class ReceiptBook:
             except (OSError, ValueError) as exc:
                 log.error("dock receipt %s cannot be read: %s", path, exc)
                 continue
-            _write_durably(path.with_suffix(".sent"), b"")
+            write_durably(path.with_suffix(".sent"), b"")
             sent += 1
         return sent
-
-
-def _write_durably(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    with part.open("wb") as f:
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)
-    fsync_path(path.parent)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 HASH_CHUNK = 4 * 1024 * 1024
@@ -25,6 +27,22 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_durably(path: Path, body: bytes) -> None:
+    """Replace `path` with `body`, all or nothing, fsynced with its folder (which must
+    exist)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    try:
+        with tmp.open("xb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    fsync_path(path.parent)
 
 
 class DescriptorRange:

@@ -22,7 +22,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from rules.retention import Lock, LockMode, extended, hold_kept
-from storage.durable import HASH_CHUNK, DescriptorRange, fsync_path, sha256_file
+from storage.durable import (
+    HASH_CHUNK,
+    DescriptorRange,
+    fsync_path,
+    sha256_file,
+    write_durably,
+)
 from storage.errors import ObjectNotFound, StorageError, StoredObjectMismatch
 from storage.object_store import (
     DEFAULT_CONTENT_TYPE,
@@ -218,7 +224,7 @@ class LocalStore:
         ).encode()
         try:
             _make_dirs(path.parent)
-            _write_durably(path, body)
+            write_durably(path, body)
         except OSError as exc:
             raise StorageError(f"cannot lock {key!r} in {self.root}: {exc}") from exc
 
@@ -319,27 +325,12 @@ class LocalStore:
         body = json.dumps({"sha256": sha256, "content_type": content_type}).encode()
         try:
             _make_dirs(meta_path.parent)
-            _write_durably(meta_path, body)
+            write_durably(meta_path, body)
         except OSError as exc:
             raise StorageError(
                 f"{key!r} is stored but its metadata could not be written ({exc}); "
                 "retrying the same file repairs it"
             ) from exc
-
-
-def _write_durably(path: Path, body: bytes) -> None:
-    """Replace `path` with `body`, all or nothing, fsynced with its folder."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    try:
-        with tmp.open("xb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    fsync_path(path.parent)
 
 
 def _publish(tmp: Path, target: Path) -> bool:
