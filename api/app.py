@@ -20,6 +20,7 @@ from api.audit_schedule import AuditCheckpoints
 from api.deps import check_secured
 from api.fixity_schedule import FixityRuns
 from api.gate import Gate, audit_failures
+from api.pages import mount_pages
 from api.retention_schedule import RetentionRuns
 from api.routes import audit, health, ingest, keys, media
 from api.routes.cases import router as cases_router
@@ -32,6 +33,7 @@ from api.routes.exports import router as exports_router
 from api.routes.interop import router as interop_router
 from api.routes.metrics import metrics_registry
 from api.routes.metrics import router as metrics_router
+from api.routes.people import tokens_router, users_router
 from api.routes.receipts import media_router as media_receipts_router
 from api.routes.receipts import receipts_router
 from api.routes.receipts import stations_router as station_keys_router
@@ -40,6 +42,8 @@ from api.routes.recordings import router as recordings_router
 from api.routes.retention import cases_router as case_holds_router
 from api.routes.retention import media_router as media_retention_router
 from api.routes.retention import requests_router as deletion_requests_router
+from api.routes.session import router as session_router
+from api.routes.session import sign_in_router
 from api.routes.stations import router as stations_router
 from api.routes.units import router as units_router
 from api.routes.warnings import router as warnings_router
@@ -133,7 +137,12 @@ def create_app(settings: ApiSettings, *, store: ObjectStore | None = None) -> Fa
     app.include_router(media_receipts_router)
     app.include_router(exports_router)
     app.include_router(keys.router)
+    app.include_router(sign_in_router)
+    app.include_router(session_router)
+    app.include_router(users_router)
+    app.include_router(tokens_router)
     check_secured(app)
+    mount_pages(app)
     app.add_middleware(Gate)
     app.add_exception_handler(SQLAlchemyError, _catalogue_unavailable)
     app.add_exception_handler(CatalogueError, _catalogue_unavailable)

@@ -131,6 +131,7 @@ class CaseOut(BaseModel):
     created_at: UtcTime
     updated_at: UtcTime
     updated_by: str
+    legal_hold: bool = Field(description="held: none of its media is deleted, whatever else")
     events: list[EventOut]
     media_ids: list[str] = Field(description="every medium associated with the case")
     links: list[LinkOut] = Field(description="how each medium came to be associated")
@@ -144,6 +145,7 @@ class CaseOut(BaseModel):
             created_at=case.created_at,
             updated_at=case.updated_at,
             updated_by=case.updated_by,
+            legal_hold=case.legal_hold,
             events=[
                 EventOut(
                     event_id=e.event_id,

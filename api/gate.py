@@ -1,5 +1,5 @@
-"""The api's front door, in front of every route: a request id, the bearer token of every
-`/api/v1` request, checked before a body is read, and the audit trail entry of every
+"""The api's front door, in front of every route: a request id, the bearer token (or the
+page session's cookie) of every `/api/v1` request, checked before a body is read, and the audit trail entry of every
 `/api/v1` request, written before its answer is sent.
 
 FastAPI reads (and parses) a request's body before it resolves a route's dependencies, so
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import uuid
 from contextvars import ContextVar
 from typing import Any
@@ -32,10 +33,11 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.principal import Principal, actor_of
-from storage.catalogue import audit_repo, unit_repo
+from storage.catalogue import audit_repo, unit_repo, web_sessions
 from storage.catalogue.audit_repo import Actor, AuditRecord
 from storage.catalogue.errors import CatalogueError
 from storage.catalogue.models import AuditOutcome
@@ -49,9 +51,14 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 _API = re.compile(r"^/api/v1(/|$)")
 _BEARER = re.compile(r"^Bearer +(\S+)\s*$", re.IGNORECASE)
 
-PUBLIC_PATHS = frozenset({"/api/v1/keys"})
-"""Under /api/v1 but served to anyone (unauthenticated, unaudited): the public keys that
-check signatures."""
+SIGN_IN_PATH = "/api/v1/sign-in"
+PUBLIC_PATHS = frozenset({"/api/v1/keys", SIGN_IN_PATH})
+"""Under /api/v1 but served to anyone, unauthenticated and not audited here: the public
+keys that check signatures, and signing in (which audits every attempt itself)."""
+
+SESSION_COOKIE = "evidence_session"
+"""The cookie of a signed-in page session (storage/catalogue/web_sessions.py)."""
+CSRF_HEADER = "x-csrf-token"
 
 _READS = frozenset({"GET", "HEAD"})
 _CLIENT_MAX = 64
@@ -173,6 +180,9 @@ class Gate:
 
     def _authenticate(self, scope: Scope, headers: Headers) -> tuple[Principal | None, int, str]:
         header = headers.get("authorization")
+        cookie = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
+        if header is None and cookie:
+            return self._authenticate_session(scope, headers, cookie)
         if header is None:
             return None, 401, "missing bearer token: send `Authorization: Bearer TOKEN`"
         match = _BEARER.match(header)
@@ -195,6 +205,38 @@ class Gate:
             return None, 503, "the catalogue is unavailable, try again later"
         if principal is None:
             return None, 401, "invalid, expired or revoked bearer token"
+        return principal, 200, ""
+
+    def _authenticate_session(
+        self, scope: Scope, headers: Headers, cookie: str
+    ) -> tuple[Principal | None, int, str]:
+        """The person (or token) of a page session. A change must also carry the session's
+        CSRF token in X-CSRF-Token: the cookie is SameSite=Strict already, and this second
+        check holds where a browser does not honour that."""
+        factory: sessionmaker[Session] = scope["app"].state.session_factory
+        try:
+            with factory() as session:
+                found = web_sessions.find(session, cookie)
+                if found is None:
+                    return (
+                        None,
+                        401,
+                        "the session has ended (signed out or timed out): sign in again",
+                    )
+                if scope["method"] not in _READS and not secrets.compare_digest(
+                    headers.get(CSRF_HEADER, ""), found.row.csrf_token
+                ):
+                    return None, 403, "a change from a page must carry its session's X-CSRF-Token"
+                unit_id = found.user.unit_id if found.user else found.token.unit_id  # type: ignore[union-attr]
+                units = unit_repo.units_under(session, unit_id) if unit_id else None
+                principal = (
+                    Principal.of_user(found.user, units)
+                    if found.user is not None
+                    else Principal.of(found.token, units)  # type: ignore[arg-type]
+                )
+        except SQLAlchemyError:
+            log.exception("request %s: the catalogue could not check a session", REQUEST_ID.get())
+            return None, 503, "the catalogue is unavailable, try again later"
         return principal, 200, ""
 
 

@@ -1,4 +1,4 @@
-"""Who is calling: the token api/gate.py authenticated, as a plain value.
+"""Who is calling: the token or signed-in person api/gate.py authenticated, as a plain value.
 
 Routes get this, never the token's catalogue row: it outlives the session that loaded it,
 and nothing a route does can change the token through it.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.catalogue.models import ApiToken
+from storage.catalogue.models import ApiToken, User
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,20 @@ class Principal:
             unit_id=token.unit_id,
             officer_id=token.officer_id,
             station_id=token.station_id,
+            units=units,
+        )
+
+    @classmethod
+    def of_user(cls, user: User, units: frozenset[str] | None) -> Principal:
+        """A person signed in to the pages: seen as a token of their role and unit would be,
+        named by their user name in the records."""
+        return cls(
+            id=user.user_id,
+            role=user.role,
+            name=user.username,
+            unit_id=user.unit_id,
+            officer_id=user.officer_id,
+            station_id=None,
             units=units,
         )
 

@@ -227,6 +227,7 @@ class Agent:
             if identity.clock_offset is not None
             else None,
             clock_set_at=identity.clock_set_at,
+            case_no=self.board.case_no(dock_id),
         )
         report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
         lookup.join()

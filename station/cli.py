@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import resource
+import secrets
 import shutil
 import sys
 import threading
@@ -14,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.orm import Session
 
 from ingest.encoders import EncoderUnavailable, choose_encoder, encoder_works
 from ingest.ffmpeg_run import kill_running
@@ -484,40 +487,47 @@ def demo_command(
             )
         stop.wait(1.0)
     auth = f"-H 'Authorization: Bearer {admin_token}'"
-    # A stop-and-check over the last two hours by the camera's officer: pushing it associates
-    # the shift's footage automatically (自动关联).
+    # A stop-and-check over the last two hours by the camera's officer, as the case-handling
+    # system would push it: the shift's footage is associated with it automatically (自动关联).
     now = datetime.now(UTC).replace(microsecond=0)
-    demo_case = json.dumps(
-        {
-            "title": "演示案件",
-            "unit_id": "130100000000",
-            "events": [
-                {
-                    "event_id": "E1",
-                    "activity": "stop_and_check",
-                    "officer_ids": [camera.officer_id],
-                    "start": (now - timedelta(hours=2)).isoformat(),
-                    "end": now.isoformat(),
-                }
-            ],
-        },
-        ensure_ascii=False,
+    demo_case = {
+        "title": "演示案件",
+        "unit_id": "130100000000",
+        "events": [
+            {
+                "event_id": "E1",
+                "activity": "stop_and_check",
+                "officer_ids": [camera.officer_id],
+                "start": (now - timedelta(hours=2)).isoformat(),
+                "end": now.isoformat(),
+            }
+        ],
+    }
+    pushed = httpx.put(
+        f"{address}/api/v1/cases/DEMO-0001",
+        json=demo_case,
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=30,
     )
+    if pushed.status_code not in (200, 201):
+        raise _fail(f"演示案件推送失败：{pushed.status_code} {pushed.text}")
+    with session_scope(database_url) as session:
+        demo_password = _demo_user(session)
     console.print(
         "\n".join(
             [
                 "",
+                f"[bold]管理页面：[/bold]{address}/ui/    用户名：demo    密码：{demo_password}",
                 f"[bold]管理平台 api：[/bold]{address}    接口文档：{address}/docs",
                 f"[bold]采集站状态页：[/bold]http://127.0.0.1:{port + 1}/",
                 f"管理员令牌（admin）：{admin_token}",
                 f"采集站令牌（station）：{station_token}",
                 "",
                 "试一试：",
+                "  在管理页面搜索案件编号 DEMO-0001，打开案件，播放录像，下载原始文件并核对 SHA-256。",
                 f"  列出媒体：curl {auth} {address}/api/v1/media",
                 f"  下载可播放的视频：curl {auth} -o demo.mp4 {address}/api/v1/media/<id>/proxy",
-                f"  推送案件并自动关联录像：curl -X PUT {auth} -H 'Content-Type: application/json' "
-                f"-d '{demo_case}' {address}/api/v1/cases/DEMO-0001",
-                f"  查看案件及其录像：curl {auth} {address}/api/v1/cases/DEMO-0001",
+                f"  查看演示案件及其自动关联的录像：curl {auth} {address}/api/v1/cases/DEMO-0001",
                 f"  查看自动合成的录像：curl {auth} {address}/api/v1/recordings/<recording_id>",
                 f"  或在浏览器中打开 {address}/docs ，点 Authorize 填入管理员令牌。",
                 f"  再接入一台设备：把一个装有录像的文件夹放到 {base / 'media'} 下。",
@@ -532,6 +542,19 @@ def demo_command(
     except KeyboardInterrupt:
         stop.set()
         agent.join(15)
+
+
+def _demo_user(session: Session) -> str:
+    """The demo's user `demo` (admin), with a new random password each run; the password."""
+    from storage.catalogue import users
+
+    password = f"Ev-{secrets.token_urlsafe(9)}"
+    if any(u.username == "demo" for u in users.list_users(session)):
+        users.set_password(session, "demo", password)
+    else:
+        users.create_user(session, username="demo", password=password, role="admin",
+                          name="演示管理员")  # fmt: skip
+    return password
 
 
 def _serve_api(database_url: str, storage_url: str, port: int) -> None:

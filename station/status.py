@@ -49,6 +49,8 @@ class DockStatus:
     device_id: str | None = None
     device_serial: str | None = None
     officer_id: str | None = None
+    case_no: str | None = None
+    """The case the officer gave with 导入, if any: the footage is associated with it."""
     registered: bool | None = None
     identified_by: str | None = None
     state: DockState = DockState.IDENTIFYING
@@ -134,14 +136,21 @@ class StatusBoard:
                 if complete and dock.state is DockState.SAFE_TO_UNDOCK:
                     dock.state = DockState.DONE
 
-    def touch(self, dock_id: str) -> bool:
-        """The officer pressed 导入 for this dock; False when there is no such dock."""
+    def touch(self, dock_id: str, case_no: str | None = None) -> bool:
+        """The officer pressed 导入 for this dock, giving `case_no` if they know the case;
+        False when there is no such dock."""
         with self._lock:
             event = self._touches.get(dock_id)
-        if event is None:
-            return False
+            if event is None:
+                return False
+            if case_no is not None:
+                self._docks[dock_id].case_no = case_no
         event.set()
         return True
+
+    def case_no(self, dock_id: str) -> str | None:
+        with self._lock:
+            return self._docks[dock_id].case_no
 
     def touched(self, dock_id: str) -> threading.Event:
         with self._lock:

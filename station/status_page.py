@@ -19,12 +19,12 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ingest.scan import INCOMPLETE_REASONS
@@ -41,8 +41,17 @@ class BoardView(BaseModel):
     )
 
 
+class TouchIn(BaseModel):
+    """What the officer gave with 导入: the case the footage belongs to, if known."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    case_no: Annotated[str | None, Field(min_length=1, max_length=64, pattern=r"^\S+$")] = None
+
+
 class TouchResult(BaseModel):
     dock_id: str
+    case_no: str | None = None
     touched: bool = True
 
 
@@ -75,6 +84,9 @@ body.stale #docks { opacity: 0.55; }
 button.import { display: block; font: inherit; font-size: 56px; font-weight: 900;
   padding: 16px 96px; margin: 8px 0 16px; color: #fff; background: #1456b8;
   border: 0; border-radius: 14px; cursor: pointer; }
+label.case-no { display: block; font-size: 28px; margin: 8px 0 0; color: #333; }
+label.case-no input { display: block; font: inherit; font-size: 36px; padding: 8px 16px; width: 100%;
+  max-width: 640px; margin-top: 4px; border: 2px solid #1456b8; border-radius: 10px; }
 button.import:disabled { background: #7f9cc8; cursor: default; }
 .device { font-size: 40px; margin: 4px 0 8px; overflow-wrap: anywhere; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 20px; margin: 0; }
@@ -146,6 +158,12 @@ function makeCard(dockId) {
   root.className = "dock";
   const c = { root: root, dockId: dockId, pending: false, pendingSince: 0 };
   c.verdict = add(root, "div", "verdict");
+  // The case the footage belongs to, if the officer knows it: optional, typed before 导入.
+  c.caseLabel = add(root, "label", "case-no");
+  c.caseLabel.textContent = "案件编号（可不填）";
+  c.caseInput = add(c.caseLabel, "input");
+  c.caseInput.maxLength = 64;
+  c.caseInput.autocomplete = "off";
   c.button = add(root, "button", "import");
   c.button.type = "button";
   c.button.textContent = "导入";
@@ -154,6 +172,7 @@ function makeCard(dockId) {
   const dl = add(root, "dl", "facts");
   c.serial = fact(dl, "序列号");
   c.officer = fact(dl, "警号");
+  c.caseNo = fact(dl, "案件编号");
   c.registration = fact(dl, "设备登记");
   c.volume = fact(dl, "存储卷");
   c.dockedAt = fact(dl, "接入时间");
@@ -194,6 +213,8 @@ function fillCard(c, d) {
   if (d.state !== "waiting_touch" || Date.now() - c.pendingSince > 10000) { c.pending = false; }
   c.verdict.textContent = verdict;
   c.button.hidden = d.state !== "waiting_touch";
+  c.caseLabel.hidden = d.state !== "waiting_touch";
+  c.caseNo.textContent = d.case_no || "未指定";
   c.button.disabled = c.pending;
   c.button.textContent = c.pending ? "已确认，正在开始…" : "导入";
   c.device.textContent = d.device_id ? "设备 " + d.device_id : "未识别的设备";
@@ -294,9 +315,16 @@ async function pressImport(c) {
   c.button.textContent = "已确认，正在开始…";
   showMessage(c, "");
   try {
-    const r = await fetch("docks/" + encodeURIComponent(c.dockId) + "/import", { method: "POST" });
+    const caseNo = c.caseInput.value.trim();
+    const r = await fetch("docks/" + encodeURIComponent(c.dockId) + "/import", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ case_no: caseNo || null }),
+    });
     if (r.status === 404) {
       showMessage(c, "该设备已不在采集站上，请重新插入");
+    } else if (r.status === 422) {
+      showMessage(c, "案件编号格式不对（最多 64 个字符，不含空格），请改正后再按“导入”");
     } else if (!r.ok) {
       showMessage(c, "导入请求失败（" + r.status + "），请再按一次或联系信息通信部门");
     }
@@ -426,11 +454,12 @@ def create_status_app(board: StatusBoard, *, allowed_hosts: Sequence[str] = LOCA
 
     # `:path` so that a dock id holding "/" (the agent may use the volume's path) still routes.
     @app.post("/docks/{dock_id:path}/import")
-    def touch(dock_id: str, request: Request) -> TouchResult:
+    def touch(dock_id: str, request: Request, body: TouchIn | None = None) -> TouchResult:
         _refuse_cross_site(request)
-        if not board.touch(dock_id):
+        case_no = body.case_no if body is not None else None
+        if not board.touch(dock_id, case_no):
             raise HTTPException(status_code=404, detail=f"no dock {dock_id!r}")
-        return TouchResult(dock_id=dock_id)
+        return TouchResult(dock_id=dock_id, case_no=case_no)
 
     return app
 

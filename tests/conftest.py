@@ -9,6 +9,8 @@ pytest_plugins = [
     "tests.fixtures_s3",
     "tests.fixtures_pg",
     "tests.station_processes",
+    "tests.fixtures_browser",
+    "tests.demo_site",
 ]
 
 # Every api a test makes signs with this key unless the test names its own; never one in

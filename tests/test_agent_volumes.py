@@ -473,7 +473,9 @@ def test_camera_docked_again_while_its_last_dock_still_registers_is_imported(
 # -- e. touch to import ----------------------------------------------------------------------
 
 
-def test_touch_mode_waits_for_the_officer_then_imports(tmp_path: Path, clips: Clips) -> None:
+def test_touch_mode_waits_for_the_officer_then_imports_into_the_case_given(
+    tmp_path: Path, clips: Clips
+) -> None:
     station = Station(tmp_path, STATION_IMPORT_MODE="touch")
     try:
         station.start_api()
@@ -488,9 +490,12 @@ def test_touch_mode_waits_for_the_officer_then_imports(tmp_path: Path, clips: Cl
         url = f"{station.status_url}/docks/{quote(str(volume), safe='')}/import"
         assert httpx.post(url, headers={"Origin": "http://evil.example"}).status_code == 403
         assert httpx.post(f"{station.status_url}/docks/nope/import").status_code == 404
-        assert httpx.post(url).status_code == 200
+        # The officer types the case number on the kiosk before pressing 导入.
+        assert httpx.post(url, json={"case_no": "A-2026-0300"}).status_code == 200
 
         wait_for("2 media", lambda: len(station.media()) == 2, 30)
-        wait_dock(station, volume, "done")
+        done = wait_dock(station, volume, "done")
+        assert done["case_no"] == "A-2026-0300"
+        assert [m["case_nos"] for m in station.media()] == [["A-2026-0300"]] * 2
     finally:
         station.stop()

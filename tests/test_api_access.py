@@ -249,6 +249,11 @@ DEVICES = {"station": 403, "officer": 403, "reviewer": 403, "supervisor": 403,
            "it_admin": (200, 404), "case_system": 403, "admin": 200}  # fmt: skip
 
 
+ACCOUNTS = {**dict.fromkeys(ROLES, 403), "it_admin": 200, "admin": 200}
+ACCOUNTS_INVALID = {**ACCOUNTS, "it_admin": 422, "admin": 422}
+ACCOUNTS_NONE = {**ACCOUNTS, "it_admin": 404, "admin": 404}
+
+
 RULES = {"station": 403, "officer": 403, "reviewer": 403, "supervisor": (200, 404),
          "it_admin": 403, "case_system": 403, "admin": 200}  # fmt: skip
 
@@ -555,6 +560,47 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         _call("GET", lambda u: "/api/v1/audit/verify"),
         {**RULES, "supervisor": 200},
     ),
+    # Page sessions: a bearer caller may ask who it is and sign out (nothing to end).
+    ("GET", "/api/v1/session"): (
+        _call("GET", lambda u: "/api/v1/session"),
+        dict.fromkeys(ROLES, 200),
+    ),
+    ("POST", "/api/v1/sign-out"): (
+        _call("POST", lambda u: "/api/v1/sign-out"),
+        dict.fromkeys(ROLES, 204),
+    ),
+    # Public: signing in needs no token (an empty body is invalid for anyone).
+    ("POST", "/api/v1/sign-in"): (
+        _call("POST", lambda u: "/api/v1/sign-in", body=lambda u: {}),
+        dict.fromkeys(ROLES, 422),
+    ),
+    # Accounts: IT's. Unit scope and what may be granted are tests/test_sessions.py's.
+    ("GET", "/api/v1/users"): (_call("GET", lambda u: "/api/v1/users"), ACCOUNTS),
+    ("POST", "/api/v1/users"): (
+        _call("POST", lambda u: "/api/v1/users", body=lambda u: {}),
+        ACCOUNTS_INVALID,
+    ),
+    ("POST", "/api/v1/users/{username}/password"): (
+        _call(
+            "POST",
+            lambda u: f"/api/v1/users/nobody-{u.unit}/password",
+            body=lambda u: {"password": "Unused-Pass-1"},
+        ),  # fmt: skip
+        ACCOUNTS_NONE,
+    ),
+    ("POST", "/api/v1/users/{username}/disable"): (
+        _call("POST", lambda u: f"/api/v1/users/nobody-{u.unit}/disable"),
+        ACCOUNTS_NONE,
+    ),
+    ("GET", "/api/v1/tokens"): (_call("GET", lambda u: "/api/v1/tokens"), ACCOUNTS),
+    ("POST", "/api/v1/tokens"): (
+        _call("POST", lambda u: "/api/v1/tokens", body=lambda u: {}),
+        ACCOUNTS_INVALID,
+    ),
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): (
+        _call("POST", lambda u: f"/api/v1/tokens/none-{u.unit}/revoke"),
+        ACCOUNTS_NONE,
+    ),
     # Public: whoever checks a signature needs the keys (no token at all works too).
     ("GET", "/api/v1/keys"): (_call("GET", lambda u: "/api/v1/keys"), dict.fromkeys(ROLES, 200)),
 }
@@ -580,7 +626,7 @@ def test_every_api_route_is_role_checked_and_has_a_row_in_the_matrix(api: Api) -
     for route in iter_route_contexts(app.routes):
         if route.path and route.path.startswith("/api/v1") and route.path not in PUBLIC_PATHS:
             assert route.original_route.openapi_extra["x-roles"], route.path
-    assert {"/api/v1/keys"} == PUBLIC_PATHS
+    assert {"/api/v1/keys", "/api/v1/sign-in"} == PUBLIC_PATHS
 
 
 def test_an_app_with_a_route_that_names_no_roles_refuses_to_start() -> None:

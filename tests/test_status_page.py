@@ -13,22 +13,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Dialog, Error, Page, expect
 
 from station.status import DockState, StatusBoard
 from station.status_page import create_status_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -74,8 +63,22 @@ def test_import_press_sets_the_docks_touch_event(board: StatusBoard, client: Tes
     board.open("d1", "/media/evidence/CAM01")
     response = client.post("/docks/d1/import")
     assert response.status_code == 200
-    assert response.json() == {"dock_id": "d1", "touched": True}
+    assert response.json() == {"dock_id": "d1", "case_no": None, "touched": True}
     assert board.touched("d1").is_set()
+    assert board.case_no("d1") is None
+
+
+def test_a_case_number_given_with_the_press_is_the_docks(
+    board: StatusBoard, client: TestClient
+) -> None:
+    board.open("d1", "/media/evidence/CAM01")
+    board.open("d2", "/media/evidence/CAM02")
+    refused = client.post("/docks/d2/import", json={"case_no": "A 1"})
+    assert refused.status_code == 422 and not board.touched("d2").is_set()
+    response = client.post("/docks/d1/import", json={"case_no": " A320100-2026-0042 "})
+    assert response.status_code == 200 and response.json()["case_no"] == "A320100-2026-0042"
+    assert board.case_no("d1") == "A320100-2026-0042"
+    assert board.snapshot()[0]["case_no"] == "A320100-2026-0042"
 
 
 def test_import_press_on_unknown_dock_is_404(client: TestClient) -> None:
@@ -150,20 +153,6 @@ def served(board: StatusBoard) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-        )
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def test_status_page_in_chromium(board: StatusBoard, served: str, page: Page) -> None:

@@ -915,6 +915,26 @@ class User(Base):
     password_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class WebSession(Base):
+    """A signed-in page session (storage/catalogue/web_sessions.py): its cookie is kept only
+    as a SHA-256, like a token. It speaks for a user who signed in with a password, or for
+    the api token someone signed in with; a request is then checked as that user or token
+    is now (disabled, revoked, moved to another unit). Kept in the catalogue, not in a
+    process, so that any api replica serves it."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index(None, "user_id"), Index(None, "token_id"))
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    token_id: Mapped[str | None] = mapped_column(String(36))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    ended_at: Mapped[datetime | None]
+
+
 _sidecar_target = aliased(Media)
 # Mapped once every class is. A column of every media SELECT (a lookup on the unique
 # sha256) rather than a second query per page.

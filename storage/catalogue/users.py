@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rules.login import Attempts, after_failure, locked, password_problem
-from storage.catalogue import audit_repo
+from storage.catalogue import audit_repo, web_sessions
 from storage.catalogue.audit_repo import Actor, AuditRecord, local_actor
 from storage.catalogue.models import AuditOutcome, User, utc_now
 from storage.catalogue.tokens import ALL_ROLES
@@ -91,7 +91,7 @@ def find(session: Session, username: str) -> User:
 def set_password(
     session: Session, username: str, password: str, *, by: Actor | None = None
 ) -> User:
-    """Give the user a new password (and lift a lock-out); commit. Raises UserError."""
+    """Give the user a new password (lift a lock-out, end their sessions); commit. Raises UserError."""
     user = find(session, username)
     problem = password_problem(password, username)
     if problem is not None:
@@ -99,16 +99,18 @@ def set_password(
     user.password_hash = _HASHER.hash(password)
     user.password_changed_at = utc_now()
     user.failed_logins, user.locked_until = 0, None
+    web_sessions.end_all_of_user(session, user.user_id)
     _audit(session, by or local_actor(), "user.passwd", user, AuditOutcome.OK)
     session.commit()
     return user
 
 
 def disable(session: Session, username: str, *, by: Actor | None = None) -> User:
-    """Disable the user: no more sign-ins; commit. Disabling twice changes nothing."""
+    """Disable the user: no more sign-ins, their sessions ended; commit. Disabling twice changes nothing."""
     user = find(session, username)
     if user.disabled_at is None:
         user.disabled_at = utc_now()
+        web_sessions.end_all_of_user(session, user.user_id)
         _audit(session, by or local_actor(), "user.disable", user, AuditOutcome.OK)
         session.commit()
     return user

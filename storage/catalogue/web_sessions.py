@@ -1,0 +1,113 @@
+"""Signed-in page sessions: opened at sign-in, found again by their cookie, ended at sign-out
+or by rules/web_session.py's limits.
+
+The cookie carries 256 random bits and only their SHA-256 is kept, as for tokens. Each
+request is checked against the user or token behind the session as it is now: a disabled
+user, a revoked token, a lifted role end the session's use at once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from rules.token_life import is_live
+from rules.web_session import live, needs_touch
+from storage.catalogue.models import ApiToken, User, WebSession, utc_now
+
+
+@dataclass(frozen=True)
+class Opened:
+    secret: str
+    """The cookie's value: shown to the browser once, never stored."""
+    csrf_token: str
+    """Sent back by the pages in X-CSRF-Token on every change."""
+
+
+@dataclass(frozen=True)
+class Found:
+    row: WebSession
+    user: User | None
+    token: ApiToken | None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def open_session(
+    session: Session,
+    *,
+    user: User | None = None,
+    token: ApiToken | None = None,
+    client: str | None,
+    now: datetime | None = None,
+) -> Opened:
+    """A new session for `user` or `token` (added, not committed: the caller commits it with
+    its audit entry)."""
+    if (user is None) == (token is None):
+        raise ValueError("a session speaks for one user or one token")
+    now = now or utc_now()
+    opened = Opened(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+    session.add(
+        WebSession(
+            session_hash=_hash(opened.secret),
+            user_id=user.user_id if user else None,
+            token_id=token.id if token else None,
+            csrf_token=opened.csrf_token,
+            client=client,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    return opened
+
+
+def find(session: Session, secret: str, now: datetime | None = None) -> Found | None:
+    """The live session whose cookie is `secret`, with its user or token as they are now, or
+    None (unknown, ended, timed out, or its user disabled or token no longer live). Records
+    the time of use (committed) at most once a minute."""
+    now = now or utc_now()
+    row = session.get(WebSession, _hash(secret))
+    if row is None or not live(
+        created_at=row.created_at, last_seen_at=row.last_seen_at, ended_at=row.ended_at, now=now
+    ):
+        return None
+    user = session.get(User, row.user_id) if row.user_id else None
+    token = session.get(ApiToken, row.token_id) if row.token_id else None
+    if user is not None and user.disabled_at is not None:
+        return None
+    if token is not None and not is_live(
+        revoked_at=token.revoked_at, expires_at=token.expires_at, now=now
+    ):
+        return None
+    if user is None and token is None:
+        return None
+    if needs_touch(row.last_seen_at, now):
+        row.last_seen_at = now
+        session.commit()
+    return Found(row, user, token)
+
+
+def end(session: Session, secret: str, now: datetime | None = None) -> None:
+    """End the session whose cookie is `secret` (committed); ending it twice changes nothing."""
+    session.execute(
+        update(WebSession)
+        .where(WebSession.session_hash == _hash(secret), WebSession.ended_at.is_(None))
+        .values(ended_at=now or utc_now())
+    )
+    session.commit()
+
+
+def end_all_of_user(session: Session, user_id: str, now: datetime | None = None) -> None:
+    """End every open session of the user (not committed): a new password or a disabled
+    account signs them out everywhere."""
+    session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+        .values(ended_at=now or utc_now())
+    )

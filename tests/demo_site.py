@@ -1,0 +1,68 @@
+"""`station demo` as the site the pages' tests run against: the api with its pages, the
+agent and its kiosk, a simulated camera imported, the demo case pushed and its footage
+associated, and the demo user, exactly as `make demo` leaves them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.station_processes import STATION, free_port
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    address: str
+    """The api, pages under /ui/."""
+    kiosk: str
+    """The station's status page."""
+    admin_token: str
+    password: str
+    """Of the demo user `demo` (admin)."""
+    base: Path
+    """The demo's var/demo: its media folder is where cameras dock."""
+    printed: str
+    """What the demo printed by the time it was ready."""
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.address, timeout=30,
+                            headers={"Authorization": f"Bearer {self.admin_token}"})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
+    cwd = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    log = cwd / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen([STATION, "demo", "--port", str(port)], cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "400"})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while "按 Ctrl-C 退出" not in log.read_text(errors="replace"):
+            assert demo.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+        text = log.read_text()
+        admin = re.search(r"管理员令牌（admin）：(st_\S+)", text)
+        pages = re.search(r"管理页面：(http://\S+)/ui/\s+用户名：demo\s+密码：(\S+)", text)
+        assert admin and pages, text
+        yield DemoSite(address=pages[1], kiosk=f"http://127.0.0.1:{port + 1}/",
+                       admin_token=admin[1], password=pages[2], base=cwd / "var/demo",
+                       printed=text)  # fmt: skip
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
