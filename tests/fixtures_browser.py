@@ -73,3 +73,29 @@ def screenshot(page: Page, folder: Path, name: str) -> Path:
         f"{path} looks blank: {len(colours)} colours, {most / pixels:.1%} one colour"
     )
     return path
+
+
+_GLYPHS = """([selector, texts]) => {
+  const el = document.querySelector(selector);
+  const canvas = document.createElement('canvas');
+  canvas.width = 64; canvas.height = 64;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.font = getComputedStyle(el).font;
+  return texts.map((t) => {
+    ctx.clearRect(0, 0, 64, 64);
+    ctx.fillText(t, 4, 48);
+    return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(',');
+  });
+}"""
+
+
+def assert_real_glyphs(page: Page, selector: str, text: str) -> None:
+    """Each character of `text`, in the font of the element at `selector`, is drawn
+    differently from the others and from a character no font has: without a CJK font they
+    all come out as the same missing-glyph box (Makefile installs fonts-noto-cjk;
+    deploy/README.md names it)."""
+    assert len(set(text)) == len(text)
+    drawn = page.evaluate(_GLYPHS, [selector, [*text, "\U000f0000"]])
+    missing = drawn[-1]
+    assert all(glyph != missing for glyph in drawn[:-1]), f"{text} renders as missing glyphs"
+    assert len(set(drawn[:-1])) == len(text), f"distinct characters of {text} drew the same shape"

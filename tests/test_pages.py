@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from playwright.sync_api import Page, Response, expect
 
 from simulation.simulator import SimulatedCamera, build_camera_volume
 from tests.demo_site import DemoSite
-from tests.fixtures_browser import screenshot
+from tests.fixtures_browser import assert_real_glyphs, screenshot
 
 UNIT = "130100000000"
 PASSWORD = "Pages-Test-2026!"
@@ -67,6 +68,7 @@ def test_signing_in_and_out_with_a_password_or_a_token(
 ) -> None:
     page.goto(f"{site.address}/ui/review.html?case_no=DEMO-0001")
     expect(page).to_have_url(re.compile(r"/ui/login\.html\?next="))
+    assert_real_glyphs(page, "h1", "执法音视频管理")
     screenshot(page, screens, "login")
     page.get_by_label("用户名").fill("demo")
     page.get_by_label("密码", exact=True).fill("not the password")
@@ -94,6 +96,21 @@ def test_signing_in_and_out_with_a_password_or_a_token(
     page.get_by_label("令牌").fill(made.json()["token"])
     page.get_by_role("button", name="用令牌登录").click()
     expect(page.locator("#top .who")).to_contain_text("案管中心终端（案管审核")
+
+
+def test_signing_in_by_keyboard_alone(site: DemoSite, page: Page) -> None:
+    page.goto(f"{site.address}/ui/")
+    expect(page.get_by_label("用户名")).to_be_focused()
+    page.keyboard.type("rev130")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#top .who")).to_contain_text("rev130")
+    # On to the search, and a search, without the mouse.
+    page.get_by_label("案件编号").focus()
+    page.keyboard.type("DEMO-0001")
+    page.keyboard.press("Enter")
+    expect(page.locator("#results tbody tr")).to_have_count(6)
 
 
 def test_a_reviewer_finds_the_case_and_follows_it_onto_its_time_line(
@@ -196,8 +213,51 @@ def test_associating_with_a_reason_is_in_the_custody_chain(site: DemoSite, page:
     assert linked[0]["detail"]["reason"] == "询问录音，与盘查相关"
 
 
-def test_a_change_without_the_sessions_csrf_token_is_refused(site: DemoSite, page: Page) -> None:
+def test_marking_holding_dissociating_and_exporting_from_the_pages(
+    site: DemoSite, page: Page, tmp_path: Path
+) -> None:
     media = demo_media(site, "_0005.JPG")
+    with site.api() as api:
+        put = api.put("/api/v1/cases/PAGES-0002",
+                      json={"title": "解除关联测试", "unit_id": UNIT, "events": []})  # fmt: skip
+        assert put.status_code in (200, 201), put.text
+        linked = api.post("/api/v1/cases/PAGES-0002/media",
+                          json={"media_ids": [media["id"]], "reason": "误关联"})  # fmt: skip
+        assert linked.status_code == 200, linked.text
+    sign_in(page, site, "rev130")
+    page.goto(f"{site.address}/ui/media.html?id={media['id']}")
+    page.get_by_label("操作原因（必填，记入监管链）").fill("现场照片，作为重点")
+    page.get_by_role("button", name="标记为重要").click()
+    expect(page.locator("#facts")).to_contain_text("重要")
+    expect(page.get_by_role("button", name="取消重要标记")).to_be_visible()
+    page.get_by_role("button", name="设置法律保全").click()
+    expect(page.locator("#facts")).to_contain_text("法律保全")
+    after = api_get(site, f"/api/v1/media/{media['id']}")
+    assert after["important"] is True and after["legal_hold"] is True
+
+    page.goto(f"{site.address}/ui/case.html?no=PAGES-0002")
+    expect(page.locator("#media tbody tr")).to_have_count(1)
+    page.get_by_label("原因（保全、解除关联时必填）").fill("与本案无关")
+    page.get_by_role("button", name="解除关联").click()
+    expect(page.locator("#media")).to_contain_text("还没有关联的音视频")
+    custody = api_get(site, f"/api/v1/media/{media['id']}/custody")["events"]
+    assert [e["detail"]["reason"] for e in custody if e["event"] == "dissociated_from_case"] == [
+        "与本案无关"
+    ]
+
+    page.goto(f"{site.address}/ui/case.html?no=DEMO-0001")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出证据包（BagIt）").click()
+    bag = tmp_path / "bag.zip"
+    download.value.save_as(bag)
+    with zipfile.ZipFile(bag) as z:
+        names = z.namelist()
+    assert any(n.endswith("bagit.txt") for n in names)
+    assert len([n for n in names if "/data/originals/" in n]) == 6, names
+
+
+def test_a_change_without_the_sessions_csrf_token_is_refused(site: DemoSite, page: Page) -> None:
+    media = demo_media(site, "_0003.AVI")
     sign_in(page, site, "rev130")
     status = page.evaluate(
         "async (id) => (await fetch(`/api/v1/media/${id}/important`, {method: 'PUT', "
