@@ -193,10 +193,7 @@ class Gate:
             with factory() as session:
                 token = authenticate(session, match[1])
                 principal = (
-                    Principal.of(
-                        token,
-                        unit_repo.units_under(session, token.unit_id) if token.unit_id else None,
-                    )
+                    Principal.of(token, _units(session, token.unit_id))
                     if token is not None
                     else None
                 )
@@ -223,17 +220,18 @@ class Gate:
                         401,
                         "the session has ended (signed out or timed out): sign in again",
                     )
+                # As bytes: a header may hold any octet, which compare_digest refuses in a str.
                 if scope["method"] not in _READS and not secrets.compare_digest(
-                    headers.get(CSRF_HEADER, ""), found.row.csrf_token
+                    headers.get(CSRF_HEADER, "").encode("latin-1"),
+                    found.row.csrf_token.encode(),
                 ):
                     return None, 403, "a change from a page must carry its session's X-CSRF-Token"
-                unit_id = found.user.unit_id if found.user else found.token.unit_id  # type: ignore[union-attr]
-                units = unit_repo.units_under(session, unit_id) if unit_id else None
-                principal = (
-                    Principal.of_user(found.user, units)
-                    if found.user is not None
-                    else Principal.of(found.token, units)  # type: ignore[arg-type]
-                )
+                user, token = found.user, found.token
+                if user is not None:
+                    principal = Principal.of_user(user, _units(session, user.unit_id))
+                else:
+                    assert token is not None  # a session speaks for one or the other
+                    principal = Principal.of(token, _units(session, token.unit_id))
         except SQLAlchemyError:
             log.exception("request %s: the catalogue could not check a session", REQUEST_ID.get())
             return None, 503, "the catalogue is unavailable, try again later"
@@ -260,6 +258,11 @@ async def _answer(
 
 class _Refused(Exception):
     """A read's answer was replaced by a 503 (its audit entry could not be written)."""
+
+
+def _units(session: Session, unit_id: str | None) -> frozenset[str] | None:
+    """What one bound to `unit_id` sees: that unit and those below it; None: every unit."""
+    return unit_repo.units_under(session, unit_id) if unit_id else None
 
 
 def _client(scope: Scope) -> str | None:

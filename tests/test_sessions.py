@@ -93,6 +93,8 @@ def test_a_change_needs_the_sessions_csrf_token(api: Api) -> None:
     path = f"/api/v1/media/{media['id']}/important"
     assert client.put(path, json=body).status_code == 403
     assert client.put(path, json=body, headers={"X-CSRF-Token": "guess"}).status_code == 403
+    octets = client.put(path, json=body, headers=[("X-CSRF-Token", "é".encode("latin-1"))])
+    assert octets.status_code == 403
     assert client.put(path, json=body, headers={"X-CSRF-Token": csrf}).status_code == 200
     custody = api.get(f"/api/v1/media/{media['id']}/custody").json()["events"]
     assert [e["actor"] for e in custody if e["event"] == "marked_important"] == ["li.na"]
