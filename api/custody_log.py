@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
+from api.gate import client_of
 from api.principal import Principal, actor_of
 from api.problems import unavailable
 from storage.catalogue import custody_repo
@@ -27,23 +28,18 @@ from storage.catalogue.models import CustodyEventKind, CustodyOutcome, Media
 
 log = logging.getLogger(__name__)
 
-_CLIENT_MAX = 64
-
 
 def caller(request: Request, token: Principal) -> Caller:
     """Who is asking, and from which address (behind a reverse proxy: the proxy's, unless
     the server is run to trust its forwarding headers)."""
-    host = request.client.host if request.client is not None else None
-    return Caller(
-        actor=actor_of(token), role=token.role, client=host[:_CLIENT_MAX] if host else None
-    )
+    return Caller(actor=actor_of(token), role=token.role, client=client_of(request.scope))
 
 
 def audit_actor(request: Request, token: Principal) -> Actor:
     """Who is asking, as the audit trail names them."""
     who = caller(request, token)
     return Actor(
-        name=who.actor, token_id=token.id, role=token.role, unit_id=token.unit_id,
+        name=who.actor, token_id=token.token_id, role=token.role, unit_id=token.unit_id,
         client=who.client,
     )  # fmt: skip
 

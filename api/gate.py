@@ -26,6 +26,8 @@ import re
 import secrets
 import uuid
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
@@ -59,6 +61,24 @@ keys that check signatures, and signing in (which audits every attempt itself)."
 SESSION_COOKIE = "evidence_session"
 """The cookie of a signed-in page session (storage/catalogue/web_sessions.py)."""
 CSRF_HEADER = "x-csrf-token"
+SESSION_PATH = "/api/v1/session"
+PASSWORD_PATH = "/api/v1/session/password"
+SIGN_OUT_PATH = "/api/v1/sign-out"
+_UNTIL_CHANGED = frozenset({SESSION_PATH, PASSWORD_PATH, SIGN_OUT_PATH})
+"""All a person may do while the password someone else gave them is unchanged."""
+
+
+@dataclass(frozen=True)
+class PageSession:
+    """The page session a request came with (request.state.page_session), for the routes
+    that answer about it."""
+
+    secret: str
+    csrf_token: str
+    created_at: datetime
+    by_password: bool
+    must_change_password: bool
+
 
 _READS = frozenset({"GET", "HEAD"})
 _CLIENT_MAX = 64
@@ -99,7 +119,7 @@ class Gate:
             return
         principal, status, why = await to_thread.run_sync(self._authenticate, scope, headers)
         if principal is None:
-            client = _client(scope)
+            client = client_of(scope)
             log.warning(
                 "request %s: authentication failed from %s for %s %s: %s",
                 request_id,
@@ -228,10 +248,22 @@ class Gate:
                     return None, 403, "a change from a page must carry its session's X-CSRF-Token"
                 user, token = found.user, found.token
                 if user is not None:
+                    if user.must_change_password and scope["path"] not in _UNTIL_CHANGED:
+                        return None, 403, (
+                            "the password this account was given must be changed first "
+                            f"(POST {PASSWORD_PATH})"
+                        )  # fmt: skip
                     principal = Principal.of_user(user, _units(session, user.unit_id))
                 else:
                     assert token is not None  # a session speaks for one or the other
                     principal = Principal.of(token, _units(session, token.unit_id))
+                scope["state"]["page_session"] = PageSession(
+                    secret=cookie,
+                    csrf_token=found.row.csrf_token,
+                    created_at=found.row.created_at,
+                    by_password=user is not None,
+                    must_change_password=user is not None and user.must_change_password,
+                )
         except SQLAlchemyError:
             log.exception("request %s: the catalogue could not check a session", REQUEST_ID.get())
             return None, 503, "the catalogue is unavailable, try again later"
@@ -265,7 +297,9 @@ def _units(session: Session, unit_id: str | None) -> frozenset[str] | None:
     return unit_repo.units_under(session, unit_id) if unit_id else None
 
 
-def _client(scope: Scope) -> str | None:
+def client_of(scope: Scope) -> str | None:
+    """The caller's address (behind a reverse proxy: the proxy's, unless the server is run to
+    trust its forwarding headers)."""
     client = scope.get("client")
     return str(client[0])[:_CLIENT_MAX] if client else None
 
@@ -299,13 +333,13 @@ def _record(
     actor = (
         Actor(
             name=actor_of(principal),
-            token_id=principal.id,
+            token_id=principal.token_id,
             role=principal.role,
             unit_id=principal.unit_id,
-            client=_client(scope),
+            client=client_of(scope),
         )
         if principal is not None
-        else Actor(name="anonymous", client=_client(scope))
+        else Actor(name="anonymous", client=client_of(scope))
     )
     return AuditRecord(
         actor=actor,

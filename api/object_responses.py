@@ -118,7 +118,9 @@ def object_response(
         **headers,
         "Accept-Ranges": "bytes",
         "ETag": etag,
-        "Cache-Control": "private",
+        # Footage is not kept in a browser's disk cache, where the next person at a shared
+        # terminal of the case-management center would find it after sign-out.
+        "Cache-Control": "private, no-store",
     }
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")

@@ -17,9 +17,21 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from api.custody_report import EVENT_NAMES
+from api.deps import (
+    CASE_WRITERS,
+    DEVICE_ADMINS,
+    MEDIA_READERS,
+    REVIEWERS,
+    SUPERVISORS,
+    UNIT_ADMINS,
+    UNIT_READERS,
+)
 from api.routes.compliance import ACTIVITY_NAMES, REQUIREMENT_NAMES, STATUS_NAMES
 from api.routes.equipment import KIND_NAMES, PER_NAMES
+from api.routes.people import ACCOUNT_ADMINS
+from api.routes.stations import STATION_READERS
 from api.routes.warnings import KIND_NAMES as WARNING_NAMES
+from storage.catalogue.users import PEOPLE_ROLES
 
 WEB_DIR = Path(__file__).with_name("web")
 
@@ -47,10 +59,23 @@ class _Pages(StaticFiles):
         return response
 
 
-def labels() -> dict[str, dict[str, str]]:
+def labels() -> dict[str, Any]:
     """The Chinese names the pages show for the api's codes, from where the reports keep
-    them (one table each, not a copy in JavaScript)."""
+    them, and which roles may do what, from the routes' own role lists (one table each, not
+    a copy in JavaScript): a page offers only what the api would let its reader do."""
     return {
+        "access": {
+            "media": MEDIA_READERS,
+            "reviewers": REVIEWERS,
+            "cases": CASE_WRITERS,
+            "supervisors": SUPERVISORS,
+            "unit_readers": UNIT_READERS,
+            "unit_admins": UNIT_ADMINS,
+            "device_admins": DEVICE_ADMINS,
+            "station_readers": STATION_READERS,
+            "account_admins": ACCOUNT_ADMINS,
+            "people_roles": PEOPLE_ROLES,
+        },  # fmt: skip
         "activity": ACTIVITY_NAMES,
         "status": STATUS_NAMES,
         "custody": EVENT_NAMES,

@@ -21,6 +21,13 @@ class Principal:
     station_id: str | None
     units: frozenset[str] | None
     """The units it sees: its own and every unit below it; None: all (a token without one)."""
+    kind: str = "token"
+    """`token`, or `user`: a person signed in to the pages with a password."""
+
+    @property
+    def token_id(self) -> str | None:
+        """The api token's id; None for a person (the records name them by user name)."""
+        return self.id if self.kind == "token" else None
 
     @classmethod
     def of(cls, token: ApiToken, units: frozenset[str] | None) -> Principal:
@@ -46,6 +53,7 @@ class Principal:
             officer_id=user.officer_id,
             station_id=None,
             units=units,
+            kind="user",
         )
 
     def sees_unit(self, unit_id: str | None) -> bool:

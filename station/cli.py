@@ -550,10 +550,13 @@ def _demo_user(session: Session) -> str:
 
     password = f"Ev-{secrets.token_urlsafe(9)}"
     if any(u.username == "demo" for u in users.list_users(session)):
-        users.set_password(session, "demo", password)
+        user = users.set_password(session, "demo", password)
+        # The demo prints the password for the person running it: theirs to use as it is.
+        user.must_change_password = False
+        session.commit()
     else:
         users.create_user(session, username="demo", password=password, role="admin",
-                          name="演示管理员")  # fmt: skip
+                          name="演示管理员", must_change_password=False)  # fmt: skip
     return password
 
 

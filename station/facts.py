@@ -90,6 +90,9 @@ class RegisteredFacts:
     important: bool
     in_case: bool
     """In a case when registered (at the dock or automatically): its derived work goes first."""
+    case_not_linked: str | None = None
+    """The case number given at the dock that the api did not link it to (a case of another
+    unit): the officer is told at the dock, and the case-management center links by hand."""
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,9 @@ def register_original(p: Pipeline, row: JournalRow) -> JournalRow:
             recorded_start=times.start,
             important=record.important,
             in_case=bool(registered.case_nos),
+            case_not_linked=(
+                dock.case_no if dock.case_no and dock.case_no not in registered.case_nos else None
+            ),
         ),
     )
     first = record.important or bool(registered.case_nos)

@@ -171,6 +171,7 @@ class DockObserver:
         self._copied = 0
         self._staged = 0
         self._registered = 0
+        self._case_refused: str | None = None
 
     def planned(self, scan: ScanResult, todo: list[JournalRow]) -> None:
         self._board.update(
@@ -194,13 +195,23 @@ class DockObserver:
         self._board.update(self._id, bytes_copied=copied)
 
     def reached(self, row: JournalRow, state: FileState) -> None:
+        refused = None
         with self._lock:
             if state is FileState.STAGED:
                 self._staged += 1
             elif state is FileState.REGISTERED:
                 self._registered += 1
+                facts = row.facts.registered
+                if facts is not None and facts.case_not_linked and not self._case_refused:
+                    self._case_refused = refused = facts.case_not_linked
             staged, registered = self._staged, self._registered
         self._board.update(self._id, files_staged=staged, files_registered=registered)
+        if refused is not None:
+            self._board.add_error(
+                self._id,
+                f"案件编号 {refused} 未能关联：该案件不属于本设备的单位。录像已入库，"
+                "请联系案管中心核对后人工关联",
+            )
 
     def failed(self, row: JournalRow, error: Exception) -> None:
         self._board.add_error(self._id, f"{row.path}：{describe_error(error)}")

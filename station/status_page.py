@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -29,6 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ingest.scan import INCOMPLETE_REASONS
 from station.status import StatusBoard
+from wire.text import CaseNo
 
 LOCAL_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1")
 
@@ -46,7 +47,7 @@ class TouchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    case_no: Annotated[str | None, Field(min_length=1, max_length=64, pattern=r"^\S+$")] = None
+    case_no: CaseNo | None = None
 
 
 class TouchResult(BaseModel):
@@ -324,7 +325,7 @@ async function pressImport(c) {
     if (r.status === 404) {
       showMessage(c, "该设备已不在采集站上，请重新插入");
     } else if (r.status === 422) {
-      showMessage(c, "案件编号格式不对（最多 64 个字符，不含空格），请改正后再按“导入”");
+      showMessage(c, "案件编号格式不对（最多 64 个字符，不含控制字符），请改正后再按“导入”");
     } else if (!r.ok) {
       showMessage(c, "导入请求失败（" + r.status + "），请再按一次或联系信息通信部门");
     }

@@ -37,6 +37,24 @@ class DemoSite:
         return httpx.Client(base_url=self.address, timeout=30,
                             headers={"Authorization": f"Bearer {self.admin_token}"})  # fmt: skip
 
+    def person(self, username: str, role: str, password: str, unit_id: str | None = None) -> None:
+        """An account IT made whose person has signed in once and set `password` as their own
+        (a password IT sets must be replaced at first sign-in)."""
+        given = f"Given-{password}"
+        with self.api() as api:
+            made = api.post("/api/v1/users", json={"username": username, "password": given,
+                                                   "role": role, "unit_id": unit_id})  # fmt: skip
+            assert made.status_code == 201, made.text
+        with httpx.Client(base_url=self.address, timeout=30) as person:
+            signed = person.post("/api/v1/sign-in", json={"username": username, "password": given})
+            assert signed.status_code == 200, signed.text
+            changed = person.post(
+                "/api/v1/session/password",
+                headers={"X-CSRF-Token": signed.json()["csrf_token"]},
+                json={"current_password": given, "new_password": password},
+            )
+            assert changed.status_code == 204, changed.text
+
 
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:

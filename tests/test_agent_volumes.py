@@ -497,5 +497,17 @@ def test_touch_mode_waits_for_the_officer_then_imports_into_the_case_given(
         done = wait_dock(station, volume, "done")
         assert done["case_no"] == "A-2026-0300"
         assert [m["case_nos"] for m in station.media()] == [["A-2026-0300"]] * 2
+
+        # A case of another unit is not linked at the dock, and the officer is told so.
+        case = {"title": "他单位案件", "unit_id": "U-OTHER", "events": []}
+        assert station.admin.put("/api/v1/cases/B-2026-0001", json=case).status_code == 201
+        other = station.dock(camera_card(clips, ["c"]), "ZFY-0301")
+        wait_dock(station, other, "waiting_touch")
+        press = f"{station.status_url}/docks/{quote(str(other), safe='')}/import"
+        assert httpx.post(press, json={"case_no": "B-2026-0001"}).status_code == 200
+        finished = wait_dock(station, other, "done")
+        assert [e for e in finished["errors"] if "B-2026-0001 未能关联" in e]
+        assert len(station.media()) == 3
+        assert [m["case_nos"] for m in station.media() if m["case_nos"] == []] == [[]]
     finally:
         station.stop()

@@ -10,8 +10,11 @@ import hashlib
 import re
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -32,11 +35,8 @@ PEOPLE = {
 
 @pytest.fixture(scope="module")
 def site(demo_site: DemoSite) -> Iterator[DemoSite]:
-    with demo_site.api() as api:
-        for username, (role, unit) in PEOPLE.items():
-            made = api.post("/api/v1/users", json={"username": username, "password": PASSWORD,
-                                                   "role": role, "unit_id": unit})  # fmt: skip
-            assert made.status_code == 201, made.text
+    for username, (role, unit) in PEOPLE.items():
+        demo_site.person(username, role, PASSWORD, unit)
     yield demo_site
 
 
@@ -98,6 +98,43 @@ def test_signing_in_and_out_with_a_password_or_a_token(
     expect(page.locator("#top .who")).to_contain_text("案管中心终端（案管审核")
 
 
+def test_after_signing_in_a_link_only_leads_to_a_page_of_this_site(
+    site: DemoSite, page: Page
+) -> None:
+    for sneaky in ("//evil.example/", "/\\evil.example/", "/%09/evil.example/",
+                   "https://evil.example/ui/"):  # fmt: skip
+        page.goto(f"{site.address}/ui/login.html?next={quote(sneaky)}")
+        page.get_by_label("用户名").fill("rev130")
+        page.get_by_label("密码", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="登录", exact=True).click()
+        expect(page.locator("#top .who")).to_contain_text("rev130")
+        assert page.url.startswith(f"{site.address}/ui/"), (sneaky, page.url)
+        page.context.clear_cookies()
+
+
+def test_a_password_it_gave_is_replaced_at_first_sign_in(site: DemoSite, page: Page) -> None:
+    with site.api() as api:
+        made = api.post("/api/v1/users", json={"username": "new130", "password": "Given-By-IT-1",
+                                               "role": "reviewer", "unit_id": UNIT})  # fmt: skip
+        assert made.status_code == 201, made.text
+    page.goto(f"{site.address}/ui/review.html?case_no=DEMO-0001")
+    page.get_by_label("用户名").fill("new130")
+    page.get_by_label("密码", exact=True).fill("Given-By-IT-1")
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/ui/password\.html\?next="))
+    expect(page.locator("#why")).to_be_visible()
+    page.get_by_label("当前密码").fill("Given-By-IT-1")
+    page.get_by_label(re.compile("^新密码")).fill("Only-Mine-2026")
+    page.get_by_label("再次输入新密码").fill("Only-Mine-2027")
+    page.get_by_role("button", name="保存新密码").click()
+    expect(page.locator("#problem")).to_have_text("两次输入的新密码不一致")
+    page.get_by_label("再次输入新密码").fill("Only-Mine-2026")
+    page.get_by_role("button", name="保存新密码").click()
+    # On to the page first asked for, with the password only the person knows.
+    expect(page).to_have_url(re.compile(r"/ui/review\.html\?case_no=DEMO-0001$"))
+    expect(page.locator("#results tbody tr")).to_have_count(6)
+
+
 def test_signing_in_by_keyboard_alone(site: DemoSite, page: Page) -> None:
     page.goto(f"{site.address}/ui/")
     expect(page.get_by_label("用户名")).to_be_focused()
@@ -122,7 +159,11 @@ def test_a_reviewer_finds_the_case_and_follows_it_onto_its_time_line(
     results = page.locator("#results tbody tr")
     expect(results).to_have_count(6)  # the demo camera's shift: 5 recordings and its log
     expect(page.locator("#results")).to_contain_text("分段录像")
-    expect(page.locator("#results img.thumb").first).to_have_js_property("complete", True)
+    # Thumbnails drawn, not just asked for (a broken image is `complete` too).
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#results img.thumb')]"
+        ".every((i) => i.complete && i.naturalWidth > 0)"
+    )
     screenshot(page, screens, "review")
 
     page.locator("#case-hit").get_by_role("link", name="DEMO-0001").click()
@@ -151,9 +192,12 @@ def test_the_player_plays_and_seeks_through_ranges(
     media = demo_media(site, "_0001.MP4")
     sign_in(page, site, "rev130")
     proxied: list[Response] = []
+    shanghai = datetime.fromisoformat(media["recorded_start"]).astimezone(ZoneInfo("Asia/Shanghai"))
     page.on("response", lambda r: proxied.append(r) if r.url.endswith("/proxy") else None)
     page.goto(f"{site.address}/ui/media.html?id={media['id']}")
     expect(page.locator("#sha256")).to_have_text(media["sha256"])
+    # In Shanghai time, though this browser's own zone is New York's.
+    expect(page.locator("#facts")).to_contain_text(shanghai.strftime("%Y-%m-%d %H:%M:%S 至"))
     page.evaluate("async () => { const v = document.querySelector('#video'); v.muted = true; "
                   "await v.play(); }")  # fmt: skip
     page.wait_for_function(
@@ -330,7 +374,8 @@ def test_a_reviewer_of_another_unit_sees_nothing_of_this_one(site: DemoSite, pag
     expect(page.locator("main")).not_to_contain_text("演示案件")
     page.goto(f"{site.address}/ui/supervision.html")
     expect(page.locator("#message")).to_contain_text("无权")
-    assert httpx.get(f"{site.address}/api/v1/media/{media['id']}/proxy").status_code == 401
+    # And not through the api either, with this person's own session.
+    assert page.request.get(f"{site.address}/api/v1/media/{media['id']}/proxy").status == 404
 
 
 def test_the_kiosk_shows_a_new_dock_reach_safe_to_undock(

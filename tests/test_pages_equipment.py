@@ -243,9 +243,7 @@ def test_a_supervisor_sees_the_units_and_report_but_nothing_the_api_refuses(
     page: Page, demo_site: DemoSite, screens: Path
 ) -> None:
     file_demo_unit(demo_site)
-    with demo_site.api() as admin:
-        ok(admin.post("/api/v1/users", json={"username": "page-supervisor", "role": "supervisor",
-                                             "password": "Watch-Desk-2026!"}))  # fmt: skip
+    demo_site.person("page-supervisor", "supervisor", "Watch-Desk-2026!")
     refused: list[str] = []
 
     def note(response: Response) -> None:

@@ -74,7 +74,7 @@ def test_a_case_number_given_with_the_press_is_the_docks(
 ) -> None:
     board.open("d1", "/media/evidence/CAM01")
     board.open("d2", "/media/evidence/CAM02")
-    refused = client.post("/docks/d2/import", json={"case_no": "A 1"})
+    refused = client.post("/docks/d2/import", json={"case_no": "A\u202e1"})  # a bidi override
     assert refused.status_code == 422 and not board.touched("d2").is_set()
     response = client.post("/docks/d1/import", json={"case_no": " A320100-2026-0042 "})
     assert response.status_code == 200 and response.json()["case_no"] == "A320100-2026-0042"

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.custody_log import audit_actor
@@ -23,7 +23,7 @@ from api.schemas import UtcTime
 from rules.grants import grant_problem
 from storage.catalogue import tokens, users
 from storage.catalogue.models import ApiToken, User
-from wire.text import Id
+from wire.text import Code, Id, plain
 
 ACCOUNT_ADMINS = ("it_admin", "admin")
 _NO_USER = not_found("no such user in the caller's units")
@@ -31,14 +31,14 @@ _NO_USER = not_found("no such user in the caller's units")
 users_router: APIRouter = secured_router("/api/v1/users", ["accounts"])
 tokens_router: APIRouter = secured_router("/api/v1/tokens", ["accounts"])
 
-Username = Annotated[str, Path(min_length=1, max_length=64)]
+Username = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(plain)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    username: Annotated[str, Field(min_length=1, max_length=64)]
+    username: Code
     password: Password
     role: str
     unit_id: Id | None = None
@@ -59,6 +59,7 @@ class UserOut(BaseModel):
     unit_id: str | None
     officer_id: str | None
     disabled: bool
+    must_change_password: bool
     locked_until: UtcTime | None
     created_at: UtcTime
     password_changed_at: UtcTime
@@ -68,6 +69,7 @@ class UserOut(BaseModel):
         return cls(
             username=user.username, name=user.name, role=user.role, unit_id=user.unit_id,
             officer_id=user.officer_id, disabled=user.disabled_at is not None,
+            must_change_password=user.must_change_password,
             locked_until=user.locked_until, created_at=user.created_at,
             password_changed_at=user.password_changed_at,
         )  # fmt: skip
@@ -127,16 +129,18 @@ def _check_grant(who: Principal, role: str, unit_id: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=problem)
 
 
+def _sees(who: Principal, unit_id: str | None, role: str) -> bool:
+    """Whether an account of `role` in `unit_id` exists for `who`: those of its units, and
+    admins only for an admin."""
+    return who.sees_unit(unit_id) and (role != "admin" or who.role == "admin")
+
+
 def _user_or_404(session: Session, who: Principal, username: str) -> User:
     try:
         user = users.find(session, username)
     except users.UserError:
         user = None
-    if (
-        user is None
-        or not who.sees_unit(user.unit_id)
-        or (user.role == "admin" and who.role != "admin")
-    ):
+    if user is None or not _sees(who, user.unit_id, user.role):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"没有用户 {username!r}")
     return user
 
@@ -144,7 +148,7 @@ def _user_or_404(session: Session, who: Principal, username: str) -> User:
 @users_router.get("", **roles(*ACCOUNT_ADMINS))
 def list_users(session: SessionDep, token: CurrentToken) -> UsersOut:
     return UsersOut(
-        items=[UserOut.of(u) for u in users.list_users(session) if token.sees_unit(u.unit_id)]
+        items=[UserOut.of(u) for u in users.list_users(session) if _sees(token, u.unit_id, u.role)]
     )
 
 
@@ -187,11 +191,7 @@ def disable_user(
 
 
 def _visible_tokens(session: Session, who: Principal) -> list[ApiToken]:
-    return [
-        t
-        for t in tokens.list_tokens(session)
-        if who.sees_unit(t.unit_id) and (t.role != "admin" or who.role == "admin")
-    ]
+    return [t for t in tokens.list_tokens(session) if _sees(who, t.unit_id, t.role)]
 
 
 @tokens_router.get("", **roles(*ACCOUNT_ADMINS))

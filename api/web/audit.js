@@ -5,6 +5,7 @@ const form = $("#filters");
 const OUTCOME = { ok: "成功", denied: "拒绝", failed: "失败" };
 let before = null;
 let rows = [];
+let shown = {}; // the filters of the rows shown: "更早的记录" goes on with them
 
 async function verify() {
   try {
@@ -43,10 +44,12 @@ function what(e) {
 }
 
 async function load(more = false) {
+  const f = more ? shown : filters();
   try {
-    const page = await api(`/api/v1/audit${query({ ...filters(), before: more ? before : null, limit: 100 })}`);
+    const page = await api(`/api/v1/audit${query({ ...f, before: more ? before : null, limit: 100 })}`);
     rows = more ? rows.concat(page.items) : page.items;
     before = page.next_before;
+    shown = f;
     fill("#entries", table([
       ["序号", (e) => e.seq],
       ["时间", (e) => time(e.at)],

@@ -28,6 +28,18 @@ function bar(range, cls, startIso, endIso, text, href, title) {
   return href ? h("a", { ...attrs, href }, text) : h("span", attrs, text);
 }
 
+// Every medium of the case, page by page (a large case has more than one page).
+async function allMedia(caseNo) {
+  const media = [];
+  let cursor = null;
+  do {
+    const page = await api(`/api/v1/media${query({ case_no: caseNo, limit: 500, cursor })}`);
+    media.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return media;
+}
+
 async function recordings(media) {
   const ids = [...new Set(media.map((m) => m.recording_id).filter(Boolean))];
   if (focus && !ids.includes(focus)) ids.push(focus);
@@ -116,8 +128,7 @@ async function load() {
     return drawRecording(recs);
   }
   const c = await api(`/api/v1/cases/${encodeURIComponent(no)}`);
-  const page = await api(`/api/v1/media${query({ case_no: no, limit: 500 })}`);
-  const media = page.items;
+  const media = await allMedia(no);
   const recs = await recordings(media);
   $("#title").textContent = `案件 ${c.case_no}：${c.title}`;
   document.title = `案件 ${c.case_no} · 执法音视频管理`;

@@ -4,16 +4,17 @@
 
 export const ZONE = "Asia/Shanghai";
 
-export const PAGES = [
-  { href: "/ui/review.html", name: "案件与音视频", roles: ["officer", "reviewer", "supervisor", "case_system", "admin"] },
-  { href: "/ui/supervision.html", name: "督察监管", roles: ["supervisor", "admin"] },
-  { href: "/ui/audit.html", name: "审计日志", roles: ["supervisor", "admin"] },
-  { href: "/ui/equipment.html", name: "装备管理", roles: ["it_admin", "supervisor", "admin"] },
+// Each page and the role list (labels.json's `access`, from the api's routes) it needs.
+const PAGES = [
+  { href: "/ui/review.html", name: "案件与音视频", access: "media" },
+  { href: "/ui/supervision.html", name: "督察监管", access: "supervisors" },
+  { href: "/ui/audit.html", name: "审计日志", access: "supervisors" },
+  { href: "/ui/equipment.html", name: "装备管理", access: "unit_readers" },
 ];
 
 let csrf = null;
 export let me = null;
-export let labels = { activity: {}, status: {}, custody: {}, requirement: {}, role: {}, device_kind: {}, warning: {}, per: {} };
+export let labels = { access: {}, activity: {}, status: {}, custody: {}, requirement: {}, role: {}, device_kind: {}, warning: {}, per: {} };
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -29,9 +30,17 @@ function describe(detail) {
   return typeof detail === "string" ? detail : JSON.stringify(detail);
 }
 
-export function toSignIn() {
+export function toSignIn(page = "/ui/login.html") {
   const next = location.pathname + location.search;
-  location.assign(`/ui/login.html?next=${encodeURIComponent(next)}`);
+  location.assign(`${page}?next=${encodeURIComponent(next)}`);
+}
+
+// Where `next` (from the address) may send someone: only a page of this site.
+export function nextPage() {
+  const asked = new URLSearchParams(location.search).get("next") || "/ui/";
+  const target = new URL(asked, location.origin);
+  return target.origin === location.origin && target.pathname.startsWith("/ui/")
+    ? target.pathname + target.search : "/ui/";
 }
 
 // The api's answer as JSON (null for 204); ApiError with the api's own words otherwise.
@@ -60,6 +69,11 @@ export async function api(path, { method = "GET", body } = {}) {
       detail = describe((await response.json()).detail);
     } catch (e) {
       // not JSON: keep the status text
+    }
+    if (response.status === 403 && detail.includes("X-CSRF-Token")) {
+      // Signed in again elsewhere (another tab): this page's session is gone.
+      location.reload();
+      return new Promise(() => {});
     }
     if (response.status === 403) detail = `无权进行此操作（${detail}）`;
     const id = response.headers.get("X-Request-ID");
@@ -155,8 +169,14 @@ export function query(params) {
   return s ? `?${s}` : "";
 }
 
-export function may(...roles) {
-  return me !== null && roles.includes(me.role);
+// The first page this person may open, or null.
+export function firstPage() {
+  return PAGES.find((p) => may(p.access))?.href ?? null;
+}
+
+// Whether this person's role is in the api's role list `access` (labels.json).
+export function may(access) {
+  return me !== null && (labels.access[access] || []).includes(me.role);
 }
 
 // A message in the page's live region: `kind` is "ok" or "error".
@@ -172,7 +192,8 @@ export function failed(err) {
   say(err instanceof ApiError ? err.message : `出错了：${err}`, "error");
 }
 
-// Signs the page in (or sends the person to sign in), draws the header; the session.
+// Signs the page in (or sends the person to sign in, or to set their own password first),
+// draws the header; the session.
 export async function start(active) {
   const [session, names] = await Promise.all([
     api("/api/v1/session"),
@@ -181,12 +202,17 @@ export async function start(active) {
   me = session;
   csrf = session.csrf_token;
   labels = names;
-  const links = PAGES.filter((p) => p.roles.includes(me.role)).map((p) =>
+  if (me.must_change_password && active !== "/ui/password.html") {
+    toSignIn("/ui/password.html");
+    return new Promise(() => {});
+  }
+  const links = PAGES.filter((p) => may(p.access)).map((p) =>
     h("a", { href: p.href, "aria-current": p.href === active ? "page" : null }, p.name));
   fill("#top",
     h("span", { class: "brand" }, "执法音视频管理"),
     h("nav", { "aria-label": "页面" }, links),
     h("span", { class: "who" }, `${me.username}（${labels.role[me.role] || me.role}${me.unit_id ? "，" + me.unit_id : ""}）`),
+    me.via === "password" ? h("a", { class: "quiet", href: "/ui/password.html" }, "修改密码") : null,
     h("button", { type: "button", class: "quiet", onclick: signOut }, "退出登录"));
   if (!document.querySelector("#message")) {
     document.body.prepend(h("div", { id: "message", role: "status", "aria-live": "polite", hidden: true }));

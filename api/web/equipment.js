@@ -8,13 +8,11 @@ import { $, fill, h, labels, may, me, start } from "/ui/common.js";
 import { loadUsers, loadTokens, prepareAccountForms } from "/ui/equipment_accounts.js";
 import { drawDevices, loadDevices, loadUnregistered, prepareDeviceForm } from "/ui/equipment_devices.js";
 import { loadReport } from "/ui/equipment_report.js";
-import { ADMINS, choose, onChoose, show, state } from "/ui/equipment_shared.js";
+import { choose, onChoose, show, state } from "/ui/equipment_shared.js";
 import { loadStandards } from "/ui/equipment_standards.js";
 import { loadStations } from "/ui/equipment_stations.js";
 import { closeUnitForm, drawTree, drawUnit, loadUnits, newUnit, startingUnit } from "/ui/equipment_units.js";
 
-const UNIT_READERS = ["it_admin", "supervisor", "admin"];
-const STATION_READERS = ["it_admin", "supervisor", "admin"];
 const ADMIN_PARTS = ["#devices", "#unregistered", "#users", "#tokens"];
 
 function sectionsNav() {
@@ -27,14 +25,14 @@ function sectionsNav() {
 
 await start("/ui/equipment.html");
 const loads = [];
-if (may(...UNIT_READERS)) {
+if (may("unit_readers")) {
   onChoose(drawTree, drawUnit, closeUnitForm, loadStandards, loadReport);
   loads.push(loadUnits());
 } else {
   show("#side", false);
   $("#layout").classList.add("one-column");
 }
-if (may(...ADMINS)) {
+if (may("device_admins") && may("account_admins")) {
   prepareDeviceForm();
   prepareAccountForms();
   onChoose(drawDevices); // its "only this unit" filter follows the tree
@@ -45,20 +43,20 @@ if (may(...ADMINS)) {
   fill("#not-allowed", `设备登记、未登记设备、用户账号和接口令牌由信息通信部门管理，您的角色（${labels.role[me.role] || me.role}）无权查看。`);
   show("#not-allowed", true);
 }
-if (may(...STATION_READERS)) {
+if (may("station_readers")) {
   show("#stations", true);
   loads.push(loadStations());
 } else {
   $("#stations").remove();
 }
 await Promise.all(loads);
-if (may(...UNIT_READERS)) {
+if (may("unit_readers")) {
   const first = startingUnit();
   if (first) await choose(first);
   else {
     drawUnit();
     // Nothing filed yet: offer to file the unit the first device names.
-    if (may(...ADMINS)) newUnit(null, state.devices.map((d) => d.unit_id).find(Boolean) || "", false);
+    if (may("unit_admins")) newUnit(null, state.devices.map((d) => d.unit_id).find(Boolean) || "", false);
   }
 }
 sectionsNav();

@@ -4,14 +4,13 @@
 import { $, api, failed, fill, h, labels, me, say, table, time } from "/ui/common.js";
 import { blank, chip, options, show, unitName } from "/ui/equipment_shared.js";
 
-const PEOPLE_ROLES = ["officer", "reviewer", "supervisor", "it_admin", "admin"];
 
 const roleName = (role) => labels.role[role] || role;
 
 export function prepareAccountForms() {
   // Only an admin makes admins (api/routes/people.py refuses it from anyone else).
   const grantable = (roles) => roles.filter((r) => r !== "admin" || me.role === "admin").map((r) => [r, roleName(r)]);
-  options($("#user-form").role, grantable(PEOPLE_ROLES), "officer");
+  options($("#user-form").role, grantable(labels.access.people_roles), "officer");
   options($("#token-form").role, grantable(Object.keys(labels.role)), "station");
   for (const form of [$("#user-form"), $("#token-form")]) form.unit_id.value = me.unit_id || "";
 }

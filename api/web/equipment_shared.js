@@ -4,8 +4,6 @@
 // a unit was chosen: they say what to redraw with onChoose().
 import { $, fill, h, labels, table } from "/ui/common.js";
 
-export const ADMINS = ["it_admin", "admin"]; // units, standards, devices, accounts
-
 export const state = { units: [], byId: new Map(), selected: null, devices: [] };
 
 const redraws = [];

@@ -3,7 +3,7 @@
 // that sets the unit's own (api/routes/equipment.py).
 import { $, api, failed, fill, h, labels, may, say, table } from "/ui/common.js";
 import { loadReport } from "/ui/equipment_report.js";
-import { ADMINS, chip, kindName, show, standard, state, unitName } from "/ui/equipment_shared.js";
+import { chip, kindName, show, standard, state, unitName } from "/ui/equipment_shared.js";
 
 export async function loadStandards() {
   show("#standards", Boolean(state.selected));
@@ -15,7 +15,7 @@ export async function loadStandards() {
     fill("#standards-table", h("p", { class: "empty" }, "无法读取配备标准"));
     return failed(err);
   }
-  const editable = may(...ADMINS);
+  const editable = may("unit_admins");
   const applied = new Map(standards.map((s) => [s.device_kind, s]));
   const own = (kind) => (applied.get(kind)?.source === state.selected ? applied.get(kind) : null);
   const columns = [

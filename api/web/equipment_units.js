@@ -2,7 +2,7 @@
 // not have yet, and the chosen unit's facts with the form IT files or changes a unit with
 // (api/routes/units.py).
 import { $, api, failed, fill, h, may, me, say, time } from "/ui/common.js";
-import { ADMINS, chip, choose, options, show, state, subtree, unitName } from "/ui/equipment_shared.js";
+import { chip, choose, options, show, state, subtree, unitName } from "/ui/equipment_shared.js";
 
 // The api takes any code for a unit's kind; these are the ones the form offers.
 const UNIT_KINDS = {
@@ -52,12 +52,12 @@ export function drawTree() {
     }));
   };
   fill("#tree", branch(null, 0) || h("p", { class: "empty" }, "尚未建立单位。"));
-  show("#tree-actions", may(...ADMINS) && !me.unit_id);
+  show("#tree-actions", may("unit_admins") && !me.unit_id);
 }
 
 // Unit ids that devices or accounts name but the tree does not have yet: IT files them here.
 export function drawUnfiled() {
-  if (!may(...ADMINS)) return;
+  if (!may("unit_admins")) return;
   const named = new Set(state.devices.map((d) => d.unit_id).filter((id) => id && !state.byId.has(id)));
   if (!named.size) return fill("#unfiled");
   fill("#unfiled",
@@ -68,8 +68,8 @@ export function drawUnfiled() {
 
 export function drawUnit() {
   const u = state.byId.get(state.selected);
-  show("#unit", Boolean(u) || may(...ADMINS));
-  show("#unit-actions", Boolean(u) && may(...ADMINS));
+  show("#unit", Boolean(u) || may("unit_admins"));
+  show("#unit-actions", Boolean(u) && may("unit_admins"));
   if (!u) {
     fill("#unit-title", "单位信息");
     return fill("#unit-facts", h("p", { class: "empty" }, state.units.length ? "请在左侧选择单位。" : "尚未建立单位：请先新增单位，再为它设定配备标准。"));

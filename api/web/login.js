@@ -1,11 +1,5 @@
 // Sign in with a user name and password, or a token; then back to the page asked for.
-import { $, api } from "/ui/common.js";
-
-function next() {
-  const target = new URLSearchParams(location.search).get("next") || "/ui/";
-  // Only a page of this site: a link may not send someone elsewhere after signing in.
-  return target.startsWith("/") && !target.startsWith("//") ? target : "/ui/";
-}
+import { $, api, nextPage } from "/ui/common.js";
 
 async function signIn(event, body) {
   event.preventDefault();
@@ -14,8 +8,10 @@ async function signIn(event, body) {
   const button = event.target.querySelector("button");
   button.disabled = true;
   try {
-    await api("/api/v1/sign-in", { method: "POST", body });
-    location.assign(next());
+    const session = await api("/api/v1/sign-in", { method: "POST", body });
+    // A password someone else set is replaced before anything else.
+    location.assign(session.must_change_password
+      ? `/ui/password.html?next=${encodeURIComponent(nextPage())}` : nextPage());
   } catch (err) {
     why.textContent = err.message;
     button.disabled = false;

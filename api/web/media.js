@@ -6,7 +6,6 @@ import {
   say, start, table, time,
 } from "/ui/common.js";
 
-const REVIEWERS = ["reviewer", "supervisor", "admin"];
 const CLASS = { non_evidential: "无证据价值", obstruction: "妨碍执法", major_incident: "重大突发事件", major_case: "重大案件" };
 const id = param("id");
 const path = `/api/v1/media/${encodeURIComponent(id || "")}`;
@@ -62,14 +61,14 @@ function showFacts() {
     fact("编码", [media.video_codec, media.audio_codec].filter(Boolean).join(" / ") || "—",
       media.width ? `，${media.width}×${media.height}` : ""),
     fact("SHA-256", h("span", { class: "hash", id: "sha256" }, media.sha256)),
-    fact("案件", media.case_nos.length ? media.case_nos.map((no) => h("span", { class: "chip" }, caseLink(no), may(...REVIEWERS) ? h("button", { type: "button", class: "link", "aria-label": `解除与案件 ${no} 的关联`, onclick: () => dissociate(no) }, " ×") : null)) : "未关联"),
+    fact("案件", media.case_nos.length ? media.case_nos.map((no) => h("span", { class: "chip" }, caseLink(no), may("reviewers") ? h("button", { type: "button", class: "link", "aria-label": `解除与案件 ${no} 的关联`, onclick: () => dissociate(no) }, " ×") : null)) : "未关联"),
     fact("保存", kept, media.legal_hold ? h("span", { class: "chip bad" }, " 法律保全") : null),
     fact("标记", media.important ? h("span", { class: "chip warn" }, "重要") : "—",
       media.classification ? h("span", { class: "chip" }, CLASS[media.classification] || media.classification) : null));
   const name = media.original_name;
   fill("#downloads",
     h("a", { class: "button", href: `${path}/original`, download: name, id: "download" }, "下载原始文件"),
-    may(...REVIEWERS) ? h("a", { class: "button secondary", href: `${path}/custody/report?format=html`, target: "_blank", rel: "noopener" }, "监管链报告") : null);
+    may("reviewers") ? h("a", { class: "button secondary", href: `${path}/custody/report?format=html`, target: "_blank", rel: "noopener" }, "监管链报告") : null);
 }
 
 function reason() {
@@ -96,7 +95,7 @@ function dissociate(no) {
 }
 
 function showWork() {
-  if (!may(...REVIEWERS)) return;
+  if (!may("reviewers")) return;
   $("#work").hidden = false;
   const judged = media.classification === "non_evidential";
   fill("#toggles",
@@ -106,7 +105,7 @@ function showWork() {
 }
 
 async function showCustody() {
-  if (!may(...REVIEWERS)) return;
+  if (!may("reviewers")) return;
   $("#custody-panel").hidden = false;
   const chain = await api(`${path}/custody`);
   fill("#custody", table([

@@ -10,6 +10,7 @@ const FIELDS = ["case_no", "officer_id", "device_id", "unit_id", "kind"];
 const form = $("#search");
 let cursor = null;
 let rows = [];
+let shown = {}; // the filters of the rows shown: "下一页" goes on with them, not with edits since
 
 function filters() {
   const f = Object.fromEntries(FIELDS.map((k) => [k, form[k].value.trim()]));
@@ -52,7 +53,7 @@ function render() {
 
 async function caseHit(no) {
   // The case itself, where this person may open cases (reviewer+).
-  if (!no || !may("reviewer", "supervisor", "admin")) return fill("#case-hit");
+  if (!no || !may("cases")) return fill("#case-hit");
   try {
     const c = await api(`/api/v1/cases/${encodeURIComponent(no)}`);
     fill("#case-hit", h("section", { class: "panel" }, "案件 ", caseLink(c.case_no), `：${c.title}（${c.events.length} 个执法事项，${c.media_ids.length} 个音视频）`));
@@ -62,11 +63,12 @@ async function caseHit(no) {
 }
 
 async function search(more = false) {
-  const f = filters();
+  const f = more ? shown : filters();
   try {
     const page = await api(`/api/v1/media${query({ ...f, limit: 50, cursor: more ? cursor : null })}`);
     rows = more ? rows.concat(page.items) : page.items;
     cursor = page.next_cursor;
+    shown = f;
     render();
     if (!more) await caseHit(f.case_no);
   } catch (err) {

@@ -24,6 +24,8 @@ function params() {
 }
 
 function drillButton(value, label, filter) {
+  // Media and cases of no unit cannot be asked for by unit: that row's figures stay figures.
+  if ("unit_id" in filter && filter.unit_id === null) return String(value);
   return h("button", { type: "button", class: "link", "aria-label": `${label}：${value}，查看明细`, onclick: () => drill(label, filter) }, String(value));
 }
 
@@ -39,6 +41,7 @@ function rateBar(rate) {
 
 function mediaSearch(extra) {
   const p = params();
+  if ("unit_id" in extra && extra.unit_id === null) return null;
   return `/ui/review.html${query({ unit_id: extra.unit_id ?? p.unit_id, officer_id: extra.officer_id, start: p.start, end: p.end })}`;
 }
 
@@ -103,6 +106,7 @@ function chart(events) {
 }
 
 async function drill(title, filter) {
+  if (!form.reportValidity()) return;
   const p = params();
   const asked = { ...p, unit_id: filter.unit_id ?? p.unit_id, officer_id: filter.officer_id, status: filter.status };
   try {
@@ -131,6 +135,7 @@ async function drill(title, filter) {
 }
 
 async function run() {
+  if (!form.reportValidity()) return;
   const p = params();
   history.replaceState(null, "", `/ui/supervision.html${query({ unit_id: p.unit_id, from: form.start.value, to: form.end.value })}`);
   try {
@@ -179,6 +184,6 @@ const asked = new URLSearchParams(location.search);
 form.unit_id.value = asked.get("unit_id") || "";
 form.start.value = asked.get("from") || day(-29);
 form.end.value = asked.get("to") || day(0);
-api("/api/v1/units").then((u) => fill("#units", (u.items || u).map((x) => h("option", { value: x.unit_id }, x.name)))).catch(() => {});
+api("/api/v1/units").then((u) => fill("#units", u.items.map((x) => h("option", { value: x.unit_id }, x.name)))).catch(failed);
 form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
 run();

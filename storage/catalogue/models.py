@@ -913,6 +913,11 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     password_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """The password was set by someone else (IT, the command line): until the person sets
+    their own, a session of theirs may do nothing else."""
 
 
 class WebSession(Base):
@@ -929,7 +934,6 @@ class WebSession(Base):
     user_id: Mapped[str | None] = mapped_column(String(36))
     token_id: Mapped[str | None] = mapped_column(String(36))
     csrf_token: Mapped[str] = mapped_column(String(64))
-    client: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
     ended_at: Mapped[datetime | None]

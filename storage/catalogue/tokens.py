@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from rules.token_life import expiry, is_live
 from storage.catalogue import audit_repo
 from storage.catalogue.audit_repo import Actor, AuditRecord, local_actor
-from storage.catalogue.models import ApiToken, AuditOutcome, new_id, utc_now
+from storage.catalogue.models import ApiToken, AuditOutcome, User, new_id, utc_now
 
 ALL_ROLES = ("station", "officer", "reviewer", "supervisor", "it_admin", "case_system", "admin")
 """Every role of CONTRACT.md.
@@ -71,6 +71,9 @@ def create_token(
         )
     if role != "station" and station_id:
         raise ValueError("only a station token names a station (--station-id)")
+    # Records name tokens by token name and people by user name: one name, one of them.
+    if name and session.scalars(select(User.user_id).where(User.username == name)).first():
+        raise ValueError(f"a user is named {name!r}: give the token another name")
     now = now or utc_now()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from rules.login import Attempts, after_failure, locked, password_problem
 from storage.catalogue import audit_repo, web_sessions
 from storage.catalogue.audit_repo import Actor, AuditRecord, local_actor
-from storage.catalogue.models import AuditOutcome, User, utc_now
+from storage.catalogue.models import ApiToken, AuditOutcome, User, utc_now
 from storage.catalogue.tokens import ALL_ROLES
 
 PEOPLE_ROLES = tuple(r for r in ALL_ROLES if r not in ("station", "case_system"))
@@ -52,15 +52,27 @@ def create_user(
     officer_id: str | None = None,
     name: str | None = None,
     by: Actor | None = None,
+    must_change_password: bool = True,
 ) -> User:
-    """Make a user and commit. Raises UserError for a role people cannot have, an officer
-    without an officer id, a password the rules refuse, or a user name taken."""
+    """Make a user and commit. The password is the maker's choice, so the person must set
+    their own at first sign-in unless `must_change_password` is False (the demo's user).
+    Raises UserError for a role people cannot have, an officer without an officer id, a
+    password the rules refuse, or a name a user or a token already has."""
     if role not in PEOPLE_ROLES:
         raise UserError(f"角色 {role!r} 不能用于人员账号；可选：{', '.join(PEOPLE_ROLES)}")
     if role == "officer" and not officer_id:
         raise UserError("民警账号只能查看本人的音视频：请给出 --officer-id")
-    if not username or len(username) > 64 or not username.isprintable() or " " in username:
-        raise UserError("用户名须为 1 至 64 个字符，不含空格")
+    if (
+        not username
+        or len(username) > 64
+        or not username.isprintable()
+        or " " in username
+        or (":" in username)
+    ):
+        raise UserError("用户名须为 1 至 64 个字符，不含空格和冒号")
+    # Records name people by user name and tokens by token name: one name, one of them.
+    if session.scalars(select(ApiToken.id).where(ApiToken.name == username)).first():
+        raise UserError(f"已有接口令牌名为 {username!r}，请换一个用户名")
     problem = password_problem(password, username)
     if problem is not None:
         raise UserError(problem)
@@ -68,7 +80,7 @@ def create_user(
     user = User(
         username=username, name=name, password_hash=_HASHER.hash(password), role=role,
         unit_id=unit_id, officer_id=officer_id, failed_logins=0, created_at=now,
-        password_changed_at=now,
+        password_changed_at=now, must_change_password=must_change_password,
     )  # fmt: skip
     session.add(user)
     try:
@@ -91,18 +103,46 @@ def find(session: Session, username: str) -> User:
 def set_password(
     session: Session, username: str, password: str, *, by: Actor | None = None
 ) -> User:
-    """Give the user a new password (lift a lock-out, end their sessions); commit. Raises UserError."""
+    """Reset the user's password (lift a lock-out, end their sessions); commit. Someone else
+    chose it, so the person must set their own at next sign-in. Raises UserError."""
     user = find(session, username)
-    problem = password_problem(password, username)
-    if problem is not None:
-        raise UserError(problem)
-    user.password_hash = _HASHER.hash(password)
-    user.password_changed_at = utc_now()
+    _new_password(user, password)
     user.failed_logins, user.locked_until = 0, None
+    user.must_change_password = True
     web_sessions.end_all_of_user(session, user.user_id)
     _audit(session, by or local_actor(), "user.passwd", user, AuditOutcome.OK)
     session.commit()
     return user
+
+
+def change_own_password(
+    session: Session, user: User, current: str, new: str, *, by: Actor, keep_session: str
+) -> None:
+    """The person sets their own password, giving the current one; commit. Their other
+    sessions end, the one asking (`keep_session`, its cookie) stays. A wrong current
+    password counts towards the lock-out. Raises UserError."""
+    now = utc_now()
+    if not _verify(user.password_hash, current):
+        after = after_failure(Attempts(user.failed_logins, user.locked_until), now)
+        user.failed_logins, user.locked_until = after.failed, after.locked_until
+        _audit(session, by, "user.passwd_own", user, AuditOutcome.DENIED, why="wrong password")
+        session.commit()
+        raise UserError("当前密码不对")
+    if _verify(user.password_hash, new):
+        raise UserError("新密码不能与当前密码相同")
+    _new_password(user, new)
+    user.must_change_password = False
+    web_sessions.end_all_of_user(session, user.user_id, keep=keep_session)
+    _audit(session, by, "user.passwd_own", user, AuditOutcome.OK)
+    session.commit()
+
+
+def _new_password(user: User, password: str) -> None:
+    problem = password_problem(password, user.username)
+    if problem is not None:
+        raise UserError(problem)
+    user.password_hash = _HASHER.hash(password)
+    user.password_changed_at = utc_now()
 
 
 def disable(session: Session, username: str, *, by: Actor | None = None) -> User:
@@ -144,11 +184,13 @@ def sign_in(
     who = Actor(name=user.username, role=user.role, unit_id=user.unit_id, client=client)
     attempts = Attempts(user.failed_logins, user.locked_until)
     why = None
+    # Verified whatever else holds: a disabled or locked account answers as slowly as any.
+    right = _verify(user.password_hash, password)
     if user.disabled_at is not None:
         why = "disabled"
     elif locked(attempts, now):
         why = "locked out"
-    elif not _verify(user.password_hash, password):
+    elif not right:
         why = "wrong password"
         after = after_failure(attempts, now)
         user.failed_logins, user.locked_until = after.failed, after.locked_until

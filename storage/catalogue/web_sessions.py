@@ -17,7 +17,10 @@ from sqlalchemy.orm import Session
 
 from rules.token_life import is_live
 from rules.web_session import live, needs_touch
-from storage.catalogue.models import ApiToken, User, WebSession, utc_now
+from storage.catalogue import audit_repo
+from storage.catalogue.audit_repo import Actor, AuditRecord
+from storage.catalogue.models import ApiToken, AuditOutcome, User, WebSession, utc_now
+from storage.catalogue.tokens import authenticate
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,32 @@ class Opened:
     """The cookie's value: shown to the browser once, never stored."""
     csrf_token: str
     """Sent back by the pages in X-CSRF-Token on every change."""
+
+
+def sign_in_with_token(
+    session: Session, token: str, *, client: str | None, now: datetime | None = None
+) -> tuple[Opened, ApiToken] | None:
+    """A session for the live api token `token`, with its audit entry (committed); None, and
+    the refusal audited, for an unknown, expired or revoked token or a station's (stations
+    upload, they do not use the pages)."""
+    now = now or utc_now()
+    found = authenticate(session, token, now)
+    if found is None or found.role == "station":
+        audit_repo.append(session, AuditRecord(
+            actor=Actor(name="anonymous", client=client), action="session.open", target=None,
+            outcome=AuditOutcome.DENIED,
+            detail={"why": "station token" if found else "invalid token"},
+        ))  # fmt: skip
+        session.commit()
+        return None
+    opened = open_session(session, token=found, now=now)
+    audit_repo.append(session, AuditRecord(
+        actor=Actor(name=found.name or f"token:{found.id}", token_id=found.id, role=found.role,
+                    unit_id=found.unit_id, client=client),
+        action="session.open", target=found.id, outcome=AuditOutcome.OK,
+    ))  # fmt: skip
+    session.commit()
+    return opened, found
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,6 @@ def open_session(
     *,
     user: User | None = None,
     token: ApiToken | None = None,
-    client: str | None,
     now: datetime | None = None,
 ) -> Opened:
     """A new session for `user` or `token` (added, not committed: the caller commits it with
@@ -59,7 +87,6 @@ def open_session(
             user_id=user.user_id if user else None,
             token_id=token.id if token else None,
             csrf_token=opened.csrf_token,
-            client=client,
             created_at=now,
             last_seen_at=now,
         )
@@ -103,11 +130,12 @@ def end(session: Session, secret: str, now: datetime | None = None) -> None:
     session.commit()
 
 
-def end_all_of_user(session: Session, user_id: str, now: datetime | None = None) -> None:
-    """End every open session of the user (not committed): a new password or a disabled
-    account signs them out everywhere."""
-    session.execute(
-        update(WebSession)
-        .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
-        .values(ended_at=now or utc_now())
-    )
+def end_all_of_user(
+    session: Session, user_id: str, *, keep: str | None = None, now: datetime | None = None
+) -> None:
+    """End every open session of the user but the one whose cookie is `keep` (not
+    committed): a new password or a disabled account signs them out everywhere else."""
+    ending = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    if keep is not None:
+        ending = ending.where(WebSession.session_hash != _hash(keep))
+    session.execute(ending.values(ended_at=now or utc_now()))

@@ -1,4 +1,5 @@
-"""Signed-in page sessions, kept in the catalogue so that any api replica serves them.
+"""Signed-in page sessions, kept in the catalogue so that any api replica serves them; a
+password someone else set must be changed by its user before anything else.
 
 Revision ID: 0017
 Revises: 0016
@@ -25,7 +26,6 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(36), nullable=True),
         sa.Column("token_id", sa.String(36), nullable=True),
         sa.Column("csrf_token", sa.String(64), nullable=False),
-        sa.Column("client", sa.String(64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
@@ -33,7 +33,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_web_session_user_id"), "web_session", ["user_id"])
     op.create_index(op.f("ix_web_session_token_id"), "web_session", ["token_id"])
+    with op.batch_alter_table("app_user") as batch:
+        batch.add_column(
+            sa.Column(
+                "must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False
+            )  # fmt: skip
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("app_user") as batch:
+        batch.drop_column("must_change_password")
     op.drop_table("web_session")
