@@ -1,6 +1,9 @@
 """`station demo` as the site the pages' tests run against: the api with its pages, the
 agent and its kiosk, a simulated camera imported, the demo case pushed and its footage
-associated, and the demo user, exactly as `make demo` leaves them."""
+associated, and the demo user, exactly as `make demo` leaves them.
+
+One demo per test session (per xdist worker): the tests that share it each add their own
+users, cases, devices and docks, and look only at what they added or at the demo camera's."""
 
 from __future__ import annotations
 
@@ -56,7 +59,7 @@ class DemoSite:
             assert changed.status_code == 204, changed.text
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     cwd = tmp_path_factory.mktemp("demo")
     port = free_port()

@@ -569,6 +569,15 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, Any]]] = {
         _call("POST", lambda u: "/api/v1/sign-out"),
         dict.fromkeys(ROLES, 204),
     ),
+    # Only a person signed in with a password changes it there: a bearer caller gets 409.
+    ("POST", "/api/v1/session/password"): (
+        _call(
+            "POST",
+            lambda u: "/api/v1/session/password",
+            body=lambda u: {"current_password": "x", "new_password": "Unused-Pass-1"},
+        ),  # fmt: skip
+        dict.fromkeys(ROLES, 409),
+    ),
     # Public: signing in needs no token (an empty body is invalid for anyone).
     ("POST", "/api/v1/sign-in"): (
         _call("POST", lambda u: "/api/v1/sign-in", body=lambda u: {}),
