@@ -30,6 +30,7 @@ from station.cli_export import export_command
 from station.cli_fixity import fixity_app
 from station.cli_receipt import receipt_app
 from station.cli_retention import retention_app
+from station.cli_storage import storage_app
 from station.cli_user import user_app
 from station.importer import Importer, ImportOptions
 from station.journal import Journal, JournalBusy, JournalRow
@@ -54,6 +55,7 @@ app.add_typer(fixity_app, name="fixity")
 app.add_typer(retention_app, name="retention")
 app.add_typer(receipt_app, name="receipt")
 app.add_typer(user_app, name="user")
+app.add_typer(storage_app, name="storage")
 app.command("export")(export_command)
 
 console = Console()

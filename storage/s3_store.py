@@ -42,7 +42,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -53,6 +53,7 @@ from minio import Minio
 from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import MinioException, S3Error
 from minio.helpers import md5sum_hash
+from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 from minio.xml import marshal
 from urllib3.response import BaseHTTPResponse
@@ -508,6 +509,41 @@ class S3Store:
             f"not {size} bytes with {sha256}; stored evidence is never overwritten, "
             "investigate before retrying"
         )
+
+    # -- setting up and proving the store ------------------------------------------------
+
+    def initialise(self, default_lock: timedelta) -> str:
+        """Make the bucket with object lock if it is missing, and set its default retention
+        (governance, `default_lock`) so that an object stored without a lock of its own is
+        still kept; what was done, in words. Raises StorageError for a bucket that exists
+        without object lock (S3 cannot add it later: make a new bucket)."""
+        try:
+            made = not self._client.bucket_exists(self.bucket)
+            if made:
+                self._client.make_bucket(self.bucket, location=self._region, object_lock=True)
+            self._bucket_ready = True
+            self._object_lock = None
+            if not self._lockable():
+                raise StorageError(
+                    f"bucket {self.bucket!r} at {self.endpoint} exists without object lock, "
+                    "which S3 cannot add to a bucket later: make a new bucket (a new name in "
+                    "STATION_STORAGE_URL) and run `station storage init` again"
+                )
+            days = max(1, round(default_lock / timedelta(days=1)))
+            self._client.set_object_lock_config(
+                self.bucket, ObjectLockConfig(GOVERNANCE, days, DAYS)
+            )
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, self.bucket, "setting up")
+        return (
+            f"{'made' if made else 'found'} bucket {self.bucket!r} at {self.endpoint} with object "
+            f"lock; default retention: governance, {days} days"
+        )
+
+    def raw_client(self) -> Minio:
+        """The S3 client itself, for proofs against the server (storage/worm_check.py) that
+        must do what this store never would."""
+        return self._client
 
     # -- plumbing ------------------------------------------------------------------------
 
