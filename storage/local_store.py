@@ -169,6 +169,10 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return self._object_path(key).is_file()
 
+    def check_reachable(self) -> None:
+        if not self.root.is_dir():
+            raise StorageError(f"the local store's folder {self.root} is missing (not mounted?)")
+
     def open_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream bytes from `start`, `length` of them or to the end, in chunks of 1 MiB.
 

@@ -85,6 +85,11 @@ class ObjectStore(Protocol):
         under legal hold, or under retention: in governance mode unless `bypass_governance`,
         which an early deletion two people approved uses; in compliance mode always)."""
 
+    def check_reachable(self) -> None:
+        """Raise StorageError unless the store answers and holds its bucket or folder
+        (readiness: api/routes/health.py)."""
+        ...
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         """The keys under the folder `prefix` (a key's parts, without a trailing `/`), in
         order, at any depth."""

@@ -266,6 +266,16 @@ class S3Store:
             return False
         return True
 
+    def check_reachable(self) -> None:
+        try:
+            found = self._client.bucket_exists(self.bucket)
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            self._raise_translated(exc, self.bucket, "reaching")
+        if not found:
+            raise StorageError(
+                f"bucket {self.bucket!r} at {self.endpoint} does not exist (`station storage init`)"
+            )
+
     def open_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream bytes from `start`, `length` of them or to the end, in chunks of 1 MiB.
 

@@ -26,7 +26,9 @@ from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.errors import SchemaNotCurrent
 from storage.catalogue.models import Media
 from storage.catalogue.tokens import create_token
+from storage.local_store import LocalStore
 from storage.object_store import ObjectStore, open_store, proxy_key, thumbnail_key
+from storage.s3_store import S3Store
 from tests.ingest_records import T0, make_record
 from wire.media_kinds import MediaKind
 from wire.registration import IngestRecord
@@ -513,3 +515,27 @@ def test_a_time_search_finds_a_long_recording_that_began_well_before_the_window(
               "end": (T0 + timedelta(hours=4)).isoformat()}  # fmt: skip
     found = api.get("/api/v1/media", params=window).json()["items"]
     assert [m["id"] for m in found] == [long["id"]]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_ready_only_while_the_catalogue_and_the_store_answer(api: Api) -> None:
+    # As `station storage init` leaves the store: its bucket or folder made.
+    if isinstance(api.store, S3Store):
+        api.store.raw_client().make_bucket(api.store.bucket, object_lock=True)
+    else:
+        assert isinstance(api.store, LocalStore)
+        api.store.root.mkdir(parents=True, exist_ok=True)
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "catalogue": "ok", "store": "ok"}
+    assert api.client.get("/healthz").status_code == 200
+    # The store's folder or bucket gone (an unmounted disk, a wrong bucket): not ready.
+    if isinstance(api.store, LocalStore):
+        api.store.root.rename(api.store.root.with_name("moved"))
+    else:
+        api.store.bucket = "no-such-bucket-" + api.store.bucket[-6:]
+    gone = api.client.get("/readyz")
+    assert gone.status_code == 503 and gone.json()["store"] == "unreachable"
+    assert gone.json()["catalogue"] == "ok"
+    # Liveness does not depend on either.
+    assert api.client.get("/healthz").status_code == 200
