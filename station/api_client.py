@@ -3,10 +3,12 @@ recordings their segments form (PUT /api/v1/recordings/{id})."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,21 @@ from wire.derived import DerivedIn, ProxyStatus, RenditionIn
 from wire.registration import IngestRecord
 
 DEVICE_CACHE_S = 60.0
+
+
+class UntrustedApi(Exception):
+    """The api's TLS certificate is not signed by a CA this station trusts: a wrong address,
+    a wrong CA file, or someone in between. Nothing is sent."""
+
+
+def _untrusted(exc: BaseException) -> str | None:
+    """Why the certificate was refused, when that is what `exc` comes from."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class ApiError(Exception):
@@ -51,17 +68,48 @@ class RegisteredDevice:
 class ApiClient:
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
+        self._ca_file: Path | None = None
         self._cache_lock = threading.Lock()
         self._devices: dict[str, tuple[float, RegisteredDevice | None]] = {}
 
     @classmethod
-    def connect(cls, api_url: str, token: str) -> ApiClient:
-        return cls(
+    def connect(cls, api_url: str, token: str, ca_file: Path | None = None) -> ApiClient:
+        """A client of the api at `api_url`; over HTTPS it trusts only the CA in `ca_file`
+        when given (the site's own CA, pinned), else the system's. Raises ValueError when
+        `ca_file` cannot be read as a CA certificate."""
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            try:
+                verify = ssl.create_default_context(cafile=str(ca_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"cannot read the api's CA certificate {ca_file}: {exc}") from exc
+        client = cls(
             httpx.Client(
                 base_url=api_url,
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=httpx.Timeout(30.0, connect=5.0),
+                verify=verify,
             )
+        )
+        client._ca_file = ca_file
+        return client
+
+    def check_trust(self) -> None:
+        """Raise UntrustedApi when the api's certificate is not one this station trusts; an
+        api that is down or refuses is not this check's business (the agent waits it out)."""
+        try:
+            self._client.get("/healthz")
+        except httpx.HTTPError as exc:
+            why = _untrusted(exc)
+            if why is not None:
+                raise UntrustedApi(self._untrusted_message(why)) from exc
+
+    def _untrusted_message(self, why: str) -> str:
+        trusted = f"the CA in {self._ca_file}" if self._ca_file else "the system's CAs"
+        return (
+            f"the api at {self._client.base_url} presented a certificate that {trusted} did "
+            f"not sign ({why}); nothing is sent to it. Check STATION_API_URL and "
+            "STATION_API_CA_FILE"
         )
 
     def close(self) -> None:
@@ -73,6 +121,9 @@ class ApiClient:
         try:
             return self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
+            why = _untrusted(exc)
+            if why is not None:
+                raise error(self._untrusted_message(why), retryable=True) from exc
             raise error(
                 f"api at {self._client.base_url} unreachable while {what} "
                 f"({exc.__class__.__name__}: {exc})",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ingest.encoders import EncoderUnavailable, choose_encoder, encoder_works
 from ingest.ffmpeg_run import kill_running
-from station.api_client import ApiClient
+from station.api_client import ApiClient, UntrustedApi
 from station.backlog import Backlog, DerivedOutcome
 from station.cli_audit import audit_app
 from station.cli_export import export_command
@@ -122,7 +122,7 @@ def import_volume(
         journal = Journal(settings.state_dir / "journal.db")
     except JournalBusy as exc:
         raise _fail(f"另一个导入任务或采集站代理正在运行，请等待其完成。（{exc}）") from exc
-    api = ApiClient.connect(settings.api_url, settings.api_token)
+    api = _trusted_api(settings)
     started = time.monotonic()
     derived: list[DerivedOutcome] = []
     try:
@@ -596,6 +596,20 @@ def _serve_status_page(board: StatusBoard, port: int) -> None:
     threading.Thread(target=page.run, name="status page", daemon=True).start()
 
 
+def _trusted_api(settings: StationSettings) -> ApiClient:
+    """The api client, refusing to start when the api's certificate is not one this station
+    trusts (STATION_API_CA_FILE): nothing of the evidence goes to an impostor."""
+    assert settings.api_token is not None
+    try:
+        api = ApiClient.connect(settings.api_url, settings.api_token, settings.api_ca_file)
+        api.check_trust()
+    except ValueError as exc:
+        raise _fail(f"无法读取管理平台的 CA 证书（STATION_API_CA_FILE）：{exc}") from exc
+    except UntrustedApi as exc:
+        raise _fail(f"管理平台的证书不可信，已拒绝连接：{exc}") from exc
+    return api
+
+
 def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Event) -> None:
     """The agent until `stop` is set (the composition of journal, store, api and importer)."""
     from station.agent import Agent
@@ -610,7 +624,7 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
         raise _fail(f"无法打开对象存储（STATION_STORAGE_URL）：{exc}") from exc
     except OSError as exc:
         raise _fail(f"无法使用采集站状态目录 {settings.state_dir}：{exc}") from exc
-    api = ApiClient.connect(settings.api_url, settings.api_token)
+    api = _trusted_api(settings)
     try:
         pipeline = open_pipeline(settings, journal, store, api)
         recordings = Recordings(journal, store, api, settings.state_dir / "recordings")

@@ -20,6 +20,11 @@ class StationSettings(BaseSettings):
     )
     api_url: str = Field(default="http://127.0.0.1:8000", description="where the api is")
     api_token: str | None = Field(default=None, description="the station's bearer token")
+    api_ca_file: Path | None = Field(
+        default=None,
+        description="PEM of the CA that signs the api's TLS certificate: the only one trusted "
+        "(pinned); unset: the system's CAs",
+    )
     id: str = Field(default_factory=socket.gethostname, description="this station's id")
     state_dir: Path = Field(default=Path("./var/station"), description="journal and staging")
     mount_roots: str = Field(default="/media:/run/media", description=":-separated mount roots")
