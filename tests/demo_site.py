@@ -21,6 +21,9 @@ import pytest
 
 from tests.station_processes import STATION, free_port
 
+DEMO_CAMERA = "13010000001510000001"
+"""The device id of the demo's simulated camera (simulation/simulator.py)."""
+
 
 @dataclass(frozen=True)
 class DemoSite:
@@ -39,6 +42,21 @@ class DemoSite:
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.address, timeout=30,
                             headers={"Authorization": f"Bearer {self.admin_token}"})  # fmt: skip
+
+    def wait_playable(self, timeout_s: float = 180) -> None:
+        """Until every video and audio of the demo camera has its browser copy: the demo is
+        ready once its footage is registered, and the copies follow (slower on a busy
+        machine)."""
+        deadline = time.monotonic() + timeout_s
+        with self.api() as api:
+            while True:
+                items = api.get("/api/v1/media", params={"device_id": DEMO_CAMERA}).json()["items"]
+                waiting = [m["original_name"] for m in items
+                           if m["kind"] in ("video", "audio") and not m["has_proxy"]]  # fmt: skip
+                if not waiting:
+                    return
+                assert time.monotonic() < deadline, f"no browser copy yet of {waiting}"
+                time.sleep(0.5)
 
     def person(self, username: str, role: str, password: str, unit_id: str | None = None) -> None:
         """An account IT made whose person has signed in once and set `password` as their own

@@ -142,3 +142,11 @@ def engine(database_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with make_session_factory(engine)() as session:
         yield session
+
+
+PAIRED = pytest.mark.parametrize(
+    ("database_url", "store_url"), [("sqlite", "local"), ("postgresql", "s3")], indirect=True
+)
+"""For tests of the station and api end to end, where the catalogue and the object store never
+meet but through our code: each kind of each runs, in two pairings rather than all four
+(the catalogue's and the stores' own tests cover every kind on its own)."""

@@ -29,6 +29,7 @@ from storage.catalogue.tokens import create_token
 from storage.local_store import LocalStore
 from storage.object_store import ObjectStore, open_store, proxy_key, thumbnail_key
 from storage.s3_store import S3Store
+from tests.fixtures_pg import PAIRED
 from tests.ingest_records import T0, make_record
 from wire.media_kinds import MediaKind
 from wire.registration import IngestRecord
@@ -144,6 +145,7 @@ def api(database_url: str, store_url: str, tmp_path: Path) -> Iterator[Api]:
     yield from serve_api(Api, database_url, store_url, tmp_path)
 
 
+@PAIRED
 def test_ingest_registers_a_stored_original_once(api: Api) -> None:
     record = api.stored_record(original_name=CHINESE_NAME, case_no="2024-0001", important=True)
     first = api.ingest(record)
@@ -166,6 +168,7 @@ def test_ingest_registers_a_stored_original_once(api: Api) -> None:
     assert api.get(f"/api/v1/media/{media['id']}").json() == media
 
 
+@PAIRED
 def test_ingest_refuses_what_the_store_does_not_hold(api: Api) -> None:
     missing = make_record(os.urandom(100))
     response = api.ingest(missing)
@@ -193,6 +196,7 @@ def test_ingest_refuses_what_the_store_does_not_hold(api: Api) -> None:
     assert api.get("/api/v1/media").json() == {"items": [], "next_cursor": None}
 
 
+@PAIRED
 def test_search_filters_and_walks_every_page_once(api: Api) -> None:
     hour = timedelta(hours=1)
     made = [
@@ -249,6 +253,7 @@ def test_search_filters_and_walks_every_page_once(api: Api) -> None:
         assert "detail" in response.json()
 
 
+@PAIRED
 def test_original_downloads_bit_exact_with_digest_and_ranges(api: Api) -> None:
     data = os.urandom(1_300_000)  # more than one 1 MiB chunk
     media = api.ingested(data, original_name=CHINESE_NAME)
@@ -293,6 +298,7 @@ def test_original_downloads_bit_exact_with_digest_and_ranges(api: Api) -> None:
     assert missing.status_code == 404 and "no-such-id" in missing.json()["detail"]
 
 
+@PAIRED
 def test_proxy_and_thumbnail_play_or_say_why_not(api: Api) -> None:
     proxy = os.urandom(5000)
     thumb = os.urandom(300)
@@ -318,6 +324,7 @@ def test_proxy_and_thumbnail_play_or_say_why_not(api: Api) -> None:
     assert response.status_code == 404 and "thumbnail" in response.json()["detail"]
 
 
+@PAIRED
 def test_only_known_tokens_get_in_and_each_role_only_where_allowed(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     media = api.ingested()
@@ -344,6 +351,7 @@ def test_only_known_tokens_get_in_and_each_role_only_where_allowed(api: Api) -> 
     assert api.client.get("/openapi.json").status_code == 200
 
 
+@PAIRED
 def test_each_role_sees_only_the_media_its_scope_allows(api: Api) -> None:
     for device, unit in (("BC-1", "U1"), ("BC-2", "U2")):
         body = {"kind": "body_camera", "serial": device, "unit_id": unit, "status": "active"}
@@ -417,6 +425,7 @@ def test_a_download_holds_no_catalogue_connection_while_it_streams(
     assert store.in_use_while_streaming and set(store.in_use_while_streaming) == {0}
 
 
+@PAIRED
 def test_reviewers_mark_and_unmark_important_with_a_reason_on_the_record(api: Api) -> None:
     media = api.ingested()
     ordinary_retention = media["retention_until"]
@@ -452,6 +461,7 @@ def test_reviewers_mark_and_unmark_important_with_a_reason_on_the_record(api: Ap
     ]
 
 
+@PAIRED
 def test_a_malformed_row_is_served_with_what_can_be_read_and_the_fault_logged(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -478,6 +488,7 @@ def test_a_malformed_row_is_served_with_what_can_be_read_and_the_fault_logged(
     assert api.get(f"/api/v1/media/{bad['id']}").status_code == 200
 
 
+@PAIRED
 def test_a_value_the_driver_cannot_read_is_served_empty_too(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -503,6 +514,7 @@ def test_a_value_the_driver_cannot_read_is_served_empty_too(
     assert api.get(f"/api/v1/media/{bad['id']}").status_code == 200
 
 
+@PAIRED
 def test_a_time_search_finds_a_long_recording_that_began_well_before_the_window(
     api: Api,
 ) -> None:

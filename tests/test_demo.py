@@ -9,7 +9,7 @@ import shlex
 
 import httpx
 
-from tests.demo_site import DemoSite
+from tests.demo_site import DEMO_CAMERA, DemoSite
 
 
 def test_the_demo_imports_its_camera_and_its_case_finds_the_footage(demo_site: DemoSite) -> None:
@@ -18,9 +18,7 @@ def test_the_demo_imports_its_camera_and_its_case_finds_the_footage(demo_site: D
     assert f"管理页面：{demo_site.address}/ui/" in text
     with demo_site.api() as http:
         # The demo camera's (other tests sharing this demo dock cameras of their own).
-        every = http.get("/api/v1/media", params={"device_id": "13010000001510000001"}).json()[
-            "items"
-        ]
+        every = http.get("/api/v1/media", params={"device_id": DEMO_CAMERA}).json()["items"]
         # The camera's operation log is kept as evidence too (kind other).
         assert sorted(m["original_name"] for m in every if m["kind"] == "other") == ["device.log"]
         media = [m for m in every if m["kind"] != "other"]
@@ -34,4 +32,7 @@ def test_the_demo_imports_its_camera_and_its_case_finds_the_footage(demo_site: D
     headers = dict([argv[argv.index("-H") + 1].split(": ", 1)])
     linked = httpx.get(url, headers=headers, timeout=30).json()["media_ids"]
     assert {m["id"] for m in every} <= set(linked)
-    assert not [p for p in (demo_site.base / "media").rglob("*") if p.suffix == ".MP4"]
+    # Wiped after verify (other tests' cameras, unregistered, are never wiped).
+    assert not [
+        p for p in (demo_site.base / "media/ZFY-DEMO-0001").rglob("*") if p.suffix == ".MP4"
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures_pg import PAIRED
 from tests.test_import import station  # noqa: F401  (the fixture)
 from tests.test_recordings import SEGMENT_S, _camera
 
@@ -34,6 +35,7 @@ def _put_case(admin: Any) -> None:
     assert response.status_code in (200, 201), response.text
 
 
+@PAIRED
 @pytest.mark.parametrize("case_first", [True, False], ids=["case-first", "footage-first"])
 def test_a_fast_camera_s_split_recording_reaches_its_case(
     station: Any,  # noqa: F811
@@ -70,6 +72,7 @@ def test_a_fast_camera_s_split_recording_reaches_its_case(
     assert recording["gaps"] == [] and recording["merge_method"] == "stream_copy"
 
 
+@PAIRED
 @pytest.mark.parametrize("case_first", [True, False], ids=["case-first", "footage-first"])
 def test_an_event_one_segment_records_claims_the_whole_recording(
     station: Any,  # noqa: F811

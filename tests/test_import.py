@@ -31,6 +31,7 @@ from station.recordings import Recordings
 from storage.catalogue.db import session_scope, upgrade
 from storage.catalogue.tokens import create_token
 from storage.object_store import open_store, original_key
+from tests.fixtures_pg import PAIRED
 from tests.pipelines import pipeline_for
 from wire.signatures import verify
 
@@ -142,6 +143,7 @@ def _media_by_name(admin: TestClient) -> dict[str, dict]:
     return {m["original_name"]: m for m in items}
 
 
+@PAIRED
 def test_every_media_file_is_registered_or_reported(station, volume: Path) -> None:
     run, admin = station
     observer = Recorder()
@@ -194,6 +196,7 @@ def test_every_media_file_is_registered_or_reported(station, volume: Path) -> No
     assert thumb.content[:2] == b"\xff\xd8"
 
 
+@PAIRED
 def test_running_again_imports_nothing_twice(station, volume: Path) -> None:
     run, admin = station
     assert run(volume).ok
@@ -202,6 +205,7 @@ def test_running_again_imports_nothing_twice(station, volume: Path) -> None:
     assert len(_media_by_name(admin)) == 6
 
 
+@PAIRED
 def test_unreadable_file_is_reported_and_the_rest_continue(station, volume: Path) -> None:
     run, admin = station
     gone = volume / "DCIM" / "100MEDIA" / "V_0002.AVI"
@@ -239,6 +243,7 @@ def _ffprobe_codecs(data: bytes, tmp_path: Path) -> list[str]:
     return out
 
 
+@PAIRED
 def test_mjpeg_pcm_proxy_is_h264_aac(station, volume: Path, tmp_path: Path) -> None:
     run, admin = station
     assert run(volume).ok
@@ -247,6 +252,7 @@ def test_mjpeg_pcm_proxy_is_h264_aac(station, volume: Path, tmp_path: Path) -> N
     assert sorted(_ffprobe_codecs(proxy, tmp_path)) == ["aac", "h264"]
 
 
+@PAIRED
 def test_file_ffprobe_cannot_read_is_kept_and_flagged(station, volume: Path) -> None:
     run, admin = station
     garbage = os.urandom(50_000)
@@ -257,6 +263,7 @@ def test_file_ffprobe_cannot_read_is_kept_and_flagged(station, volume: Path) -> 
     assert admin.get(f"/api/v1/media/{item['id']}/original").content == garbage
 
 
+@PAIRED
 def test_case_no_at_the_dock_associates_the_footage(station, volume: Path) -> None:
     run, admin = station
     assert run(volume, case_no="A3201002026110001").ok
@@ -283,6 +290,7 @@ def test_each_original_is_locked_for_its_period_as_it_is_stored(station, volume:
         assert timedelta(days=182) < left <= DEFAULT_RETENTION, medium["original_name"]
 
 
+@PAIRED
 def test_staged_files_are_finished_after_the_device_has_gone(
     station, volume: Path, tmp_path: Path
 ) -> None:
@@ -301,6 +309,7 @@ def test_staged_files_are_finished_after_the_device_has_gone(
     assert all(m["case_nos"] == ["A-1"] and m["officer_id"] == "010001" for m in media.values())
 
 
+@PAIRED
 def test_lost_staged_copy_is_copied_again_from_the_docked_device(
     station, volume: Path, tmp_path: Path
 ) -> None:
@@ -311,6 +320,7 @@ def test_lost_staged_copy_is_copied_again_from_the_docked_device(
     assert len(_media_by_name(admin)) == 6
 
 
+@PAIRED
 def test_unreadable_part_of_the_card_fails_the_import(station, volume: Path) -> None:
     run, _ = station
     folder = volume
@@ -376,6 +386,7 @@ def test_the_sweep_never_deletes_bytes_a_restored_journal_mistakes_for_a_done_fi
     assert (Path(quarantined) / "original.mp4").read_bytes() == b"n"
 
 
+@PAIRED
 def test_times_are_clock_corrected_and_camera_marks_arrive(
     station,  # noqa: ANN001
     tmp_path: Path,

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, Response, expect
 
 from simulation.simulator import SimulatedCamera, build_camera_volume
-from tests.demo_site import DemoSite
+from tests.demo_site import DEMO_CAMERA, DemoSite
 from tests.fixtures_browser import assert_real_glyphs, screenshot
 
 UNIT = "130100000000"
@@ -35,6 +35,7 @@ PEOPLE = {
 
 @pytest.fixture(scope="module")
 def site(demo_site: DemoSite) -> Iterator[DemoSite]:
+    demo_site.wait_playable()
     for username, (role, unit) in PEOPLE.items():
         demo_site.person(username, role, PASSWORD, unit)
     yield demo_site
@@ -48,7 +49,7 @@ def api_get(site: DemoSite, path: str, **params: Any) -> Any:
 
 
 def demo_media(site: DemoSite, name_ends: str) -> dict[str, Any]:
-    items = api_get(site, "/api/v1/media", case_no="DEMO-0001")["items"]
+    items = api_get(site, "/api/v1/media", case_no="DEMO-0001", device_id=DEMO_CAMERA)["items"]
     return next(m for m in items if m["original_name"].endswith(name_ends))
 
 
@@ -198,17 +199,20 @@ def test_the_player_plays_and_seeks_through_ranges(
     expect(page.locator("#sha256")).to_have_text(media["sha256"])
     # In Shanghai time, though this browser's own zone is New York's.
     expect(page.locator("#facts")).to_contain_text(shanghai.strftime("%Y-%m-%d %H:%M:%S 至"))
+    expect(page.locator("#video")).to_be_attached()
     page.evaluate("async () => { const v = document.querySelector('#video'); v.muted = true; "
                   "await v.play(); }")  # fmt: skip
     page.wait_for_function(
         "() => { const v = document.querySelector('#video'); "
-        "return !v.paused && v.currentTime > 0.3; }"
+        "return !v.paused && v.currentTime > 0.3; }",
+        timeout=60_000,  # a busy machine decodes slowly
     )
     page.evaluate("() => { const v = document.querySelector('#video'); v.pause(); "
                   "v.currentTime = 7; }")  # fmt: skip
     page.wait_for_function(
         "() => { const v = document.querySelector('#video'); "
-        "return !v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - 7) < 0.5; }"
+        "return !v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - 7) < 0.5; }",
+        timeout=60_000,
     )
     assert proxied and all(r.status == 206 for r in proxied), [r.status for r in proxied]
     expect(page.get_by_role("link", name="查看整段录像")).to_be_visible()

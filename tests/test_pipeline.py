@@ -24,6 +24,7 @@ from station.importer import Importer, ImportOptions, ImportReport
 from station.journal import Journal, JournalRow, Priority
 from station.pipeline import MAX_PROXY_ATTEMPTS, Pipeline
 from station.wipe import wipe_registered
+from tests.fixtures_pg import PAIRED
 from tests.pipelines import pipeline_for
 from tests.test_api_media import Api, serve_api
 from tests.test_import import Recorder
@@ -78,6 +79,7 @@ def dock(api: Api, tmp_path: Path) -> Iterator[Dock]:
         yield Dock(api, journal, pipeline, volume)
 
 
+@PAIRED
 def test_originals_are_registered_before_any_browser_copy_and_it_follows(
     dock: Dock,
     clips,  # noqa: ANN001
@@ -130,6 +132,7 @@ def test_originals_are_registered_before_any_browser_copy_and_it_follows(
     assert not (dock.pipeline.staging_root / str(dock.row_of("V_0001.MP4").id)).exists()
 
 
+@PAIRED
 def test_an_hevc_recording_plays_in_hevc_browsers_before_its_h264_proxy_is_made(
     dock: Dock,
     clips,  # noqa: ANN001
@@ -161,6 +164,7 @@ def test_an_hevc_recording_plays_in_hevc_browsers_before_its_h264_proxy_is_made(
     assert next(r for r in hevc["renditions"] if r["name"] == "h264")["encoder"] == "libx264"
 
 
+@PAIRED
 def test_a_failed_hardware_encode_is_made_in_software_and_says_so(
     dock: Dock,
     clips,  # noqa: ANN001
@@ -176,6 +180,7 @@ def test_a_failed_hardware_encode_is_made_in_software_and_says_so(
     assert "vaapi" in avi["proxy_note"] and "software" in avi["proxy_note"]
 
 
+@PAIRED
 def test_a_browser_copy_that_keeps_failing_ends_failed_with_the_reason(
     dock: Dock,
     clips,  # noqa: ANN001
@@ -199,6 +204,7 @@ def test_a_browser_copy_that_keeps_failing_ends_failed_with_the_reason(
     assert [e["outcome"] for e in custody if e["event"] == "proxy_made"][-1] == "failed"
 
 
+@PAIRED
 def test_an_mp4_whose_media_data_is_missing_is_kept_and_never_called_playable(
     dock: Dock, tmp_path: Path
 ) -> None:
@@ -242,6 +248,7 @@ def test_the_backlog_takes_important_and_in_case_media_first_then_the_newest(
         assert [ids[job.file_id] for job in reopened.derived_due()] == order
 
 
+@PAIRED
 def test_a_clock_the_station_set_at_the_dock_is_in_every_file_s_custody(
     dock: Dock,
     clips,  # noqa: ANN001
@@ -258,6 +265,7 @@ def test_a_clock_the_station_set_at_the_dock_is_in_every_file_s_custody(
         assert medium["clock_offset_s"] == -420.0  # the files were stamped before the set
 
 
+@PAIRED
 def test_a_sidecar_is_kept_and_tied_to_its_medium(dock: Dock, clips) -> None:  # noqa: ANN001
     shutil.copy(clips.h264_mp4, dock.volume / "DCIM" / "GH010001.MP4")
     low_res = dock.volume / "DCIM" / "GL010001.LRV"
@@ -274,6 +282,7 @@ def test_a_sidecar_is_kept_and_tied_to_its_medium(dock: Dock, clips) -> None:  #
     assert main["sidecar_of"] is None
 
 
+@PAIRED
 def test_the_wipe_after_verify_waits_for_the_original_only(dock: Dock, clips) -> None:  # noqa: ANN001
     """A camera leaves the dock emptied as soon as its originals are registered and re-checked
     on it, however far behind the browser copies are."""

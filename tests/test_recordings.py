@@ -18,6 +18,7 @@ from station.facts import DockFacts, FileFacts, ProbeFacts, RegisteredFacts, Sta
 from station.journal import FileState, Journal
 from station.recordings import Recordings, recording_id
 from storage.object_store import merged_proxy_key, open_store, proxy_key
+from tests.fixtures_pg import PAIRED
 from tests.test_api_media import Api, serve_api
 from tests.test_import import station  # noqa: F401  (the fixture)
 from wire.media_kinds import MediaKind
@@ -43,6 +44,7 @@ def _parts(admin: TestClient) -> list[dict[str, Any]]:
     return sorted(items, key=lambda m: m["original_name"])
 
 
+@PAIRED
 def test_three_consecutive_segments_form_one_merged_recording(
     station: Any,  # noqa: F811
     tmp_path: Path,
@@ -83,6 +85,7 @@ def test_three_consecutive_segments_form_one_merged_recording(
     assert admin.get(f"/api/v1/recordings/{rec_id}").json() == recording
 
 
+@PAIRED
 def test_a_gap_between_segments_is_reported(station: Any, tmp_path: Path) -> None:  # noqa: F811
     run, admin = station
     starts = [START, START + timedelta(seconds=2), START + timedelta(seconds=2 + 2 + 5)]
@@ -126,6 +129,7 @@ def _put(api: Api, rec_id: str, body: dict[str, Any]) -> Any:
     return api.client.put(f"/api/v1/recordings/{rec_id}", json=body, headers=api.auth(api.station))
 
 
+@PAIRED
 def test_a_station_of_one_unit_registers_recordings_the_registry_files_elsewhere(
     api: Api,
 ) -> None:
@@ -140,6 +144,7 @@ def test_a_station_of_one_unit_registers_recordings_the_registry_files_elsewhere
     assert response.status_code == 201, response.text
 
 
+@PAIRED
 def test_put_registers_then_replaces_a_recording(api: Api) -> None:
     parts = [api.ingested(), api.ingested(), api.ingested()]
     merged = b"merged proxy bytes"
@@ -169,6 +174,7 @@ def test_put_registers_then_replaces_a_recording(api: Api) -> None:
     assert api.get("/api/v1/recordings/rec-2/proxy").status_code == 404  # none merged
 
 
+@PAIRED
 def test_put_refuses_unknown_parts_bad_joins_and_foreign_keys(api: Api) -> None:
     parts = [api.ingested(), api.ingested()]
     unknown = {"id": "no-such-media", "sha256": "0" * 64}
@@ -195,6 +201,7 @@ def test_put_refuses_unknown_parts_bad_joins_and_foreign_keys(api: Api) -> None:
     assert api.get(f"/api/v1/media/{parts[0]['id']}").json()["recording_id"] is None
 
 
+@PAIRED
 def test_a_reader_sees_a_recording_only_through_its_parts(api: Api) -> None:
     parts = [api.ingested(), api.ingested()]
     assert _put(api, "rec", _body(parts)).status_code == 201
