@@ -57,7 +57,7 @@ def user_create(
     except UserError as exc:
         console.print(f"[bold red]错误：[/bold red]{escape(str(exc))}")
         raise typer.Exit(2) from exc
-    console.print(f"已创建用户 {escape(username)}（{escape(role)}）。")
+    console.print(f"已创建用户 {escape(username)}（{escape(role)}）。首次登录时须由本人修改密码。")
 
 
 @user_app.command("passwd")
@@ -65,7 +65,8 @@ def user_passwd(
     username: Annotated[str, typer.Argument(help="the user")],
     password_stdin: Annotated[bool, _STDIN] = False,
 ) -> None:
-    """Give a user a new password (it also lifts a lock-out)."""
+    """Give a user a new password (it also lifts a lock-out and ends their sessions); they
+    must set their own at next sign-in."""
     from storage.catalogue.db import session_scope
     from storage.catalogue.users import UserError, set_password
 
@@ -76,7 +77,7 @@ def user_passwd(
     except UserError as exc:
         console.print(f"[bold red]错误：[/bold red]{escape(str(exc))}")
         raise typer.Exit(2) from exc
-    console.print(f"已为 {escape(username)} 设置新密码。")
+    console.print(f"已为 {escape(username)} 设置新密码。下次登录时须由本人修改密码。")
 
 
 @user_app.command("disable")

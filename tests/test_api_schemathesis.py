@@ -46,6 +46,7 @@ def live_api(
     with session_scope(database_url) as session:
         admin = create_token(session, role="admin", name="fuzz-admin")
     root = tmp_path_factory.mktemp("fuzz")
+    (root / "objects").mkdir()  # as `station storage init` leaves it: /readyz is then 200
     port = free_port()
     env = {
         **os.environ,
