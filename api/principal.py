@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.catalogue.models import ApiToken, User
+from storage.catalogue.tokens import actor_name
 
 
 @dataclass(frozen=True)
@@ -63,4 +64,4 @@ class Principal:
 
 def actor_of(token: Principal) -> str:
     """How a token is named in the records: its name, or `token:ID` when it has none."""
-    return token.name or f"token:{token.id}"
+    return actor_name(token.name, token.id)

@@ -38,6 +38,11 @@ class AmbiguousToken(LookupError):
     """More than one token has that name."""
 
 
+def actor_name(name: str | None, token_id: str) -> str:
+    """How a token is named in the records: its name, or `token:ID` when it has none."""
+    return name or f"token:{token_id}"
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 

@@ -1,13 +1,12 @@
 """Signed-in page sessions: opened at sign-in, found again by their cookie, ended at sign-out
 or by rules/web_session.py's limits.
 
-The cookie carries 256 random bits and only their SHA-256 is kept, as for tokens. Each
+The cookie carries 256 random bits and only their SHA-256 is kept, hashed as tokens are. Each
 request is checked against the user or token behind the session as it is now: a disabled
 user, a revoked token, a lifted role end the session's use at once."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from rules.web_session import live, needs_touch
 from storage.catalogue import audit_repo
 from storage.catalogue.audit_repo import Actor, AuditRecord
 from storage.catalogue.models import ApiToken, AuditOutcome, User, WebSession, utc_now
-from storage.catalogue.tokens import authenticate
+from storage.catalogue.tokens import actor_name, authenticate, hash_token
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def sign_in_with_token(
         return None
     opened = open_session(session, token=found, now=now)
     audit_repo.append(session, AuditRecord(
-        actor=Actor(name=found.name or f"token:{found.id}", token_id=found.id, role=found.role,
+        actor=Actor(name=actor_name(found.name, found.id), token_id=found.id, role=found.role,
                     unit_id=found.unit_id, client=client),
         action="session.open", target=found.id, outcome=AuditOutcome.OK,
     ))  # fmt: skip
@@ -62,10 +61,6 @@ class Found:
     row: WebSession
     user: User | None
     token: ApiToken | None
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def open_session(
@@ -83,7 +78,7 @@ def open_session(
     opened = Opened(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
     session.add(
         WebSession(
-            session_hash=_hash(opened.secret),
+            session_hash=hash_token(opened.secret),
             user_id=user.user_id if user else None,
             token_id=token.id if token else None,
             csrf_token=opened.csrf_token,
@@ -99,7 +94,7 @@ def find(session: Session, secret: str, now: datetime | None = None) -> Found | 
     None (unknown, ended, timed out, or its user disabled or token no longer live). Records
     the time of use (committed) at most once a minute."""
     now = now or utc_now()
-    row = session.get(WebSession, _hash(secret))
+    row = session.get(WebSession, hash_token(secret))
     if row is None or not live(
         created_at=row.created_at, last_seen_at=row.last_seen_at, ended_at=row.ended_at, now=now
     ):
@@ -124,7 +119,7 @@ def end(session: Session, secret: str, now: datetime | None = None) -> None:
     """End the session whose cookie is `secret` (committed); ending it twice changes nothing."""
     session.execute(
         update(WebSession)
-        .where(WebSession.session_hash == _hash(secret), WebSession.ended_at.is_(None))
+        .where(WebSession.session_hash == hash_token(secret), WebSession.ended_at.is_(None))
         .values(ended_at=now or utc_now())
     )
     session.commit()
@@ -137,5 +132,5 @@ def end_all_of_user(
     committed): a new password or a disabled account signs them out everywhere else."""
     ending = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
     if keep is not None:
-        ending = ending.where(WebSession.session_hash != _hash(keep))
+        ending = ending.where(WebSession.session_hash != hash_token(keep))
     session.execute(ending.values(ended_at=now or utc_now()))
