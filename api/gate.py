@@ -50,6 +50,16 @@ log = logging.getLogger(__name__)
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 """The id of the request being served (in every answer as X-Request-ID, and in the log)."""
 
+
+class RequestIdFilter(logging.Filter):
+    """Puts the id of the request being served (its X-Request-ID) on every log record, for
+    logs written as JSON."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
 _API = re.compile(r"^/api/v1(/|$)")
 _BEARER = re.compile(r"^Bearer +(\S+)\s*$", re.IGNORECASE)
 

@@ -31,8 +31,9 @@ from station.backlog import Backlog
 from station.export_watch import ExportWatcher
 from station.heartbeat import Heartbeats
 from station.identity_memory import recall
-from station.importer import Importer, ImportOptions
+from station.importer import Importer, ImportObserver, ImportOptions
 from station.journal import FileState, Journal, JournalRow
+from station.metrics import AgentMetrics
 from station.receipts import Receipt
 from station.recordings import Recordings
 from station.settings import StationSettings
@@ -60,6 +61,8 @@ class Agent:
     """Groups registered segments into recordings; None: no merging (tests)."""
     backlog: Backlog | None = None
     """Makes registered media's browser copies; None: none are made (tests)."""
+    metrics: AgentMetrics | None = None
+    """Counts imports, bytes and failures for Prometheus; None: not counted (tests)."""
     stop_tools: Callable[[], None] | None = None
     """Kills the ffmpeg the process started, at shutdown (ingest.ffmpeg_run.kill_running: for
     the rest of the process's life, so only where the agent is the process)."""
@@ -229,7 +232,9 @@ class Agent:
             clock_set_at=identity.clock_set_at,
             case_no=self.board.case_no(dock_id),
         )
-        report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
+        report = self.importer.run(
+            volume, options, self._observe(DockObserver(self.board, dock_id))
+        )
         lookup.join()
         device, _ = lookup.result()
         if identity.ambiguous is not None and self._may_wipe(device):
@@ -243,7 +248,9 @@ class Agent:
                 # what they are now (new journal revisions), then wipe what is verified.
                 for path in summary.changed:
                     self.board.add_error(dock_id, f"{path}：设备上的文件内容已改变，作为新文件导入")
-                report = self.importer.run(volume, options, DockObserver(self.board, dock_id))
+                report = self.importer.run(
+                    volume, options, self._observe(DockObserver(self.board, dock_id))
+                )
                 summary = self._wipe(volume, dock_id, options.device_key)
                 wiped += len(summary.wiped)
             self.board.update(dock_id, wiped=wiped)
@@ -257,7 +264,12 @@ class Agent:
         else:
             final = DockState.KEEP_DOCKED
         self.board.update(dock_id, state=final)
+        if self.metrics is not None:
+            self.metrics.docks.labels(final.value).inc()
         return final
+
+    def _observe(self, observer: ImportObserver) -> ImportObserver:
+        return observer if self.metrics is None else self.metrics.observing(observer)
 
     def _assemble(self, device_key: str | None) -> None:
         """Register the recordings the device's segments form."""
@@ -327,7 +339,7 @@ class Agent:
         report = self.importer.run(
             folder,
             options,
-            DockObserver(self.board, dock_id),
+            self._observe(DockObserver(self.board, dock_id)),
             select=lambda found: found.rel_path in ready,
         )
         for outcome in report.outcomes:
@@ -339,7 +351,7 @@ class Agent:
     # -- offline queue -------------------------------------------------------------------
 
     def _retry(self, stop: threading.Event) -> None:
-        observer = _RetryObserver(self.board)
+        observer = self._observe(_RetryObserver(self.board))
         if self.recordings is not None:
             self._guarded(self.recordings.assemble_all)  # what a restart left unfinished
         while not stop.wait(RETRY_EVERY_S):

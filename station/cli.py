@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import resource
 import secrets
 import shutil
@@ -61,13 +62,33 @@ app.command("export")(export_command)
 console = Console()
 
 
+def _json_logs() -> bool:
+    """STATION_LOG_FORMAT: `text` (the default) or `json`."""
+    chosen = os.environ.get("STATION_LOG_FORMAT", "text")
+    if chosen not in ("text", "json"):
+        raise _fail(f"STATION_LOG_FORMAT={chosen!r}：应为 text 或 json")
+    return chosen == "json"
+
+
 @app.callback()
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Logs to stderr as text, or with STATION_LOG_FORMAT=json one JSON object a line (for a
+    log shipper; the api's lines carry their request's id)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if _json_logs():
+        from pythonjsonlogger.core import RESERVED_ATTRS
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+            # uvicorn's copy of each line with terminal colours
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+        ))  # fmt: skip
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -414,7 +435,15 @@ def api_command(
     # request for 100-200 ms every few hundred requests.
     gc.collect()
     gc.freeze()
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    if _json_logs():
+        from api.gate import RequestIdFilter
+
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RequestIdFilter())
+        # No handlers of uvicorn's own: its lines go to the JSON handler too.
+        uvicorn.run(api, host=host, port=port, log_level="info", log_config=None)
+    else:
+        uvicorn.run(api, host=host, port=port, log_level="info")
 
 
 @app.command("demo")
@@ -613,6 +642,7 @@ def _trusted_api(settings: StationSettings) -> ApiClient:
 def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Event) -> None:
     """The agent until `stop` is set (the composition of journal, store, api and importer)."""
     from station.agent import Agent
+    from station.metrics import AgentMetrics
 
     assert settings.api_token is not None
     try:
@@ -643,6 +673,16 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
                 board.add_station_error(
                     f"采集站暂存区中有未能与导入记录对应的文件，已移至 {moved}，未删除；请信息通信部门检查"
                 )
+            metrics = AgentMetrics(journal, settings.state_dir, lambda: len(backlog.due()))
+            if settings.metrics_port:
+                address = f"{settings.metrics_host}:{settings.metrics_port}"
+                try:
+                    metrics.serve(settings.metrics_host, settings.metrics_port)
+                except OSError as exc:
+                    raise _fail(
+                        f"无法在 {address} 提供监控指标（STATION_METRICS_PORT）：{exc}"
+                    ) from exc
+                console.print(f"监控指标：http://{address}/metrics")
             Agent(
                 settings=settings,
                 journal=journal,
@@ -651,6 +691,7 @@ def _run_agent(settings: StationSettings, board: StatusBoard, stop: threading.Ev
                 board=board,
                 recordings=recordings,
                 backlog=backlog,
+                metrics=metrics,
                 stop_tools=kill_running,
             ).run(stop)
     finally:

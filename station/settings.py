@@ -55,6 +55,14 @@ class StationSettings(BaseSettings):
     status_port: int = Field(
         default=8686, description="port of the status page on 127.0.0.1 (0: no status page)"
     )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="port of the agent's Prometheus /metrics (0: none)"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="address /metrics listens on: the station's address on the monitoring "
+        "network, never one the public reaches",
+    )
     settle_s: float = Field(
         default=2.0, gt=0, description="seconds a volume or export file must stay unchanged"
     )
