@@ -27,6 +27,7 @@ from ingest.ffmpeg_run import kill_running
 from station.api_client import ApiClient, UntrustedApi
 from station.backlog import Backlog, DerivedOutcome
 from station.cli_audit import audit_app
+from station.cli_backup import db_backup, db_restore
 from station.cli_export import export_command
 from station.cli_fixity import fixity_app
 from station.cli_receipt import receipt_app
@@ -51,6 +52,8 @@ token_app = typer.Typer(help="api tokens", no_args_is_help=True)
 db_app = typer.Typer(help="the catalogue database", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+db_app.command("backup")(db_backup)
+db_app.command("restore")(db_restore)
 app.add_typer(audit_app, name="audit")
 app.add_typer(fixity_app, name="fixity")
 app.add_typer(retention_app, name="retention")
