@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from psycopg import sql
 from schemathesis import GenerationMode
@@ -109,6 +109,7 @@ def test_every_operation_answers_as_documented(api_schema: Any, live_api: tuple[
     for result in api_schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            negative = mode is GenerationMode.NEGATIVE
 
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(
@@ -119,6 +120,11 @@ def test_every_operation_answers_as_documented(api_schema: Any, live_api: tuple[
                 database=None,
             )
             def run(case: Any) -> None:
+                # A query parameter made an array or object to be "invalid" goes out as
+                # `name=v` (repeated, or as other names), which a scalar parameter takes as
+                # valid, or leaves out: not negative data.
+                if negative:  # noqa: B023 (run() is called in this same iteration)
+                    assume(not any(isinstance(v, list | dict) for v in (case.query or {}).values()))
                 case.call_and_validate(
                     base_url=base,
                     headers={"Authorization": f"Bearer {admin}"},

@@ -95,7 +95,9 @@ def list_audit(
     target: _Text = None,
     outcome: AuditOutcome | None = None,
     client: _Text = None,
-    before: Annotated[int | None, Query(ge=1, description="next_before of the last page")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="next_before of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Entries matching every filter given; a unit's supervisor sees those of its tokens

@@ -44,7 +44,8 @@ class StandardIn(BaseModel):
 
     device_kind: DeviceKind
     per: StandardPer = Field(description="officer, or on_duty_officer")
-    ratio: float = Field(ge=0, le=100, allow_inf_nan=False,
+    # strict: a JSON number only (not `false` or "1", which lax parsing takes as 0 and 1)
+    ratio: float = Field(ge=0, le=100, allow_inf_nan=False, strict=True,
                          description="devices per officer, e.g. 1, 0.5")  # fmt: skip
 
 
