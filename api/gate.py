@@ -97,12 +97,15 @@ _QUERY_VALUE_MAX = 500
 
 def audit_failures(registry: CollectorRegistry) -> Counter:
     """The counter of requests whose entry could not be written, in the app's registry."""
-    return Counter(
+    counter = Counter(
         "api_audit_failures",
         "Requests whose audit trail entry could not be written (reads among them refused)",
         ["kind"],
         registry=registry,
     )
+    for kind in ("read", "change"):  # at 0 from the start: increase() sees the first one
+        counter.labels(kind)
+    return counter
 
 
 class Gate:

@@ -26,6 +26,8 @@ from storage.durable import sha256_file
 
 console = Console()
 
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""SQLite's files beside a database, which it would replay onto a file restored there."""
 _PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -74,18 +76,21 @@ def db_backup(
     from api.settings import ApiSettings
 
     url = make_url(ApiSettings().database_url)
-    to.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # It holds the audit trail (who viewed what): readable by its owner only.
+    os.umask(0o077)
+    to.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     if url.get_backend_name() == "postgresql":
         final = to / f"catalogue-{stamp}.pgdump"
         part = final.with_name(final.name + ".part")
         conninfo, env = _libpq(url)
         _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={part}", conninfo], env)
-        _run([_tool("pg_restore"), "--list", str(part)])  # readable to its end
+        # Every data block read back (`--list` reads only the table of contents).
+        _run([_tool("pg_restore"), "--file=/dev/null", str(part)])
     elif url.get_backend_name() == "sqlite":
         final = to / f"catalogue-{stamp}.sqlite"
         part = final.with_name(final.name + ".part")
-        source = sqlite3.connect(f"file:{_sqlite_path(url)}?mode=ro", uri=True)
+        source = sqlite3.connect(f"{_sqlite_path(url).resolve().as_uri()}?mode=ro", uri=True)
         target = sqlite3.connect(part)
         try:
             source.backup(target)
@@ -122,17 +127,25 @@ def db_restore(
             raise _fail(f"{backup.name} 不是 PostgreSQL 的备份（.pgdump）")
         _require_empty_pg(database_url)
         conninfo, env = _libpq(url)
-        _run([_tool("pg_restore"), "--no-owner", "--exit-on-error", f"--dbname={conninfo}",
-              str(backup)], env)  # fmt: skip
+        # One transaction: a restore that fails leaves the database as empty as it was.
+        _run([_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
+              f"--dbname={conninfo}", str(backup)], env)  # fmt: skip
     elif url.get_backend_name() == "sqlite":
         if backup.suffix != ".sqlite":
             raise _fail(f"{backup.name} 不是 SQLite 的备份（.sqlite）")
         path = _sqlite_path(url)
-        if path.exists():
-            raise _fail(f"{path} 已存在：恢复只写入新的数据库，不覆盖现有数据")
+        leftovers = [p for p in (path, *(path.with_name(path.name + s) for s in _SIDE_FILES))
+                     if p.exists()]  # fmt: skip
+        if leftovers:
+            raise _fail(f"{leftovers[0]} 已存在：恢复只写入新的数据库，不覆盖现有数据")
         part = path.with_name(path.name + ".part")
         shutil.copyfile(backup, part)
-        part.rename(path)
+        try:
+            os.link(part, path)  # fails, rather than replaces, if the file appeared meanwhile
+        except FileExistsError as exc:
+            raise _fail(f"{path} 已存在：恢复只写入新的数据库，不覆盖现有数据") from exc
+        finally:
+            part.unlink()
     else:
         raise _fail(f"不支持恢复到此类数据库：{url.get_backend_name()}")
     upgrade(database_url)
@@ -156,14 +169,22 @@ def _check_digest(backup: Path) -> None:
 
 
 def _require_empty_pg(database_url: str) -> None:
-    from sqlalchemy import inspect
+    from sqlalchemy import text
 
     from storage.catalogue.db import make_engine
 
     engine = make_engine(database_url)
     try:
-        tables = inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            # Any table, view, sequence or type in any schema but PostgreSQL's own.
+            objects = connection.scalar(text(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+                " AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'"
+            ))  # fmt: skip
     finally:
         engine.dispose()
-    if tables:
-        raise _fail(f"目标数据库已有 {len(tables)} 张表：恢复只写入新建的空数据库，不覆盖现有数据")
+    if objects:
+        raise _fail(
+            f"目标数据库不是空的（已有 {objects} 个对象）：恢复只写入新建的空数据库，不覆盖现有数据"
+        )

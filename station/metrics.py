@@ -63,6 +63,11 @@ class AgentMetrics:
             buckets=DOCK_BUCKETS,
             registry=self.registry,
         )
+        # Every series at 0 from the start, so that increase() sees the first count.
+        for state in (FileState.STAGED, FileState.REGISTERED):
+            self.files.labels(state.value)
+        for state in (FileState.DISCOVERED, FileState.STAGED, FileState.PROBED, FileState.UPLOADED):
+            self.failures.labels(state.value)
         self.registry.register(_Backlog(journal, state_dir, derived_due))
 
     def observing(self, inner: ImportObserver) -> ImportObserver:
