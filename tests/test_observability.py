@@ -30,6 +30,13 @@ def samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def scraped(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+    try:
+        return samples(url)
+    except httpx.ConnectError:
+        return None
+
+
 def test_agent_metrics_count_a_dock_and_api_logs_are_json_with_request_ids(
     tmp_path: Path,
     clips,  # noqa: ANN001
@@ -41,7 +48,8 @@ def test_agent_metrics_count_a_dock_and_api_logs_are_json_with_request_ids(
         station.register_device("BC-0001", "ZFY-0001", unit_id="U1", officer_id="010001")
         station.start_agent()
         metrics_url = f"http://127.0.0.1:{port}/metrics"
-        before = samples(metrics_url)
+        # The status page comes up before the agent's store and journal, metrics after them.
+        before = wait_for("the agent's metrics", lambda: scraped(metrics_url), 30)
         assert before[("station_backlog_files", (("state", "staged"),))] == 0
         assert before[("station_disk_free_bytes", ())] > 0
         assert 0 < before[("station_disk_free_ratio", ())] <= 1
