@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import URL, make_url
 
-from storage.durable import sha256_file
+from storage.durable import fsync_path, sha256_file, write_durably
 
 console = Console()
 
@@ -102,10 +102,11 @@ def db_backup(
     else:
         raise _fail(f"不支持备份此类数据库：{url.get_backend_name()}")
     digest = sha256_file(part)
-    with part.open("rb") as written:
-        os.fsync(written.fileno())
+    fsync_path(part)
+    # The digest first: a crash in between leaves a digest without a backup, never the reverse.
+    write_durably(final.with_name(final.name + ".sha256"), f"{digest}  {final.name}\n".encode())
     part.rename(final)
-    final.with_name(final.name + ".sha256").write_text(f"{digest}  {final.name}\n")
+    fsync_path(to)
     console.print(f"目录数据库已备份到 {escape(str(final))}（SHA-256 {digest}）", soft_wrap=True)
 
 
@@ -163,8 +164,8 @@ def _check_digest(backup: Path) -> None:
     sidecar = backup.with_name(backup.name + ".sha256")
     if not sidecar.is_file():
         raise _fail(f"缺少 {sidecar.name}：无法确认备份完整，未恢复")
-    expected = sidecar.read_text().split()[0] if sidecar.read_text().split() else ""
-    if sha256_file(backup) != expected:
+    expected = sidecar.read_text().split()
+    if not expected or sha256_file(backup) != expected[0]:
         raise _fail(f"{backup.name} 的 SHA-256 与 {sidecar.name} 不符：备份已损坏，未恢复")
 
 

@@ -10,7 +10,6 @@ restart too. Labels name states and outcomes, never officers, devices or files.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
@@ -121,13 +120,11 @@ class _Backlog(Collector):
         self._journal = journal
         self._state_dir = state_dir
         self._derived_due = derived_due
-        self._lock = threading.Lock()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self._lock:
-            pending = Tally(row.state for row in self._journal.pending())
-            derived = self._derived_due()
-            disk = shutil.disk_usage(self._state_dir)
+        pending = Tally(row.state for row in self._journal.pending())
+        derived = self._derived_due()
+        disk = shutil.disk_usage(self._state_dir)
         waiting = GaugeMetricFamily(
             "station_backlog_files",
             "Originals staged on the station disk and not yet registered, by state "
